@@ -1,0 +1,55 @@
+import path from 'node:path';
+import { createLogger, flushLogger } from '../log/logger.js';
+import { Master, StartError } from '../master/master.js';
+import { isDaemonChild, launchDaemon, reportToLauncher } from './daemon.js';
+import { EXIT } from './exit-codes.js';
+import { loadConfigOrReport } from './load-config.js';
+
+export interface StartOptions {
+  config: string;
+  pid?: string;
+  daemonize?: boolean;
+}
+
+export async function startCommand(options: StartOptions): Promise<number> {
+  const configFile = path.resolve(options.config);
+  const loaded = loadConfigOrReport(configFile);
+  if (!loaded) {
+    process.stderr.write('ERROR: poold initialization failed\n');
+    reportToLauncher({ ok: false, code: EXIT.CONFIG, message: 'configuration errors' });
+    return EXIT.CONFIG;
+  }
+  const { config, warnings } = loaded;
+  if (options.pid) config.global.pid = path.resolve(options.pid);
+  if (options.daemonize) config.global.daemonize = true;
+
+  if (config.global.daemonize && !isDaemonChild()) {
+    if (config.global.errorLog === null) {
+      process.stderr.write(
+        `ERROR: [global] daemonize needs error_log: a background poold has no terminal to log to (${configFile})\n`,
+      );
+      return EXIT.CONFIG;
+    }
+    const args = ['start', '-c', configFile, ...(options.pid ? ['--pid', config.global.pid!] : [])];
+    return launchDaemon(args);
+  }
+  if (isDaemonChild()) process.chdir('/');
+
+  const log = createLogger({ errorLog: config.global.errorLog, level: config.global.logLevel });
+  for (const warning of warnings) log.warning(warning);
+  let code: number;
+  try {
+    const master = new Master(config, log, {
+      onReady: () => reportToLauncher({ ok: true, code: EXIT.OK, message: 'ready' }),
+    });
+    code = await master.run();
+  } catch (err) {
+    code = err instanceof StartError ? err.exitCode : EXIT.SOFTWARE;
+    const message = err instanceof StartError ? err.message : String((err as Error).stack ?? err);
+    log.alert(message);
+    log.alert('poold initialization failed');
+    reportToLauncher({ ok: false, code, message });
+  }
+  await flushLogger(log);
+  return code;
+}

@@ -1,0 +1,17 @@
+import path from 'node:path';
+import { dumpConfig } from '../config/index.js';
+import { EXIT } from './exit-codes.js';
+import { loadConfigOrReport } from './load-config.js';
+
+export function testCommand(options: { config: string; dump?: boolean }): number {
+  const file = path.resolve(options.config);
+  const loaded = loadConfigOrReport(file);
+  if (!loaded) {
+    process.stderr.write(`ERROR: configuration file ${file} test failed\n`);
+    return EXIT.CONFIG;
+  }
+  for (const warning of loaded.warnings) process.stderr.write(`WARNING: ${warning}\n`);
+  if (options.dump) process.stdout.write(dumpConfig(loaded.config));
+  process.stderr.write(`NOTICE: configuration file ${file} test is successful\n`);
+  return EXIT.OK;
+}

@@ -1,0 +1,123 @@
+// Every directive poold accepts, in php-fpm.conf.in order: where it may
+// appear, which config field it sets, how its value parses, and its default.
+import type { GlobalConfig, LogLevel, PmMode, PoolConfig } from './types.js';
+import {
+  bool,
+  filePath,
+  listen,
+  mode,
+  oneOf,
+  optionalName,
+  optionalPath,
+  size,
+  time,
+  uint,
+  type ValueType,
+} from './values.js';
+
+export type Section = 'global' | 'pool';
+
+/** The pool fields set by scalar directives (env[] and bookkeeping excluded). */
+export type PoolScalars = Omit<PoolConfig, 'name' | 'env' | 'sources'>;
+
+type DirectiveOf<S extends Section, C> = {
+  [K in keyof C]-?: {
+    section: S;
+    name: string;
+    field: K;
+    type: ValueType<C[K]>;
+    /** undefined: no default; validate.ts requires the directive or computes the value. */
+    default: C[K] | undefined;
+  };
+}[keyof C];
+
+export type GlobalDirective = DirectiveOf<'global', GlobalConfig>;
+export type PoolDirective = DirectiveOf<'pool', PoolScalars>;
+export type Directive = GlobalDirective | PoolDirective;
+
+/** The one array directive: `env[NAME] = value`, pool sections only. */
+export const ENV_DIRECTIVE = 'env';
+
+// Keyed by config field so that a field added to types.ts without a
+// directive here is a compile error; key order is the order of the dump.
+type Spec<C> = { [K in keyof C]-?: { name: string; type: ValueType<C[K]>; default: C[K] | undefined } };
+
+const logLevel = oneOf<LogLevel>(
+  ['alert', 'error', 'warning', 'notice', 'debug'],
+  "invalid value for 'log_level'",
+  { warn: 'warning' }, // php-fpm accepts this spelling too
+);
+const pm = oneOf<PmMode>(
+  ['static', 'dynamic', 'ondemand'],
+  'invalid process manager (static, dynamic or ondemand)',
+);
+
+const GLOBAL: Spec<GlobalConfig> = {
+  pid: { name: 'pid', type: optionalPath, default: null },
+  errorLog: { name: 'error_log', type: optionalPath, default: null },
+  logLevel: { name: 'log_level', type: logLevel, default: 'notice' },
+  // php-fpm defaults to 0, which kills in-flight requests on every reload.
+  processControlTimeout: { name: 'process_control_timeout', type: time, default: 10_000 },
+  // poold runs in the foreground unless asked, which is what systemd and containers want.
+  daemonize: { name: 'daemonize', type: bool, default: false },
+};
+
+const POOL: Spec<PoolScalars> = {
+  listen: { name: 'listen', type: listen, default: undefined },
+  listenBacklog: { name: 'listen.backlog', type: uint, default: 511 },
+  listenOwner: { name: 'listen.owner', type: optionalName, default: null },
+  listenGroup: { name: 'listen.group', type: optionalName, default: null },
+  listenMode: { name: 'listen.mode', type: mode, default: 0o660 },
+  listenQueueMax: { name: 'listen.queue_max', type: uint, default: 0 },
+  listenQueueTimeout: { name: 'listen.queue_timeout', type: time, default: 0 },
+  app: { name: 'app', type: filePath, default: undefined },
+  pm: { name: 'pm', type: pm, default: undefined },
+  maxChildren: { name: 'pm.max_children', type: uint, default: undefined },
+  maxConcurrency: { name: 'pm.max_concurrency', type: uint, default: 1 },
+  startServers: { name: 'pm.start_servers', type: uint, default: undefined },
+  minSpareServers: { name: 'pm.min_spare_servers', type: uint, default: undefined },
+  maxSpareServers: { name: 'pm.max_spare_servers', type: uint, default: undefined },
+  maxSpawnRate: { name: 'pm.max_spawn_rate', type: uint, default: 32 },
+  processIdleTimeout: { name: 'pm.process_idle_timeout', type: time, default: 10_000 },
+  maxRequests: { name: 'pm.max_requests', type: uint, default: 0 },
+  maxRequestsJitter: { name: 'pm.max_requests_jitter', type: uint, default: 0 },
+  maxMemory: { name: 'pm.max_memory', type: size, default: 0 },
+  slowlog: { name: 'slowlog', type: optionalPath, default: null },
+  requestSlowlogTimeout: { name: 'request_slowlog_timeout', type: time, default: 0 },
+  requestTerminateTimeout: { name: 'request_terminate_timeout', type: time, default: 0 },
+  // Node's own http.Server defaults.
+  httpHeadersTimeout: { name: 'http.headers_timeout', type: time, default: 60_000 },
+  httpRequestTimeout: { name: 'http.request_timeout', type: time, default: 300_000 },
+  httpKeepaliveTimeout: { name: 'http.keepalive_timeout', type: time, default: 5_000 },
+  httpMaxHeaderSize: { name: 'http.max_header_size', type: size, default: 16 * 1024 },
+  clearEnv: { name: 'clear_env', type: bool, default: true },
+};
+
+function directivesOf<S extends Section, C>(section: S, spec: Spec<C>): DirectiveOf<S, C>[] {
+  // Object.keys loses the pairing of each field with its own spec, which Spec<C> guarantees.
+  return (Object.keys(spec) as (keyof C)[]).map((field) => ({ section, field, ...spec[field] }) as DirectiveOf<S, C>);
+}
+
+export const GLOBAL_DIRECTIVES = directivesOf('global', GLOBAL);
+export const POOL_DIRECTIVES = directivesOf('pool', POOL);
+/** Every directive, global section first, in php-fpm.conf.in order where php-fpm has them. */
+export const DIRECTIVES: readonly Directive[] = [...GLOBAL_DIRECTIVES, ...POOL_DIRECTIVES];
+
+/** Looks a directive up by its lower-case name, in either section. */
+export function findDirective(name: string): Directive | undefined {
+  return DIRECTIVES.find((d) => d.name === name);
+}
+
+/** Stores a parsed value; generic so each directive's field and value types stay paired. */
+export function setField<C, K extends keyof C>(target: Partial<C>, field: K, value: C[K]): void {
+  target[field] = value;
+}
+
+/** The defaults of a section's directives, as a partial config (fields without a default stay absent). */
+export function defaultsOf<C>(directives: readonly DirectiveOf<Section, C>[]): Partial<C> {
+  const defaults: Partial<C> = {};
+  for (const d of directives) {
+    if (d.default !== undefined) setField(defaults, d.field, d.default);
+  }
+  return defaults;
+}

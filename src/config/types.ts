@@ -1,0 +1,91 @@
+// The effective configuration, after parsing, defaults and validation.
+// Times are milliseconds, sizes are bytes, paths are absolute.
+
+export type LogLevel = 'alert' | 'error' | 'warning' | 'notice' | 'debug';
+export type PmMode = 'static' | 'dynamic' | 'ondemand';
+
+export type ListenAddress =
+  | { kind: 'tcp'; host: string; port: number }
+  | { kind: 'unix'; path: string };
+
+/** Where a directive was set, so validation errors can point at it. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+}
+
+export interface GlobalConfig {
+  pid: string | null;
+  errorLog: string | null;
+  logLevel: LogLevel;
+  processControlTimeout: number;
+  daemonize: boolean;
+}
+
+export interface PoolConfig {
+  name: string;
+  listen: ListenAddress;
+  listenBacklog: number;
+  listenOwner: string | null;
+  listenGroup: string | null;
+  listenMode: number;
+  app: string;
+  pm: PmMode;
+  maxChildren: number;
+  maxConcurrency: number;
+  startServers: number;
+  minSpareServers: number;
+  maxSpareServers: number;
+  maxSpawnRate: number;
+  processIdleTimeout: number;
+  maxRequests: number;
+  maxRequestsJitter: number;
+  maxMemory: number;
+  requestTerminateTimeout: number;
+  requestSlowlogTimeout: number;
+  slowlog: string | null;
+  listenQueueMax: number;
+  listenQueueTimeout: number;
+  /** `http.headers_timeout` (default 60s): a client must send its request headers within this. */
+  httpHeadersTimeout: number;
+  /** `http.request_timeout` (default 300s): a client must send its whole request within this. */
+  httpRequestTimeout: number;
+  /** `http.keepalive_timeout` (default 5s): an idle kept-alive connection is closed after this. */
+  httpKeepaliveTimeout: number;
+  /** `http.max_header_size` (size, default 16K): larger request headers get 431. */
+  httpMaxHeaderSize: number;
+  env: Record<string, string>;
+  clearEnv: boolean;
+  /** Directive name → where it was set; directives left at their default are absent. */
+  sources: Record<string, SourceLocation>;
+}
+
+export interface PooldConfig {
+  /** Absolute path of the main config file. */
+  file: string;
+  global: GlobalConfig;
+  pools: PoolConfig[];
+}
+
+export interface ConfigIssue {
+  file?: string;
+  line?: number;
+  pool?: string;
+  key?: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super(issues.map(formatIssue).join('\n'));
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+export function formatIssue(issue: ConfigIssue): string {
+  const where = issue.file ? `[${issue.file}${issue.line ? `:${issue.line}` : ''}] ` : '';
+  const pool = issue.pool ? `[pool ${issue.pool}] ` : '';
+  return `${where}${pool}${issue.message}`;
+}

@@ -1,0 +1,189 @@
+// Cross-field rules, with php-fpm's message texts (fpm_conf_process_all_pools),
+// and the defaults that depend on other fields. Every issue is collected.
+import fs from 'node:fs';
+import net from 'node:net';
+import type { PoolDraft } from './assemble.js';
+import { defaultsOf, POOL_DIRECTIVES, type PoolScalars } from './schema.js';
+import type { ConfigIssue, ListenAddress, PoolConfig } from './types.js';
+import { ALL_ADDRESSES } from './values.js';
+
+const POOL_DEFAULTS = defaultsOf(POOL_DIRECTIVES);
+
+export function validatePools(drafts: PoolDraft[], mainFile: string): { pools: PoolConfig[]; issues: ConfigIssue[] } {
+  if (drafts.length === 0) {
+    return {
+      pools: [],
+      issues: [{ file: mainFile, message: 'No pool defined. at least one pool section must be specified in config file' }],
+    };
+  }
+  const issues: ConfigIssue[] = [];
+  const pools: PoolConfig[] = [];
+  for (const draft of drafts) {
+    const result = validatePool(draft);
+    issues.push(...result.issues);
+    if (result.pool) pools.push(result.pool);
+  }
+  issues.push(...listenConflicts(drafts));
+  return { pools, issues };
+}
+
+function validatePool(draft: PoolDraft): { pool: PoolConfig | null; issues: ConfigIssue[] } {
+  const issues: ConfigIssue[] = [];
+  const report = (key: string, message: string): void => {
+    const where = draft.sources[key] ?? { file: draft.file, line: draft.line };
+    issues.push({ ...where, pool: draft.name, key, message });
+  };
+  // A directive whose value failed to parse was reported already; rules about it would only add noise.
+  const parsed = (...keys: string[]): boolean => keys.every((key) => !draft.invalid.has(key));
+  const v: Partial<PoolScalars> = { ...POOL_DEFAULTS, ...draft.values };
+
+  if (!v.listen && parsed('listen')) report('listen', 'no listen address have been defined!');
+  if (!v.app) {
+    if (parsed('app')) report('app', 'no app has been defined (the path of the worker module)');
+  } else if (!isFile(v.app)) {
+    report('app', `the app '${v.app}' does not exist or is not a file`);
+  }
+  if (!v.pm && parsed('pm')) report('pm', 'the process manager is missing (static, dynamic or ondemand)');
+
+  // As in php-fpm, an unset number counts as 0.
+  const maxChildren = v.maxChildren ?? 0;
+  if (maxChildren < 1 && parsed('pm.max_children')) {
+    report('pm.max_children', 'pm.max_children must be a positive value');
+  }
+  if ((v.maxConcurrency ?? 0) < 1 && parsed('pm.max_concurrency')) {
+    report('pm.max_concurrency', 'pm.max_concurrency must be a positive value');
+  }
+
+  // Spare-server settings only mean something to dynamic; the others get 0, as php-fpm does for ondemand.
+  let spare = { startServers: 0, minSpareServers: 0, maxSpareServers: 0 };
+  if (v.pm === 'dynamic') {
+    spare = dynamicSpares(v, maxChildren, report, parsed);
+    if ((v.maxSpawnRate ?? 0) < 1 && parsed('pm.max_spawn_rate')) {
+      report('pm.max_spawn_rate', 'pm.max_spawn_rate must be a positive value');
+    }
+  }
+  if (v.pm === 'ondemand' && (v.processIdleTimeout ?? 0) <= 0 && parsed('pm.process_idle_timeout')) {
+    report('pm.process_idle_timeout', `pm.process_idle_timeout(${seconds(v.processIdleTimeout)}s) must be greater than 0s`);
+  }
+
+  const slowlogTimeout = v.requestSlowlogTimeout ?? 0;
+  const terminateTimeout = v.requestTerminateTimeout ?? 0;
+  if (slowlogTimeout > 0 && !v.slowlog) {
+    report('request_slowlog_timeout', "'slowlog' must be specified for use with 'request_slowlog_timeout'");
+  }
+  if (terminateTimeout > 0 && slowlogTimeout > terminateTimeout) {
+    report(
+      'request_slowlog_timeout',
+      `'request_slowlog_timeout' (${seconds(slowlogTimeout)}) can't be greater than 'request_terminate_timeout' (${seconds(terminateTimeout)})`,
+    );
+  }
+
+  // Node's http.Server would throw on the first at worker start, and would
+  // silently read a 0 header size as its own default.
+  const headersTimeout = v.httpHeadersTimeout ?? 0;
+  const requestTimeout = v.httpRequestTimeout ?? 0;
+  if (requestTimeout > 0 && headersTimeout > requestTimeout) {
+    report(
+      'http.headers_timeout',
+      `'http.headers_timeout' (${seconds(headersTimeout)}) can't be greater than 'http.request_timeout' (${seconds(requestTimeout)})`,
+    );
+  }
+  if ((v.httpMaxHeaderSize ?? 0) < 1 && parsed('http.max_header_size')) {
+    report('http.max_header_size', 'http.max_header_size must be a positive value');
+  }
+
+  const scalars = { ...v, ...spare };
+  if (issues.length > 0 || draft.invalid.size > 0 || !isComplete(scalars)) return { pool: null, issues };
+  return { pool: { name: draft.name, ...scalars, env: draft.env, sources: draft.sources }, issues };
+}
+
+type Report = (key: string, message: string) => void;
+
+/** php-fpm's dynamic rules, in its order; pm.start_servers defaults to the middle of the spare range. */
+function dynamicSpares(
+  v: Partial<PoolScalars>,
+  maxChildren: number,
+  report: Report,
+  parsed: (...keys: string[]) => boolean,
+): { startServers: number; minSpareServers: number; maxSpareServers: number } {
+  const min = v.minSpareServers ?? 0;
+  const max = v.maxSpareServers ?? 0;
+  let start = v.startServers ?? 0;
+  let usable = maxChildren >= 1 && parsed('pm.min_spare_servers', 'pm.max_spare_servers', 'pm.start_servers');
+  if (min <= 0 && parsed('pm.min_spare_servers')) {
+    report('pm.min_spare_servers', `pm.min_spare_servers(${min}) must be a positive value`);
+    usable = false;
+  }
+  if (max <= 0 && parsed('pm.max_spare_servers')) {
+    report('pm.max_spare_servers', `pm.max_spare_servers(${max}) must be a positive value`);
+    usable = false;
+  }
+  if (usable) {
+    if (min > maxChildren || max > maxChildren) {
+      report(
+        max > maxChildren ? 'pm.max_spare_servers' : 'pm.min_spare_servers',
+        `pm.min_spare_servers(${min}) and pm.max_spare_servers(${max}) cannot be greater than pm.max_children(${maxChildren})`,
+      );
+    } else if (max < min) {
+      report('pm.max_spare_servers', `pm.max_spare_servers(${max}) must not be less than pm.min_spare_servers(${min})`);
+    } else if (start <= 0) {
+      // php-fpm treats 0 as "not set" too.
+      start = min + Math.floor((max - min) / 2);
+    } else if (start < min || start > max) {
+      report(
+        'pm.start_servers',
+        `pm.start_servers(${start}) must not be less than pm.min_spare_servers(${min}) and not greater than pm.max_spare_servers(${max})`,
+      );
+    }
+  }
+  return { startServers: start, minSpareServers: min, maxSpareServers: max };
+}
+
+function listenConflicts(drafts: PoolDraft[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  drafts.forEach((draft, i) => {
+    const mine = draft.values.listen;
+    const other = mine && drafts.slice(0, i).find((d) => d.values.listen && conflicts(d.values.listen, mine));
+    if (other) {
+      issues.push({
+        ...(draft.sources['listen'] ?? { file: draft.file, line: draft.line }),
+        pool: draft.name,
+        key: 'listen',
+        message: `unable to set listen address as it's already used in another pool '${other.name}'`,
+      });
+    }
+  });
+  return issues;
+}
+
+/** True when both pools could not bind: same socket path, or overlapping TCP addresses on one port. */
+function conflicts(a: ListenAddress, b: ListenAddress): boolean {
+  if (a.kind === 'unix' || b.kind === 'unix') {
+    return a.kind === 'unix' && b.kind === 'unix' && a.path === b.path;
+  }
+  if (a.port !== b.port) return false;
+  const [x, y] = [a.host.toLowerCase(), b.host.toLowerCase()];
+  return x === y || covers(x, y) || covers(y, x);
+}
+
+// A wildcard bind holds the port on every address it covers: '::' is
+// dual-stack on Linux, '0.0.0.0' covers IPv4 (and names that may resolve to it).
+function covers(wildcard: string, host: string): boolean {
+  return wildcard === ALL_ADDRESSES || (wildcard === '0.0.0.0' && !net.isIPv6(host));
+}
+
+function isFile(file: string): boolean {
+  try {
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function isComplete(values: Partial<PoolScalars>): values is PoolScalars {
+  return POOL_DIRECTIVES.every((d) => values[d.field] !== undefined);
+}
+
+function seconds(ms: number | undefined): number {
+  return (ms ?? 0) / 1000;
+}

@@ -1,0 +1,35 @@
+// Messages between the master and a worker. Kept tiny: they cross the IPC
+// channel for every dispatched connection, so each costs master CPU.
+
+/** Settings a worker needs before it can load the app; passed in its environment. */
+export interface WorkerSettings {
+  pool: string;
+  app: string;
+  maxConcurrency: number;
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  maxHeaderSize: number;
+}
+
+export const WORKER_SETTINGS_ENV = 'POOLD_WORKER_SETTINGS';
+
+export type MasterMessage =
+  /** A connection handed over with this message; `id` names it in replies. */
+  | { t: 'conn'; id: number }
+  /** Stop taking connections, finish in-flight requests, run shutdown(), exit. */
+  | { t: 'stop' };
+
+export type WorkerMessage =
+  /** The app is loaded and init() resolved: the worker may receive connections. */
+  | { t: 'ready' }
+  /** Loading the app or init() failed; the worker exits right after. */
+  | { t: 'fail'; error: string }
+  /** The first response byte of dispatched connection `id` is about to be written:
+   *  the master drops its copy, since it can no longer answer 502 cleanly. */
+  | { t: 's'; id: number }
+  /** A request on an already-kept-alive connection began: one more unit of load. */
+  | { t: 'b' }
+  /** A unit of load ended: a request finished, or dispatched connection `id`
+   *  closed before its first request finished (then the copy is dropped too). */
+  | { t: 'f'; id?: number };

@@ -1,0 +1,72 @@
+import winston from 'winston';
+import type { LogLevel } from '../config/types.js';
+
+/** FPM's levels, most severe first, so `log_level` filters the same way. */
+const LEVELS: Record<LogLevel, number> = { alert: 0, error: 1, warning: 2, notice: 3, debug: 4 };
+
+export type Logger = winston.Logger & Record<LogLevel, winston.LeveledLogMethod>;
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/** FPM's timestamp: `22-Nov-2026 01:02:03`, local time. */
+export function fpmTimestamp(date = new Date()): string {
+  return (
+    `${pad(date.getDate())}-${MONTHS[date.getMonth()]}-${date.getFullYear()} ` +
+    `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
+  );
+}
+
+// `[22-Nov-2026 01:02:03] NOTICE: [pool www] child 1234 started`, as FPM writes it.
+const fpmLine = winston.format.printf(
+  (info) => `[${fpmTimestamp()}] ${info.level.toUpperCase()}: ${String(info.message)}`,
+);
+
+function transportFor(errorLog: string | null): winston.transport {
+  if (errorLog === null) {
+    return new winston.transports.Console({ stderrLevels: Object.keys(LEVELS) });
+  }
+  return new winston.transports.File({ filename: errorLog, options: { flags: 'a' } });
+}
+
+export function createLogger(options: { errorLog: string | null; level: LogLevel }): Logger {
+  const logger = winston.createLogger({
+    levels: LEVELS,
+    level: options.level,
+    format: fpmLine,
+    transports: [transportFor(options.errorLog)],
+  }) as Logger;
+  logger.on('error', (err: unknown) => {
+    // The log itself failed (disk full, file removed): stderr is all that is left.
+    process.stderr.write(`poold: cannot write the error log: ${String(err)}\n`);
+  });
+  return logger;
+}
+
+/** Resolves once every line logged so far has been written out. */
+export function flushLogger(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    logger.once('finish', () => resolve());
+    logger.end();
+  });
+}
+
+/**
+ * Reopens the error log file after logrotate renamed it. winston has no reopen
+ * (winstonjs/winston#943): the new transport is added before the old one is
+ * removed, so no line is lost, and the old one is awaited until closed.
+ */
+export async function reopenLogger(logger: Logger, errorLog: string | null): Promise<void> {
+  if (errorLog === null) return;
+  const previous = logger.transports.slice();
+  logger.add(transportFor(errorLog));
+  await Promise.all(
+    previous.map(
+      (transport) =>
+        new Promise<void>((resolve) => {
+          transport.once('closed', () => resolve());
+          logger.remove(transport);
+        }),
+    ),
+  );
+}

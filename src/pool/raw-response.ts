@@ -1,0 +1,34 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+
+/** How long the master keeps reading a client's request after answering it. */
+const LINGER_MS = 2000;
+
+/**
+ * Answers a connection the master still owns with a complete HTTP error
+ * response, then closes it. The request bytes are read and discarded first:
+ * closing a socket with unread input makes the kernel send a reset, which can
+ * destroy the response before the client reads it.
+ */
+export function answerAndClose(
+  socket: Socket,
+  status: number,
+  extraHeaders: Record<string, string> = {},
+): void {
+  if (socket.destroyed) return;
+  const body = `${status} ${STATUS_CODES[status] ?? ''}\n`;
+  const headers = {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+    Connection: 'close',
+    ...extraHeaders,
+  };
+  const head = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.on('error', () => socket.destroy());
+  socket.on('data', () => {});
+  socket.setTimeout(LINGER_MS, () => socket.destroy());
+  socket.resume();
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${head}\r\n${body}`);
+}

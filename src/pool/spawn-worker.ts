@@ -1,0 +1,71 @@
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { execa } from 'execa';
+import { WORKER_SETTINGS_ENV, type WorkerSettings } from '../ipc/protocol.js';
+
+const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url));
+
+/** Environment a worker must never inherit from the master. */
+const MASTER_ONLY_ENV = /^(LISTEN_(PID|FDS|FDNAMES)|NOTIFY_SOCKET|WATCHDOG_(USEC|PID)|POOLD_.*)$/;
+
+function findOnPath(command: string): string | null {
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+    const candidate = path.join(dir || '.', command);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return null;
+}
+
+// util-linux's setpriv sets PR_SET_PDEATHSIG before exec'ing node: the kernel
+// then kills a worker when the master dies, even a worker stuck in synchronous
+// code that would never see its IPC channel close.
+const SETPRIV = findOnPath('setpriv');
+
+export const hasParentDeathSignal = SETPRIV !== null;
+
+export interface SpawnOptions {
+  settings: WorkerSettings;
+  env: Record<string, string>;
+  clearEnv: boolean;
+}
+
+/**
+ * Starts a worker process. This is the one place that touches execa's
+ * subprocess as a raw ChildProcess (handle passing needs `send(msg, handle)`,
+ * which execa's own IPC API does not carry; in execa 10 it is `nodeChildProcess`).
+ */
+export function spawnWorker({ settings, env, clearEnv }: SpawnOptions): ChildProcess {
+  const inherited = clearEnv
+    ? {}
+    : Object.fromEntries(Object.entries(process.env).filter(([name]) => !MASTER_ONLY_ENV.test(name)));
+  const workerEnv = { ...inherited, ...env, [WORKER_SETTINGS_ENV]: JSON.stringify(settings) };
+  const [file, args] = SETPRIV
+    ? [SETPRIV, ['--pdeathsig', 'SIGKILL', '--', process.execPath, WORKER_MAIN]]
+    : [process.execPath, [WORKER_MAIN]];
+  const subprocess = execa(file, args, {
+    env: workerEnv as NodeJS.ProcessEnv,
+    extendEnv: false,
+    ipc: true,
+    serialization: 'json',
+    // Long-lived: never accumulate output or IPC messages in memory.
+    buffer: false,
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    reject: false,
+    // Its own session: a terminal's Ctrl-C or hangup reaches only the master,
+    // which drains workers gracefully instead of losing their requests.
+    detached: true,
+  });
+  // The promise may never settle when a worker dies with a handle in flight;
+  // the pool relies on the ChildProcess 'exit' event instead.
+  subprocess.catch(() => {});
+  return subprocess as unknown as ChildProcess;
+}

@@ -1,0 +1,139 @@
+import { EventEmitter } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { createInterface } from 'node:readline';
+import type { MasterMessage, WorkerMessage } from '../ipc/protocol.js';
+import { answerAndClose } from './raw-response.js';
+import { spawnWorker, type SpawnOptions } from './spawn-worker.js';
+
+export type WorkerPhase = 'starting' | 'ready' | 'stopping' | 'exited';
+
+export interface WorkerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** True when it exited before ever becoming ready. */
+  beforeReady: boolean;
+  uptimeMs: number;
+}
+
+interface WorkerEvents {
+  ready: [];
+  fail: [error: string];
+  free: [];
+  output: [stream: 'stdout' | 'stderr', line: string];
+  exit: [exit: WorkerExit];
+}
+
+/**
+ * The master's handle on one worker process: its phase, its load as the master
+ * counts it, and the master's own copies of connections that the worker has not
+ * started answering yet — so they can get a 502 if the worker dies.
+ */
+export class WorkerProcess extends EventEmitter<WorkerEvents> {
+  readonly pid: number;
+  readonly startedAt = Date.now();
+  phase: WorkerPhase = 'starting';
+  /** Dispatched connections awaiting their first response, plus requests in flight. */
+  load = 0;
+  /** When its load last dropped, for "prefer the worker idle longest". */
+  lastFreeAt = 0;
+  private readonly child: ChildProcess;
+  private readonly unanswered = new Map<number, Socket>();
+
+  constructor(options: SpawnOptions) {
+    super();
+    this.child = spawnWorker(options);
+    // A spawn failure (ENOENT, EAGAIN) surfaces as 'error' without a pid.
+    this.pid = this.child.pid ?? -1;
+    this.child.on('message', (message: WorkerMessage) => this.onMessage(message));
+    this.child.on('error', () => {});
+    this.child.once('exit', (code, signal) => this.onExit(code, signal));
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const readable = this.child[stream];
+      if (!readable) continue;
+      createInterface({ input: readable, crlfDelay: Infinity }).on('line', (line) =>
+        this.emit('output', stream, line),
+      );
+    }
+  }
+
+  get accepting(): boolean {
+    return this.phase === 'ready' && this.child.connected;
+  }
+
+  /** Hands a connection over; returns false when the channel is already gone. */
+  dispatch(socket: Socket, id: number): boolean {
+    if (!this.child.connected) return false;
+    this.load++;
+    this.unanswered.set(id, socket);
+    const message: MasterMessage = { t: 'conn', id };
+    // keepOpen: the master keeps its copy until the worker starts answering.
+    this.child.send(message, socket, { keepOpen: true }, (err) => {
+      if (err) this.answerUnanswered(id, 502);
+    });
+    return true;
+  }
+
+  /** Graceful: finish in-flight requests, run the app's shutdown(), exit. */
+  stop(): void {
+    if (this.phase === 'exited' || this.phase === 'stopping') return;
+    this.phase = 'stopping';
+    const message: MasterMessage = { t: 'stop' };
+    if (this.child.connected) this.child.send(message, (err: Error | null) => err && this.kill('SIGTERM'));
+    else this.kill('SIGTERM');
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.phase !== 'exited') this.child.kill(signal);
+  }
+
+  private onMessage(message: WorkerMessage): void {
+    switch (message.t) {
+      case 'ready':
+        if (this.phase === 'starting') this.phase = 'ready';
+        this.emit('ready');
+        return;
+      case 'fail':
+        this.emit('fail', message.error);
+        return;
+      case 's':
+        this.dropCopy(message.id);
+        return;
+      case 'b':
+        this.load++;
+        return;
+      case 'f':
+        if (message.id !== undefined) this.dropCopy(message.id);
+        this.load = Math.max(0, this.load - 1);
+        this.lastFreeAt = performance.now();
+        this.emit('free');
+        return;
+    }
+  }
+
+  private dropCopy(id: number): void {
+    const socket = this.unanswered.get(id);
+    if (!socket) return;
+    this.unanswered.delete(id);
+    // destroy() closes only the master's descriptor; end() would shut down the
+    // connection the worker is still serving.
+    socket.destroy();
+  }
+
+  private answerUnanswered(id: number, status: 502): void {
+    const socket = this.unanswered.get(id);
+    if (!socket) return;
+    this.unanswered.delete(id);
+    answerAndClose(socket, status);
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    const beforeReady = this.phase === 'starting';
+    this.phase = 'exited';
+    this.load = 0;
+    // Node never closes a handle that was in flight to a dead child, and no byte
+    // of these responses was written: without this the clients would hang.
+    for (const id of [...this.unanswered.keys()]) this.answerUnanswered(id, 502);
+    this.emit('exit', { code, signal, beforeReady, uptimeMs: Date.now() - this.startedAt });
+  }
+}

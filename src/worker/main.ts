@@ -1,0 +1,69 @@
+// Entry point of a worker process: loads the pool's app, then serves the
+// connections the master hands over until told to stop or orphaned.
+import type { Socket } from 'node:net';
+import { inspect } from 'node:util';
+import { WORKER_SETTINGS_ENV, type MasterMessage, type WorkerMessage, type WorkerSettings } from '../ipc/protocol.js';
+import { loadApp } from './app-loader.js';
+import { WorkerServer } from './server.js';
+
+/** How long an orphaned worker lets in-flight requests run before it exits. */
+const ORPHAN_GRACE_MS = 1000;
+
+function send(message: WorkerMessage, then?: () => void): void {
+  if (!process.connected) return then?.();
+  process.send!(message, undefined, {}, () => then?.());
+}
+
+function readSettings(): WorkerSettings {
+  const raw = process.env[WORKER_SETTINGS_ENV];
+  if (!raw || !process.send) {
+    console.error('poold worker: must be started by the poold master');
+    process.exit(70);
+  }
+  // The app should see only the environment its pool configured.
+  delete process.env[WORKER_SETTINGS_ENV];
+  return JSON.parse(raw) as WorkerSettings;
+}
+
+async function main(): Promise<void> {
+  const settings = readSettings();
+  // The master drives the lifecycle. Without a listener, SIGUSR1 would open the
+  // inspector and SIGINT/SIGHUP from a terminal would kill workers mid-request.
+  for (const signal of ['SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const) process.on(signal, () => {});
+
+  let server: WorkerServer | null = null;
+  let stopRequested = false;
+  const stop = (): void => {
+    if (stopRequested) return;
+    stopRequested = true;
+    if (!server) process.exit(0);
+    server
+      .stop()
+      .catch((err: unknown) => console.error('shutdown() failed:', err))
+      .finally(() => process.exit(0));
+  };
+  process.on('SIGQUIT', stop);
+  process.on('message', (message: MasterMessage, handle?: Socket) => {
+    if (message.t === 'conn' && handle) server ? server.accept(handle, message.id) : handle.destroy();
+    else if (message.t === 'stop') stop();
+  });
+  // The master is gone (even SIGKILLed): no orphan keeps serving.
+  process.on('disconnect', () => {
+    setTimeout(() => process.exit(1), ORPHAN_GRACE_MS).unref();
+    stop();
+  });
+
+  try {
+    const app = await loadApp(settings.app);
+    await app.init?.();
+    server = new WorkerServer(app, settings, (message) => send(message));
+  } catch (err) {
+    const error = err instanceof Error && err.stack ? err.stack : inspect(err);
+    send({ t: 'fail', error }, () => process.exit(1));
+    return;
+  }
+  if (stopRequested) process.exit(0);
+  send({ t: 'ready' });
+}
+
+void main();

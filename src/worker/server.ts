@@ -1,0 +1,125 @@
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { WorkerSettings, WorkerMessage } from '../ipc/protocol.js';
+import type { LoadedApp } from './app-loader.js';
+
+/**
+ * Serves the connections the master hands over. It never listens itself, and
+ * keeps the master's view of its load exact: the master counts a dispatched
+ * connection until its first request ends; every later request on a kept-alive
+ * connection is reported as it begins ('b') and ends ('f').
+ */
+export class WorkerServer {
+  private readonly server: http.Server;
+  /** Dispatched connections whose first request has not begun yet. */
+  private readonly awaitingFirstRequest = new Map<Socket, number>();
+  private inFlight = 0;
+  private stopping = false;
+  private onDrained: (() => void) | null = null;
+
+  constructor(
+    private readonly app: LoadedApp,
+    settings: WorkerSettings,
+    private readonly send: (message: WorkerMessage) => void,
+  ) {
+    this.server = http.createServer(
+      {
+        headersTimeout: settings.headersTimeout,
+        requestTimeout: settings.requestTimeout,
+        keepAliveTimeout: settings.keepAliveTimeout,
+        maxHeaderSize: settings.maxHeaderSize,
+        // Node checks the two timeouts on this interval (30 s by default), which
+        // would let a slow client overstay its timeout by that much.
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, settings.headersTimeout / 4)),
+      },
+      (req, res) => this.onRequest(req, res),
+    );
+    // Node arms the headers/request timeout checker and the connection list on
+    // 'listening'. This server only ever gets sockets through 'connection', so
+    // without this it would have no slow-client protection at all.
+    this.server.emit('listening');
+  }
+
+  accept(socket: Socket, id: number): void {
+    if (this.stopping) {
+      // The master stops routing before it sends 'stop'; this one crossed it.
+      socket.destroy();
+      this.send({ t: 'f', id });
+      return;
+    }
+    this.awaitingFirstRequest.set(socket, id);
+    this.announceFirstWrite(socket, id);
+    socket.once('close', () => {
+      if (this.awaitingFirstRequest.delete(socket)) this.send({ t: 'f', id });
+    });
+    this.server.emit('connection', socket);
+  }
+
+  /** Resolves once in-flight requests are done and the app's shutdown() ran. */
+  stop(): Promise<void> {
+    this.stopping = true;
+    this.server.closeIdleConnections();
+    return new Promise<void>((resolve) => {
+      this.onDrained = resolve;
+      this.checkDrained();
+    }).then(async () => {
+      await this.app.shutdown?.();
+    });
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const socket = req.socket;
+    const dispatchedId = this.awaitingFirstRequest.get(socket);
+    if (dispatchedId === undefined) this.send({ t: 'b' });
+    else this.awaitingFirstRequest.delete(socket);
+    this.inFlight++;
+    if (this.stopping) res.shouldKeepAlive = false;
+    res.once('close', () => {
+      this.inFlight--;
+      this.send(dispatchedId === undefined ? { t: 'f' } : { t: 'f', id: dispatchedId });
+      if (this.stopping) {
+        this.server.closeIdleConnections();
+        this.checkDrained();
+      }
+    });
+    this.invokeHandler(req, res);
+  }
+
+  private invokeHandler(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const fail = (err: unknown) => {
+      console.error(`unhandled error in request handler for ${req.method} ${req.url}:`, err);
+      if (res.headersSent) res.destroy();
+      else {
+        res.writeHead(500, { 'content-type': 'text/plain', connection: 'close' });
+        res.end('500 Internal Server Error\n');
+      }
+    };
+    try {
+      const result: unknown = this.app.handler(req, res);
+      if (result instanceof Promise) result.catch(fail);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  /**
+   * Tells the master, synchronously and before the first byte leaves, that a
+   * response has begun: from then on a 502 from the master would corrupt it.
+   */
+  private announceFirstWrite(socket: Socket, id: number): void {
+    const ownWrite = socket.write;
+    socket.write = ((...args: Parameters<Socket['write']>) => {
+      socket.write = ownWrite;
+      this.send({ t: 's', id });
+      return ownWrite.apply(socket, args);
+    }) as Socket['write'];
+  }
+
+  private checkDrained(): void {
+    if (this.onDrained && this.inFlight === 0) {
+      const resolve = this.onDrained;
+      this.onDrained = null;
+      resolve();
+    }
+  }
+}

@@ -1,0 +1,172 @@
+// Starts the real daemon for integration tests and cleans up after it:
+// every process a test starts (master and workers) is tracked by pid and killed.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const POOLD_BIN = path.join(ROOT, 'dist/bin/poold.js');
+export const FIXTURES = path.join(ROOT, 'test/fixtures');
+
+export function tempDir(prefix = 'poold-test-'): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `check` every 25 ms until it returns a value other than undefined/false, or times out. */
+export async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+export interface RunningPoold {
+  master: ChildProcess;
+  pid: number;
+  /** Every log line so far (stderr of the master). */
+  lines: string[];
+  /** Pids of every worker the log announced as started. */
+  workerPids(): number[];
+  /** Pids of workers announced as started and not announced as exited. */
+  liveWorkerPids(): number[];
+  waitForLine(pattern: RegExp, timeoutMs?: number, from?: number): Promise<string>;
+  /** Resolves with the exit code (or signal name) when the master exits. */
+  exited: Promise<number | string>;
+  /** SIGKILLs the master and every worker still alive. Idempotent. */
+  kill(): void;
+  dir: string;
+}
+
+export interface StartOptions {
+  /** Extra arguments after `start -c FILE`. */
+  args?: string[];
+  /** Don't wait for "ready to handle connections". */
+  noWait?: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Writes `config` to a file in a fresh temp dir and starts poold on it in the foreground. */
+export async function startPoold(config: string, options: StartOptions = {}): Promise<RunningPoold> {
+  const dir = tempDir();
+  const file = path.join(dir, 'poold.conf');
+  writeFileSync(file, config.replaceAll('@DIR@', dir).replaceAll('@FIXTURES@', FIXTURES));
+  const master = spawn(process.execPath, [POOLD_BIN, 'start', '-c', file, ...(options.args ?? [])], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
+  });
+  const lines: string[] = [];
+  let partial = '';
+  const onData = (chunk: Buffer) => {
+    partial += chunk.toString('utf8');
+    const parts = partial.split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+  };
+  master.stderr!.on('data', onData);
+  master.stdout!.on('data', onData);
+  const exited = new Promise<number | string>((resolve) =>
+    master.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
+  const started = () => lines.flatMap((line) => [...line.matchAll(/child (\d+) started/g)].map((m) => Number(m[1])));
+  const gone = () =>
+    new Set(lines.flatMap((line) => [...line.matchAll(/child (\d+) exited/g)].map((m) => Number(m[1]))));
+  const poold: RunningPoold = {
+    master,
+    pid: master.pid!,
+    lines,
+    dir,
+    exited,
+    workerPids: started,
+    liveWorkerPids: () => {
+      const exitedPids = gone();
+      return started().filter((pid) => !exitedPids.has(pid));
+    },
+    waitForLine: (pattern, timeoutMs = 15_000, from = 0) =>
+      waitFor(`a log line matching ${pattern}\n--- log so far:\n${lines.join('\n')}`, () =>
+        lines.slice(from).find((line) => pattern.test(line)),
+      timeoutMs),
+    kill: () => {
+      for (const pid of [master.pid!, ...started()]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    },
+  };
+  if (!options.noWait) {
+    await Promise.race([
+      poold.waitForLine(/ready to handle connections/),
+      exited.then((code) => {
+        throw new Error(`poold exited (${code}) before it was ready:\n${lines.join('\n')}`);
+      }),
+    ]);
+  }
+  return poold;
+}
+
+/** Kills what the test started and removes its temp dir; use in t.after(). */
+export async function cleanup(poold: RunningPoold | undefined): Promise<void> {
+  if (!poold) return;
+  poold.kill();
+  await Promise.race([poold.exited, new Promise((resolve) => setTimeout(resolve, 2000))]);
+  rmSync(poold.dir, { recursive: true, force: true });
+}
+
+export interface Response {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** One request on a new connection (no keep-alive agent), bounded in time. */
+export function get(port: number, urlPath: string, timeoutMs = 10_000): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${urlPath} timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+/** A pool section for tests: short timeouts, loopback only. */
+export function poolSection(name: string, port: number, app: string, extra = ''): string {
+  return `[${name}]\nlisten = 127.0.0.1:${port}\napp = ${app}\npm = static\npm.max_children = 2\n${extra}\n`;
+}
+
+export function globalSection(extra = ''): string {
+  return `[global]\npid = @DIR@/poold.pid\nprocess_control_timeout = 3s\n${extra}\n`;
+}
