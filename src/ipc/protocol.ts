@@ -10,7 +10,19 @@ export interface WorkerSettings {
   requestTimeout: number;
   keepAliveTimeout: number;
   maxHeaderSize: number;
+  /** The pool's scoreboard file and this worker's slot in it. */
+  scoreboard: string;
+  slot: number;
+  /** Requests to serve before asking to be replaced (0 = no limit); jitter already applied. */
+  maxRequests: number;
+  /** RSS in bytes above which, after a request, it asks to be replaced (0 = no limit). */
+  maxMemory: number;
+  /** request_slowlog_timeout in ms (0 = off) and the slowlog file. */
+  slowlogTimeout: number;
+  slowlog: string | null;
 }
+
+export type RetireReason = 'max_requests' | 'max_memory';
 
 export const WORKER_SETTINGS_ENV = 'POOLD_WORKER_SETTINGS';
 
@@ -32,4 +44,6 @@ export type WorkerMessage =
   | { t: 'b' }
   /** A unit of load ended: a request finished, or dispatched connection `id`
    *  closed before its first request finished (then the copy is dropped too). */
-  | { t: 'f'; id?: number };
+  | { t: 'f'; id?: number }
+  /** It reached a recycling limit: the master starts a replacement and stops it gracefully. */
+  | { t: 'r'; reason: RetireReason };

@@ -1,21 +1,11 @@
 import winston from 'winston';
 import type { LogLevel } from '../config/types.js';
+import { fpmTimestamp } from './timestamp.js';
 
 /** FPM's levels, most severe first, so `log_level` filters the same way. */
 const LEVELS: Record<LogLevel, number> = { alert: 0, error: 1, warning: 2, notice: 3, debug: 4 };
 
 export type Logger = winston.Logger & Record<LogLevel, winston.LeveledLogMethod>;
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const pad = (n: number, width = 2) => String(n).padStart(width, '0');
-
-/** FPM's timestamp: `22-Nov-2026 01:02:03`, local time. */
-export function fpmTimestamp(date = new Date()): string {
-  return (
-    `${pad(date.getDate())}-${MONTHS[date.getMonth()]}-${date.getFullYear()} ` +
-    `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
-  );
-}
 
 // `[22-Nov-2026 01:02:03] NOTICE: [pool www] child 1234 started`, as FPM writes it.
 const fpmLine = winston.format.printf(

@@ -5,7 +5,8 @@ import { reopenLogger, type Logger } from '../log/logger.js';
 import { bindListener } from '../pool/listener.js';
 import { Pool } from '../pool/pool.js';
 import { hasParentDeathSignal } from '../pool/spawn-worker.js';
-import { readPidFile, removePidFile, writePidFile } from './pidfile.js';
+import { removeStaleScoreboards } from '../scoreboard/file.js';
+import { isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.js';
 import { SignalQueue, type MasterSignal } from './signals.js';
 import { EXIT } from '../cli/exit-codes.js';
 
@@ -51,6 +52,7 @@ export class Master {
     if (pidFile) this.checkNotRunning(pidFile);
     const listeners = await this.bindAll();
     if (pidFile) writePidFile(pidFile);
+    removeStaleScoreboards(isAlive);
     // Last resort for an abnormal exit (uncaught error, fatal signal): no pid
     // file left behind and no worker outliving the master.
     onExit(() => {

@@ -1,13 +1,11 @@
 import type { PmMode } from '../config/types.js';
+import { dynamicPm } from './dynamic.js';
+import { ondemandPm } from './ondemand.js';
 import { staticPm } from './static.js';
 import type { ProcessManager } from './types.js';
 
-export function processManagerFor(mode: PmMode): ProcessManager {
-  switch (mode) {
-    case 'static':
-      return staticPm;
-    case 'dynamic':
-    case 'ondemand':
-      throw new Error(`pm = ${mode} is not implemented yet`);
-  }
-}
+export const PROCESS_MANAGERS: Record<PmMode, ProcessManager> = {
+  static: staticPm,
+  dynamic: dynamicPm,
+  ondemand: ondemandPm,
+};

@@ -10,18 +10,36 @@ export interface WorkerView {
   idleSince: number | null;
 }
 
+/** What a process manager remembers between decisions (FPM keeps the same per pool). */
+export interface PmState {
+  /** dynamic: how many to spawn on the next tick that lacks spares (1, 2, 4 … max_spawn_rate). */
+  spawnRate: number;
+  /** Set once pm.max_children stopped a spawn, until a spawn succeeds: one episode is counted once. */
+  maxChildrenLatched: boolean;
+}
+
+export const INITIAL_PM_STATE: PmState = { spawnRate: 1, maxChildrenLatched: false };
+
 export interface PmInput {
   config: PoolConfig;
   workers: readonly WorkerView[];
   /** Connections waiting in the master's queue. */
   queued: number;
   now: number;
+  /** 'tick' is the 1 s heartbeat; 'event' is a queued connection or a worker's exit. */
+  reason: 'tick' | 'event';
+  state: PmState;
 }
 
-/** A process manager's decision: how many to start, which to stop. Applied by the pool. */
+/** A process manager's decision, applied by the pool. */
 export interface PmActions {
   spawn: number;
   stop: number[];
+  state: PmState;
+  /** A new "max children reached" episode began (FPM's counter). */
+  maxChildrenReached: boolean;
+  /** Lines for the log, FPM's wording, without the "[pool x] " prefix. */
+  warnings: string[];
 }
 
 export type ProcessManager = (input: PmInput) => PmActions;

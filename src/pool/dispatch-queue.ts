@@ -25,6 +25,10 @@ export class DispatchQueue {
     else this.items.unshift(item);
   }
 
+  peek(): QueuedConnection | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
+  }
+
   shift(): QueuedConnection | undefined {
     if (this.head === this.items.length) return undefined;
     const item = this.items[this.head];

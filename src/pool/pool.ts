@@ -2,19 +2,50 @@ import { constants as osConstants } from 'node:os';
 import type { Server, Socket } from 'node:net';
 import type { PoolConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import { processManagerFor } from '../pm/index.js';
-import type { ProcessManager, WorkerView } from '../pm/types.js';
+import { PROCESS_MANAGERS } from '../pm/index.js';
+import { INITIAL_PM_STATE, type PmState, type WorkerView } from '../pm/types.js';
+import { Scoreboard, scoreboardPath, type ScoreboardSnapshot } from '../scoreboard/file.js';
 import { restartDelay } from './backoff.js';
 import { DispatchQueue } from './dispatch-queue.js';
 import { answerAndClose } from './raw-response.js';
+import { findOverdue, timeoutCheckInterval } from './request-timeouts.js';
 import { selectWorker } from './select-worker.js';
-import { WorkerProcess, type WorkerExit } from './worker-process.js';
+import { WorkerProcess, type StopReason, type WorkerExit } from './worker-process.js';
 
 /** After SIGTERM, how long a worker gets before SIGKILL (FPM's 1 s step). */
 const KILL_STEP_MS = 1000;
 
-function formatUptime(ms: number): string {
-  return (ms / 1000).toFixed(6);
+export type RestartReason = StopReason | 'crash';
+
+/** FPM's pool counters, plus poold's own; they live as long as the pool, across reloads. */
+export interface PoolStats {
+  startTime: number;
+  acceptedConn: number;
+  maxListenQueue: number;
+  maxActive: number;
+  maxChildrenReached: number;
+  slowRequests: number;
+  restarts: Record<RestartReason, number>;
+}
+
+function newStats(): PoolStats {
+  return {
+    startTime: Date.now(),
+    acceptedConn: 0,
+    maxListenQueue: 0,
+    maxActive: 0,
+    maxChildrenReached: 0,
+    slowRequests: 0,
+    restarts: {
+      crash: 0,
+      max_requests: 0,
+      max_memory: 0,
+      idle: 0,
+      terminate_timeout: 0,
+      reload: 0,
+      shutdown: 0,
+    },
+  };
 }
 
 function describeExit({ code, signal }: WorkerExit): string {
@@ -22,22 +53,35 @@ function describeExit({ code, signal }: WorkerExit): string {
   return `exited with code ${code}`;
 }
 
+function initialWorkers(config: PoolConfig): number {
+  if (config.pm === 'static') return config.maxChildren;
+  if (config.pm === 'dynamic') return config.startServers;
+  return 0;
+}
+
 /**
  * One pool at run time: its listening socket, its workers, the queue of
- * connections waiting for a free worker, and its process manager's decisions.
+ * connections waiting for a free worker, its scoreboard, and its process
+ * manager's decisions.
  */
 export class Pool {
   readonly name: string;
+  readonly stats = newStats();
+  readonly scoreboard: Scoreboard;
   private readonly workers = new Map<number, WorkerProcess>();
   private readonly queue = new DispatchQueue();
-  private readonly pm: ProcessManager;
+  private pmState: PmState = INITIAL_PM_STATE;
   private nextWorkerId = 1;
   private nextConnectionId = 1;
   /** Consecutive workers that died before becoming ready. */
   private startFailures = 0;
   private spawnNotBefore = 0;
   private retryTimer: NodeJS.Timeout | null = null;
+  private queueTimer: NodeJS.Timeout | null = null;
+  private readonly timeoutTimer: NodeJS.Timeout | null = null;
+  private readonly slowSeen = new Set<string>();
   private stopping = false;
+  private isStopped = false;
   private readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
   private readonly serving: Promise<void>;
@@ -49,21 +93,39 @@ export class Pool {
     private readonly log: Logger,
   ) {
     this.name = config.name;
-    this.pm = processManagerFor(config.pm);
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
     this.serving = new Promise((resolve) => (this.resolveServing = resolve));
+    // Twice pm.max_children: a worker being replaced keeps its slot until it
+    // has exited, while its replacement already needs one.
+    this.scoreboard = new Scoreboard(scoreboardPath(process.pid, config.name), config.maxChildren * 2);
+    this.writeHeader();
     listener.on('connection', (socket: Socket) => this.onConnection(socket));
+    const interval = timeoutCheckInterval({
+      terminate: config.requestTerminateTimeout,
+      slowlog: config.requestSlowlogTimeout,
+    });
+    if (interval !== null) this.timeoutTimer = setInterval(() => this.checkRequestTimeouts(), interval);
   }
 
   /** Starts the pool's initial workers; resolves once the pool can serve. */
   start(): Promise<void> {
-    this.manage();
+    const initial = initialWorkers(this.config);
+    for (let i = 0; i < initial; i++) this.spawn();
+    // An ondemand pool serves from the start: its first connection starts a worker.
+    if (initial === 0) this.resolveServing();
     return this.serving;
   }
 
   /** The 1 s process-manager heartbeat. */
   tick(): void {
-    this.manage();
+    this.manage('tick');
+    this.writeHeader();
+  }
+
+  /** A consistent view of the scoreboard, for status pages. */
+  snapshot(): ScoreboardSnapshot | null {
+    this.writeHeader();
+    return this.scoreboard.read();
   }
 
   /**
@@ -83,7 +145,7 @@ export class Pool {
   stop(timeoutMs: number): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
-      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.clearTimers();
       setTimeout(() => this.terminate(), timeoutMs).unref();
       this.stopWhenQueueEmpty();
       this.resolveIfStopped();
@@ -94,6 +156,7 @@ export class Pool {
   /** Immediate stop: SIGTERM now, SIGKILL a second later. */
   terminate(): Promise<void> {
     this.stopping = true;
+    this.clearTimers();
     for (const queued of this.queue.drain()) answerAndClose(queued.socket, 503);
     for (const worker of this.workers.values()) worker.kill('SIGTERM');
     setTimeout(() => {
@@ -108,15 +171,28 @@ export class Pool {
     for (const worker of this.workers.values()) worker.kill('SIGKILL');
   }
 
+  private clearTimers(): void {
+    for (const timer of [this.retryTimer, this.queueTimer, this.timeoutTimer]) if (timer) clearTimeout(timer);
+  }
+
   private onConnection(socket: Socket): void {
     // The master's copy is never read; errors on it must not crash the master.
     socket.on('error', () => {});
+    this.stats.acceptedConn++;
     const id = this.nextConnectionId++;
     if (this.queue.length === 0) {
       const worker = selectWorker(this.workers.values(), this.config.maxConcurrency);
-      if (worker?.dispatch(socket, id)) return;
+      if (worker?.dispatch(socket, id)) return this.noteActive();
     }
-    this.queue.push({ id, socket, queuedAt: performance.now() });
+    const { listenQueueMax } = this.config;
+    if (listenQueueMax > 0 && this.queue.length >= listenQueueMax) {
+      answerAndClose(socket, 503, { 'Retry-After': '1' });
+      return;
+    }
+    this.queue.push({ id, socket, queuedAt: Date.now() });
+    this.stats.maxListenQueue = Math.max(this.stats.maxListenQueue, this.queue.length);
+    this.armQueueTimeout();
+    this.manage('event');
   }
 
   private dispatchQueued(): void {
@@ -125,16 +201,41 @@ export class Pool {
       if (!worker) break;
       const next = this.queue.shift()!;
       if (!worker.dispatch(next.socket, next.id)) this.queue.unshift(next);
+      else this.noteActive();
     }
     this.stopWhenQueueEmpty();
   }
 
-  private stopWhenQueueEmpty(): void {
-    if (!this.stopping || this.queue.length > 0) return;
-    for (const worker of this.workers.values()) worker.stop();
+  private noteActive(): void {
+    let active = 0;
+    for (const worker of this.workers.values()) if (worker.load > 0) active++;
+    if (active > this.stats.maxActive) this.stats.maxActive = active;
   }
 
-  private manage(): void {
+  /** listen.queue_timeout: a connection that waited too long gets 503 instead of hanging. */
+  private armQueueTimeout(): void {
+    const timeout = this.config.listenQueueTimeout;
+    if (timeout <= 0 || this.queueTimer || this.queue.length === 0) return;
+    const oldest = this.queue.peek()!;
+    this.queueTimer = setTimeout(
+      () => {
+        this.queueTimer = null;
+        const cutoff = Date.now() - timeout;
+        while (this.queue.length > 0 && this.queue.peek()!.queuedAt <= cutoff) {
+          answerAndClose(this.queue.shift()!.socket, 503, { 'Retry-After': '1' });
+        }
+        this.armQueueTimeout();
+      },
+      Math.max(0, oldest.queuedAt + timeout - Date.now()),
+    );
+  }
+
+  private stopWhenQueueEmpty(): void {
+    if (!this.stopping || this.queue.length > 0) return;
+    for (const worker of this.workers.values()) worker.stop('shutdown');
+  }
+
+  private manage(reason: 'tick' | 'event'): void {
     if (this.stopping) return;
     const now = Date.now();
     const views: WorkerView[] = [];
@@ -147,8 +248,12 @@ export class Pool {
         idleSince: worker.load === 0 ? worker.lastFreeAt : null,
       });
     }
-    const actions = this.pm({ config: this.config, workers: views, queued: this.queue.length, now });
-    for (const id of actions.stop) this.workers.get(id)?.stop();
+    const pm = PROCESS_MANAGERS[this.config.pm];
+    const actions = pm({ config: this.config, workers: views, queued: this.queue.length, now, reason, state: this.pmState });
+    this.pmState = actions.state;
+    if (actions.maxChildrenReached) this.stats.maxChildrenReached++;
+    for (const warning of actions.warnings) this.log.warning(`[pool ${this.name}] ${warning}`);
+    for (const id of actions.stop) this.workers.get(id)?.stop('idle');
     let toSpawn = actions.spawn;
     if (this.startFailures > 0 && toSpawn > 0) {
       // While starts keep failing, probe with one worker at a time, backing off.
@@ -157,7 +262,7 @@ export class Pool {
         toSpawn = 0;
         this.retryTimer ??= setTimeout(() => {
           this.retryTimer = null;
-          this.manage();
+          this.manage('event');
         }, this.spawnNotBefore - now);
       } else toSpawn = 1;
     }
@@ -166,19 +271,34 @@ export class Pool {
 
   private spawn(): void {
     const config = this.config;
-    const worker = new WorkerProcess({
-      settings: {
-        pool: config.name,
-        app: config.app,
-        maxConcurrency: config.maxConcurrency,
-        headersTimeout: config.httpHeadersTimeout,
-        requestTimeout: config.httpRequestTimeout,
-        keepAliveTimeout: config.httpKeepaliveTimeout,
-        maxHeaderSize: config.httpMaxHeaderSize,
+    const slot = this.scoreboard.allocate();
+    if (slot === null) {
+      this.log.warning(`[pool ${this.name}] no free scoreboard slot; not starting a child now`);
+      return;
+    }
+    const jitter = config.maxRequestsJitter > 0 ? Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
+    const worker = new WorkerProcess(
+      {
+        settings: {
+          pool: config.name,
+          app: config.app,
+          maxConcurrency: config.maxConcurrency,
+          headersTimeout: config.httpHeadersTimeout,
+          requestTimeout: config.httpRequestTimeout,
+          keepAliveTimeout: config.httpKeepaliveTimeout,
+          maxHeaderSize: config.httpMaxHeaderSize,
+          scoreboard: this.scoreboard.file,
+          slot,
+          maxRequests: config.maxRequests > 0 ? config.maxRequests + jitter : 0,
+          maxMemory: config.maxMemory,
+          slowlogTimeout: config.requestSlowlogTimeout,
+          slowlog: config.slowlog,
+        },
+        env: config.env,
+        clearEnv: config.clearEnv,
       },
-      env: config.env,
-      clearEnv: config.clearEnv,
-    });
+      slot,
+    );
     const id = this.nextWorkerId++;
     this.workers.set(id, worker);
     const prefix = `[pool ${this.name}] child ${worker.pid}`;
@@ -189,15 +309,24 @@ export class Pool {
       this.dispatchQueued();
     });
     worker.on('free', () => this.dispatchQueued());
+    worker.on('retire', (reason) => {
+      const limit = reason === 'max_requests' ? 'pm.max_requests' : 'pm.max_memory';
+      this.log.notice(`${prefix} reached ${limit}, replacing it`);
+      worker.stop(reason);
+      this.manage('event');
+    });
     worker.on('fail', (error) => this.log.error(`${prefix} failed to start the app ${config.app}: ${error}`));
     worker.on('output', (stream, line) => this.log.warning(`${prefix} said into ${stream}: "${line}"`));
-    worker.on('exit', (exit) => this.onWorkerExit(id, exit, prefix));
+    worker.on('exit', (exit) => this.onWorkerExit(id, worker, exit, prefix));
   }
 
-  private onWorkerExit(id: number, exit: WorkerExit, prefix: string): void {
+  private onWorkerExit(id: number, worker: WorkerProcess, exit: WorkerExit, prefix: string): void {
     this.workers.delete(id);
-    const clean = exit.code === 0 || (this.stopping && exit.signal === 'SIGTERM');
-    const line = `${prefix} ${describeExit(exit)} after ${formatUptime(exit.uptimeMs)} seconds from start`;
+    this.scoreboard.release(worker.slot);
+    const reason: RestartReason = worker.stopReason ?? 'crash';
+    this.stats.restarts[reason]++;
+    const clean = exit.code === 0 || (worker.stopReason !== null && exit.signal !== null);
+    const line = `${prefix} ${describeExit(exit)} after ${(exit.uptimeMs / 1000).toFixed(6)} seconds from start`;
     if (clean) this.log.notice(line);
     else this.log.warning(line);
     if (this.stopping) {
@@ -205,7 +334,7 @@ export class Pool {
       this.resolveIfStopped();
       return;
     }
-    if (exit.beforeReady) {
+    if (exit.beforeReady && worker.stopReason === null) {
       this.startFailures++;
       const delay = restartDelay(this.startFailures);
       this.spawnNotBefore = Date.now() + delay;
@@ -214,13 +343,70 @@ export class Pool {
           `next start in ${(delay / 1000).toFixed(1)}s`,
       );
     }
-    this.manage();
+    this.manage('event');
     this.dispatchQueued();
   }
 
+  /** request_terminate_timeout and request_slowlog_timeout, from the scoreboard. */
+  private checkRequestTimeouts(): void {
+    const snapshot = this.scoreboard.read();
+    if (!snapshot) return;
+    const limits = { terminate: this.config.requestTerminateTimeout, slowlog: this.config.requestSlowlogTimeout };
+    for (const overdue of findOverdue(snapshot.slots, limits, Date.now(), this.slowSeen)) {
+      const slot = snapshot.slots[overdue.slot]!;
+      const worker = [...this.workers.values()].find((candidate) => candidate.slot === overdue.slot);
+      if (!worker || worker.pid !== slot.pid) continue;
+      const what = `child ${slot.pid}, script '${this.config.app}' (request: "${slot.method} ${slot.uri}")`;
+      const seconds = (overdue.elapsedMs / 1000).toFixed(6);
+      if (overdue.kind === 'terminate') {
+        if (worker.stopReason === 'terminate_timeout') continue;
+        this.log.warning(`[pool ${this.name}] ${what} execution timed out (${seconds} sec), terminating`);
+        worker.terminate(KILL_STEP_MS);
+      } else {
+        this.slowSeen.add(`${slot.pid}:${slot.requestStart}`);
+        this.stats.slowRequests++;
+        this.log.warning(`[pool ${this.name}] ${what} executing too slow (${seconds} sec), logging`);
+      }
+    }
+    if (this.slowSeen.size > 10_000) this.slowSeen.clear();
+  }
+
+  private writeHeader(): void {
+    let idle = 0;
+    let active = 0;
+    for (const worker of this.workers.values()) {
+      if (worker.phase === 'exited') continue;
+      if (worker.phase === 'ready' && worker.load === 0) idle++;
+      else active++;
+    }
+    const { config, stats } = this;
+    this.scoreboard.writeHeader({
+      pool: config.name,
+      pm: config.pm,
+      startTime: stats.startTime,
+      acceptedConn: stats.acceptedConn,
+      listenQueue: this.queue.length,
+      maxListenQueue: stats.maxListenQueue,
+      // The queue's capacity; unbounded, the kernel backlog behind it is the limit.
+      listenQueueLen: config.listenQueueMax || config.listenBacklog,
+      idle,
+      active,
+      total: idle + active,
+      maxActive: stats.maxActive,
+      maxChildrenReached: stats.maxChildrenReached,
+      slowRequests: stats.slowRequests,
+      maxChildren: config.maxChildren,
+      minSpareServers: config.minSpareServers,
+      maxSpareServers: config.maxSpareServers,
+      slotCount: this.scoreboard.slotCount,
+    });
+  }
+
   private resolveIfStopped(): void {
-    if (!this.stopping || this.workers.size > 0) return;
+    if (!this.stopping || this.workers.size > 0 || this.isStopped) return;
+    this.isStopped = true;
     for (const queued of this.queue.drain()) answerAndClose(queued.socket, 503);
+    this.scoreboard.close();
     this.resolveStopped();
   }
 }

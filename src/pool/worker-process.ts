@@ -2,11 +2,14 @@ import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import type { MasterMessage, WorkerMessage } from '../ipc/protocol.js';
+import type { MasterMessage, RetireReason, WorkerMessage } from '../ipc/protocol.js';
 import { answerAndClose } from './raw-response.js';
 import { spawnWorker, type SpawnOptions } from './spawn-worker.js';
 
 export type WorkerPhase = 'starting' | 'ready' | 'stopping' | 'exited';
+
+/** Why the master ended a worker; anything it did not end itself is a crash. */
+export type StopReason = RetireReason | 'idle' | 'terminate_timeout' | 'reload' | 'shutdown';
 
 export interface WorkerExit {
   code: number | null;
@@ -20,6 +23,7 @@ interface WorkerEvents {
   ready: [];
   fail: [error: string];
   free: [];
+  retire: [reason: RetireReason];
   output: [stream: 'stdout' | 'stderr', line: string];
   exit: [exit: WorkerExit];
 }
@@ -35,12 +39,18 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   phase: WorkerPhase = 'starting';
   /** Dispatched connections awaiting their first response, plus requests in flight. */
   load = 0;
-  /** When its load last dropped, for "prefer the worker idle longest". */
-  lastFreeAt = 0;
+  /** When (epoch ms) its load last dropped to zero or it became ready: "idle longest" and idle timeouts. */
+  lastFreeAt = Date.now();
+  stopReason: StopReason | null = null;
   private readonly child: ChildProcess;
   private readonly unanswered = new Map<number, Socket>();
+  private unansweredStatus: 502 | 504 = 502;
 
-  constructor(options: SpawnOptions) {
+  constructor(
+    options: SpawnOptions,
+    /** Its scoreboard slot. */
+    readonly slot: number,
+  ) {
     super();
     this.child = spawnWorker(options);
     // A spawn failure (ENOENT, EAGAIN) surfaces as 'error' without a pid.
@@ -75,9 +85,10 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   }
 
   /** Graceful: finish in-flight requests, run the app's shutdown(), exit. */
-  stop(): void {
+  stop(reason: StopReason): void {
     if (this.phase === 'exited' || this.phase === 'stopping') return;
     this.phase = 'stopping';
+    this.stopReason ??= reason;
     const message: MasterMessage = { t: 'stop' };
     if (this.child.connected) this.child.send(message, (err: Error | null) => err && this.kill('SIGTERM'));
     else this.kill('SIGTERM');
@@ -87,10 +98,25 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     if (this.phase !== 'exited') this.child.kill(signal);
   }
 
+  /**
+   * Kills it for running past request_terminate_timeout: SIGTERM, then SIGKILL
+   * a second later if the app kept it alive. Connections it had not started
+   * answering get 504 instead of 502.
+   */
+  terminate(killStepMs: number): void {
+    if (this.phase === 'exited' || this.stopReason === 'terminate_timeout') return;
+    this.stopReason = 'terminate_timeout';
+    this.phase = 'stopping';
+    this.unansweredStatus = 504;
+    this.kill('SIGTERM');
+    setTimeout(() => this.kill('SIGKILL'), killStepMs).unref();
+  }
+
   private onMessage(message: WorkerMessage): void {
     switch (message.t) {
       case 'ready':
         if (this.phase === 'starting') this.phase = 'ready';
+        this.lastFreeAt = Date.now();
         this.emit('ready');
         return;
       case 'fail':
@@ -105,8 +131,11 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       case 'f':
         if (message.id !== undefined) this.dropCopy(message.id);
         this.load = Math.max(0, this.load - 1);
-        this.lastFreeAt = performance.now();
+        if (this.load === 0) this.lastFreeAt = Date.now();
         this.emit('free');
+        return;
+      case 'r':
+        this.emit('retire', message.reason);
         return;
     }
   }
@@ -120,7 +149,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     socket.destroy();
   }
 
-  private answerUnanswered(id: number, status: 502): void {
+  private answerUnanswered(id: number, status: 502 | 504): void {
     const socket = this.unanswered.get(id);
     if (!socket) return;
     this.unanswered.delete(id);
@@ -133,7 +162,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     this.load = 0;
     // Node never closes a handle that was in flight to a dead child, and no byte
     // of these responses was written: without this the clients would hang.
-    for (const id of [...this.unanswered.keys()]) this.answerUnanswered(id, 502);
+    for (const id of [...this.unanswered.keys()]) this.answerUnanswered(id, this.unansweredStatus);
     this.emit('exit', { code, signal, beforeReady, uptimeMs: Date.now() - this.startedAt });
   }
 }

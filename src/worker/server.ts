@@ -1,7 +1,9 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import type { WorkerSettings, WorkerMessage } from '../ipc/protocol.js';
+import type { RetireReason, WorkerSettings, WorkerMessage } from '../ipc/protocol.js';
+import { SlotWriter } from '../scoreboard/slot-writer.js';
 import type { LoadedApp } from './app-loader.js';
+import { SlowlogWatchdog } from './slowlog-watchdog.js';
 
 /**
  * Serves the connections the master hands over. It never listens itself, and
@@ -14,14 +16,30 @@ export class WorkerServer {
   /** Dispatched connections whose first request has not begun yet. */
   private readonly awaitingFirstRequest = new Map<Socket, number>();
   private inFlight = 0;
+  private served = 0;
+  private retiring = false;
   private stopping = false;
   private onDrained: (() => void) | null = null;
+  private readonly slot: SlotWriter;
+  private readonly slowlog: SlowlogWatchdog | null = null;
 
   constructor(
     private readonly app: LoadedApp,
-    settings: WorkerSettings,
+    private readonly settings: WorkerSettings,
     private readonly send: (message: WorkerMessage) => void,
   ) {
+    this.slot = new SlotWriter(settings.scoreboard, settings.slot);
+    this.slot.idle();
+    if (settings.slowlogTimeout > 0 && settings.slowlog) {
+      this.slowlog = new SlowlogWatchdog({
+        pool: settings.pool,
+        app: settings.app,
+        slowlog: settings.slowlog,
+        timeoutMs: settings.slowlogTimeout,
+        scoreboard: settings.scoreboard,
+        slot: settings.slot,
+      });
+    }
     this.server = http.createServer(
       {
         headersTimeout: settings.headersTimeout,
@@ -48,6 +66,7 @@ export class WorkerServer {
       return;
     }
     this.awaitingFirstRequest.set(socket, id);
+    this.slot.readingHeaders();
     this.announceFirstWrite(socket, id);
     socket.once('close', () => {
       if (this.awaitingFirstRequest.delete(socket)) this.send({ t: 'f', id });
@@ -58,6 +77,7 @@ export class WorkerServer {
   /** Resolves once in-flight requests are done and the app's shutdown() ran. */
   stop(): Promise<void> {
     this.stopping = true;
+    this.slot.finishing();
     this.server.closeIdleConnections();
     return new Promise<void>((resolve) => {
       this.onDrained = resolve;
@@ -73,10 +93,16 @@ export class WorkerServer {
     if (dispatchedId === undefined) this.send({ t: 'b' });
     else this.awaitingFirstRequest.delete(socket);
     this.inFlight++;
-    if (this.stopping) res.shouldKeepAlive = false;
+    if (this.stopping || this.retiring) res.shouldKeepAlive = false;
+    const trace = this.slot.begin(req, this.inFlight);
+    this.slowlog?.begin(trace.startedAt);
     res.once('close', () => {
       this.inFlight--;
+      this.served++;
+      this.slot.end(trace, this.inFlight);
+      this.slowlog?.end(this.inFlight > 0 ? this.slot.slot.requestStart : null);
       this.send(dispatchedId === undefined ? { t: 'f' } : { t: 'f', id: dispatchedId });
+      this.checkRecycling();
       if (this.stopping) {
         this.server.closeIdleConnections();
         this.checkDrained();
@@ -113,6 +139,18 @@ export class WorkerServer {
       this.send({ t: 's', id });
       return ownWrite.apply(socket, args);
     }) as Socket['write'];
+  }
+
+  /** Past a recycling limit, ask the master for a replacement; it then stops this worker gracefully. */
+  private checkRecycling(): void {
+    if (this.retiring || this.stopping) return;
+    const { maxRequests, maxMemory } = this.settings;
+    let reason: RetireReason | null = null;
+    if (maxRequests > 0 && this.served >= maxRequests) reason = 'max_requests';
+    else if (maxMemory > 0 && this.slot.sampleRss() > maxMemory) reason = 'max_memory';
+    if (reason === null) return;
+    this.retiring = true;
+    this.send({ t: 'r', reason });
   }
 
   private checkDrained(): void {

@@ -1,0 +1,130 @@
+import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  HEADER_SIZE,
+  SLOT_SIZE,
+  decodeHeader,
+  decodeSlot,
+  encodeHeader,
+  encodeSlot,
+  fileSize,
+  freeSlot,
+  slotOffset,
+  type PoolHeader,
+  type Slot,
+} from './layout.js';
+
+/** How often a reader retries a torn record before giving up on this read. */
+const READ_ATTEMPTS = 50;
+
+/** tmpfs where there is one: the scoreboard must cost no disk I/O. */
+export function scoreboardDir(): string {
+  if (process.env.RUNTIME_DIRECTORY) return process.env.RUNTIME_DIRECTORY.split(':')[0]!;
+  return existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+}
+
+export function scoreboardPath(masterPid: number, pool: string, dir = scoreboardDir()): string {
+  return path.join(dir, `poold-${masterPid}-${pool}.scoreboard`);
+}
+
+const FILE_NAME = /^poold-(\d+)-.+\.scoreboard$/;
+
+/** Removes the scoreboards of masters that are gone (a SIGKILLed master cannot clean up). */
+export function removeStaleScoreboards(isAlive: (pid: number) => boolean, dir = scoreboardDir()): void {
+  for (const name of readdirSync(dir)) {
+    const match = FILE_NAME.exec(name);
+    if (!match || isAlive(Number(match[1]))) continue;
+    try {
+      unlinkSync(path.join(dir, name));
+    } catch {
+      // another master cleaned it first
+    }
+  }
+}
+
+export interface ScoreboardSnapshot {
+  header: PoolHeader;
+  slots: Slot[];
+}
+
+/** Reads the whole file in one read, retrying records a concurrent writer tore. */
+export function readScoreboardFd(fd: number): ScoreboardSnapshot | null {
+  const head = Buffer.alloc(HEADER_SIZE);
+  let header: PoolHeader | null = null;
+  for (let attempt = 0; attempt < READ_ATTEMPTS && !header; attempt++) {
+    readSync(fd, head, 0, HEADER_SIZE, 0);
+    header = decodeHeader(head);
+  }
+  if (!header) return null;
+  const bytes = Buffer.alloc(fileSize(header.slotCount));
+  const slots: (Slot | null)[] = new Array(header.slotCount).fill(null);
+  for (let attempt = 0; attempt < READ_ATTEMPTS && slots.includes(null); attempt++) {
+    readSync(fd, bytes, 0, bytes.length, 0);
+    for (let i = 0; i < header.slotCount; i++) slots[i] ??= decodeSlot(bytes, slotOffset(i));
+  }
+  return { header, slots: slots.map((slot) => slot ?? freeSlot()) };
+}
+
+export function readScoreboard(file: string): ScoreboardSnapshot | null {
+  const fd = openSync(file, 'r');
+  try {
+    return readScoreboardFd(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The master's side: creates the file, owns the header, frees slots of dead workers. */
+export class Scoreboard {
+  private readonly fd: number;
+  private readonly headerBytes = Buffer.alloc(HEADER_SIZE);
+  private readonly slotBytes = Buffer.alloc(SLOT_SIZE);
+  private readonly used: boolean[];
+
+  constructor(
+    readonly file: string,
+    readonly slotCount: number,
+  ) {
+    this.fd = openSync(file, 'w+', 0o644);
+    ftruncateSync(this.fd, fileSize(slotCount));
+    this.used = new Array(slotCount).fill(false);
+  }
+
+  writeHeader(header: PoolHeader): void {
+    encodeHeader(header, this.headerBytes);
+    writeSync(this.fd, this.headerBytes, 0, HEADER_SIZE, 0);
+  }
+
+  /** Reserves a free slot for a new worker, or null when all are taken. */
+  allocate(): number | null {
+    const index = this.used.indexOf(false);
+    if (index === -1) return null;
+    this.used[index] = true;
+    this.writeSlot(index, { ...freeSlot(), state: 'Starting' });
+    return index;
+  }
+
+  release(index: number): void {
+    this.used[index] = false;
+    this.writeSlot(index, freeSlot());
+  }
+
+  read(): ScoreboardSnapshot | null {
+    return readScoreboardFd(this.fd);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+    try {
+      unlinkSync(this.file);
+    } catch {
+      // already removed
+    }
+  }
+
+  private writeSlot(index: number, slot: Slot): void {
+    encodeSlot(slot, this.slotBytes);
+    writeSync(this.fd, this.slotBytes, 0, SLOT_SIZE, slotOffset(index));
+  }
+}

@@ -1,0 +1,98 @@
+import { openSync, writeSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { SLOT_SIZE, encodeSlot, freeSlot, slotOffset, type Slot } from './layout.js';
+
+/** RSS is read from /proc: sample it at most this often, not on every request. */
+const RSS_SAMPLE_MS = 250;
+
+function basicAuthUser(header: string | undefined): string {
+  if (!header?.startsWith('Basic ')) return '-';
+  const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon > 0 ? decoded.slice(0, colon) : '-';
+}
+
+/** A request in progress, as the slot writer needs to close it. */
+export interface RequestTrace {
+  startedAt: number;
+  cpuAtStart: NodeJS.CpuUsage;
+}
+
+/**
+ * A worker's own slot: written with one positioned write at each state change,
+ * before the handler runs, so a worker stuck in synchronous code still shows
+ * what it is running and since when.
+ */
+export class SlotWriter {
+  readonly slot: Slot;
+  private readonly fd: number;
+  private readonly offset: number;
+  private readonly bytes = Buffer.alloc(SLOT_SIZE);
+  private rss = 0;
+  private rssSampledAt = 0;
+
+  constructor(file: string, index: number) {
+    this.fd = openSync(file, 'r+');
+    this.offset = slotOffset(index);
+    this.slot = { ...freeSlot(), pid: process.pid, startTime: Date.now(), state: 'Idle' };
+  }
+
+  idle(): void {
+    this.slot.state = 'Idle';
+    this.flush();
+  }
+
+  /** A connection arrived and no request runs: the worker waits for its headers. */
+  readingHeaders(): void {
+    if (this.slot.active > 0) return;
+    this.slot.state = 'Reading headers';
+    this.flush();
+  }
+
+  begin(req: IncomingMessage, active: number): RequestTrace {
+    const slot = this.slot;
+    const trace = { startedAt: Date.now(), cpuAtStart: process.cpuUsage() };
+    slot.state = 'Running';
+    slot.active = active;
+    slot.requests++;
+    slot.requestStart = trace.startedAt;
+    slot.method = req.method ?? '-';
+    slot.uri = req.url ?? '-';
+    slot.contentLength = Number(req.headers['content-length'] ?? 0) || 0;
+    slot.user = basicAuthUser(req.headers.authorization);
+    this.flush();
+    return trace;
+  }
+
+  end(trace: RequestTrace, active: number): void {
+    const slot = this.slot;
+    const now = Date.now();
+    const elapsedMs = Math.max(now - trace.startedAt, 0.001);
+    const cpu = process.cpuUsage(trace.cpuAtStart);
+    slot.active = active;
+    slot.state = active > 0 ? 'Running' : 'Idle';
+    slot.requestDuration = elapsedMs * 1000;
+    slot.lastRequestCpu = ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100;
+    slot.lastRequestMemory = this.sampleRss(now);
+    this.flush();
+  }
+
+  /** The worker's RSS, at most RSS_SAMPLE_MS old. */
+  sampleRss(now = Date.now()): number {
+    if (now - this.rssSampledAt >= RSS_SAMPLE_MS) {
+      this.rss = process.memoryUsage.rss();
+      this.rssSampledAt = now;
+    }
+    return this.rss;
+  }
+
+  finishing(): void {
+    this.slot.state = 'Finishing';
+    this.flush();
+  }
+
+  private flush(): void {
+    encodeSlot(this.slot, this.bytes);
+    writeSync(this.fd, this.bytes, 0, SLOT_SIZE, this.offset);
+  }
+}

@@ -1,0 +1,98 @@
+// Runs in a worker thread of each worker process when request_slowlog_timeout
+// is set: watches the main thread's current request and writes its JavaScript
+// stack to the slowlog once it runs too long.
+import { appendFileSync, closeSync, openSync, readSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { fileURLToPath } from 'node:url';
+import { workerData } from 'node:worker_threads';
+import { fpmTimestamp } from '../log/timestamp.js';
+import { SLOT_SIZE, decodeSlot, slotOffset } from '../scoreboard/layout.js';
+import { REQUEST_SEQ, REQUEST_START, type WatchdogData } from './slowlog-watchdog.js';
+
+/** FPM's request_slowlog_trace_depth default. */
+const TRACE_DEPTH = 20;
+/** A stack not delivered by then is reported as a failed dump, like FPM's "+++ dump failed". */
+const CAPTURE_TIMEOUT_MS = 2000;
+
+interface CallFrame {
+  functionName: string;
+  location: { scriptId: string; lineNumber: number; columnNumber?: number };
+}
+
+const data = workerData as WatchdogData;
+const shared = new Float64Array(data.shared);
+
+function where(url: string): string {
+  return url.startsWith('file:') ? fileURLToPath(url) : url || '<anonymous>';
+}
+
+/**
+ * Pauses the main thread just long enough to copy its call stack. The session
+ * lives only for the capture: one left connected makes the process print
+ * "Waiting for the debugger to disconnect..." when it exits.
+ */
+function captureStack(): Promise<string[] | null> {
+  const session = new Session();
+  session.connectToMainThread();
+  // Call frames name scripts by id; enabling the debugger announces every script's URL.
+  const scriptUrls = new Map<string, string>();
+  session.on('Debugger.scriptParsed', ({ params }) => scriptUrls.set(params.scriptId, params.url));
+  return new Promise<string[] | null>((resolve) => {
+    const timer = setTimeout(() => resolve(null), CAPTURE_TIMEOUT_MS);
+    session.once('Debugger.paused', (message) => {
+      clearTimeout(timer);
+      const frames = (message.params.callFrames as CallFrame[]).slice(0, TRACE_DEPTH).map(
+        (frame, index) =>
+          `[frame ${index}] ${frame.functionName || '<anonymous>'}() ${where(scriptUrls.get(frame.location.scriptId) ?? '')}:` +
+          `${frame.location.lineNumber + 1}:${(frame.location.columnNumber ?? 0) + 1}`,
+      );
+      session.post('Debugger.resume', () => resolve(frames));
+    });
+    session.post('Debugger.enable', () => session.post('Debugger.pause'));
+  }).finally(() => session.disconnect());
+}
+
+function currentRequest(): string {
+  const fd = openSync(data.scoreboard, 'r');
+  try {
+    const bytes = Buffer.alloc(SLOT_SIZE);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      readSync(fd, bytes, 0, SLOT_SIZE, slotOffset(data.slot));
+      const slot = decodeSlot(bytes, 0);
+      if (slot) return `${slot.method} ${slot.uri}`;
+    }
+    return '-';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+let loggedSeq = -1;
+let capturing = false;
+
+async function check(): Promise<void> {
+  const startedAt = shared[REQUEST_START]!;
+  const seq = shared[REQUEST_SEQ]!;
+  if (capturing || startedAt <= 0 || seq === loggedSeq || Date.now() - startedAt <= data.timeoutMs) return;
+  capturing = true;
+  loggedSeq = seq;
+  try {
+    const request = currentRequest();
+    const frames = await captureStack();
+    const lines = [
+      '',
+      `[${fpmTimestamp()}]  [pool ${data.pool}] pid ${process.pid}`,
+      `script_filename = ${data.app}`,
+      `request = ${request}`,
+      ...(frames ?? ['+++ dump failed']),
+      '',
+    ];
+    // Opened per entry, so a log rotated by rename is followed without a reopen.
+    appendFileSync(data.slowlog, lines.join('\n'));
+  } finally {
+    capturing = false;
+  }
+}
+
+// This interval also keeps the thread alive: the inspector session alone does not.
+setInterval(() => void check(), Math.max(20, Math.min(250, data.timeoutMs / 4)));
