@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { EXIT } from './exit-codes.js';
 import { DEFAULT_CONFIG } from './load-config.js';
+import { runControlCommand } from './control-client.js';
 import { startCommand } from './start.js';
+import { statusCommand } from './status.js';
 import { stopCommand } from './stop.js';
 import { testCommand } from './test-config.js';
 
@@ -44,6 +46,40 @@ export async function main(argv: string[]): Promise<number> {
     .option('--timeout <seconds>', 'how long to wait for it to exit (default: process_control_timeout + 5s)', positiveSeconds)
     .action(async (options) => {
       exitCode = await stopCommand(options);
+    });
+
+  program
+    .command('reload')
+    .description('gracefully reload: re-read the configuration and roll every pool over to new workers')
+    .option('-c, --config <file>', 'configuration file naming the pid file', DEFAULT_CONFIG)
+    .option('--pid <file>', 'pid file of the master')
+    .option('--wait', 'return only when the rollout has finished (or failed)')
+    .option('--timeout <seconds>', 'how long to wait for an answer', positiveSeconds, 120)
+    .action(async (options) => {
+      const request = { cmd: 'reload' as const, wait: Boolean(options.wait) };
+      exitCode = (await runControlCommand(options, request, options.timeout * 1000)).code;
+    });
+
+  program
+    .command('reopen-logs')
+    .description('reopen every log file (after logrotate renamed them)')
+    .option('-c, --config <file>', 'configuration file naming the pid file', DEFAULT_CONFIG)
+    .option('--pid <file>', 'pid file of the master')
+    .action(async (options) => {
+      exitCode = (await runControlCommand(options, { cmd: 'reopen-logs' }, 10_000)).code;
+    });
+
+  program
+    .command('status')
+    .description('show pools and workers from the scoreboard (works while workers are stuck)')
+    .option('-c, --config <file>', 'configuration file naming the pid file', DEFAULT_CONFIG)
+    .option('--pid <file>', 'pid file of the master')
+    .option('--pool <name>', 'only this pool')
+    .option('--json', 'machine-readable output')
+    .option('--full', 'list every worker, even for idle pools')
+    .option('--watch', 'redraw every second until Ctrl-C')
+    .action(async (options) => {
+      exitCode = await statusCommand(options);
     });
 
   program

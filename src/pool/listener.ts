@@ -19,6 +19,19 @@ function lookupId(database: '/etc/passwd' | '/etc/group', name: string): number 
   throw new ListenError(`unknown ${database === '/etc/passwd' ? 'user' : 'group'} '${name}'`);
 }
 
+/** listen.mode, listen.owner and listen.group, on a bound unix socket. */
+export function applyUnixSocketPermissions(
+  path: string,
+  pool: Pick<PoolConfig, 'listenMode' | 'listenOwner' | 'listenGroup'>,
+): void {
+  chmodSync(path, pool.listenMode);
+  if (pool.listenOwner !== null || pool.listenGroup !== null) {
+    const uid = pool.listenOwner === null ? -1 : lookupId('/etc/passwd', pool.listenOwner);
+    const gid = pool.listenGroup === null ? -1 : lookupId('/etc/group', pool.listenGroup);
+    chownSync(path, uid, gid);
+  }
+}
+
 /** True when something accepts connections on the unix socket at `path`. */
 function unixSocketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -82,12 +95,7 @@ export async function bindListener(pool: PoolConfig): Promise<net.Server> {
       process.umask(previousUmask);
     }
     await listening;
-    chmodSync(address.path, pool.listenMode);
-    if (pool.listenOwner !== null || pool.listenGroup !== null) {
-      const uid = pool.listenOwner === null ? -1 : lookupId('/etc/passwd', pool.listenOwner);
-      const gid = pool.listenGroup === null ? -1 : lookupId('/etc/group', pool.listenGroup);
-      chownSync(address.path, uid, gid);
-    }
+    applyUnixSocketPermissions(address.path, pool);
     return server;
   } catch (err) {
     server.close();

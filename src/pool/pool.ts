@@ -67,7 +67,7 @@ function initialWorkers(config: PoolConfig): number {
 export class Pool {
   readonly name: string;
   readonly stats = newStats();
-  readonly scoreboard: Scoreboard;
+  scoreboard: Scoreboard;
   private readonly workers = new Map<number, WorkerProcess>();
   private readonly queue = new DispatchQueue();
   private pmState: PmState = INITIAL_PM_STATE;
@@ -78,7 +78,9 @@ export class Pool {
   private spawnNotBefore = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private queueTimer: NodeJS.Timeout | null = null;
-  private readonly timeoutTimer: NodeJS.Timeout | null = null;
+  private timeoutTimer: NodeJS.Timeout | null = null;
+  /** The generation new connections go to; a reload rolls out the next one. */
+  private generation = 1;
   private readonly slowSeen = new Set<string>();
   private stopping = false;
   private isStopped = false;
@@ -88,8 +90,8 @@ export class Pool {
   private resolveServing!: () => void;
 
   constructor(
-    readonly config: PoolConfig,
-    private readonly listener: Server,
+    public config: PoolConfig,
+    private listener: Server,
     private readonly log: Logger,
   ) {
     this.name = config.name;
@@ -99,12 +101,27 @@ export class Pool {
     // has exited, while its replacement already needs one.
     this.scoreboard = new Scoreboard(scoreboardPath(process.pid, config.name), config.maxChildren * 2);
     this.writeHeader();
+    this.listen(listener);
+    this.armTimeoutChecks();
+  }
+
+  private listen(listener: Server): void {
     listener.on('connection', (socket: Socket) => this.onConnection(socket));
+  }
+
+  private armTimeoutChecks(): void {
+    if (this.timeoutTimer) clearInterval(this.timeoutTimer);
+    this.timeoutTimer = null;
     const interval = timeoutCheckInterval({
-      terminate: config.requestTerminateTimeout,
-      slowlog: config.requestSlowlogTimeout,
+      terminate: this.config.requestTerminateTimeout,
+      slowlog: this.config.requestSlowlogTimeout,
     });
     if (interval !== null) this.timeoutTimer = setInterval(() => this.checkRequestTimeouts(), interval);
+  }
+
+  /** Workers of the current generation, the only ones that get new connections. */
+  private *routable(): Generator<WorkerProcess> {
+    for (const worker of this.workers.values()) if (worker.generation === this.generation) yield worker;
   }
 
   /** Starts the pool's initial workers; resolves once the pool can serve. */
@@ -114,6 +131,91 @@ export class Pool {
     // An ondemand pool serves from the start: its first connection starts a worker.
     if (initial === 0) this.resolveServing();
     return this.serving;
+  }
+
+  /**
+   * Rolls the pool over to `next`: starts a new generation of workers with it
+   * and routes nothing to them until every one is ready; only then do new
+   * connections go to the new generation while the old one drains (bounded by
+   * `drainTimeoutMs`). If a new worker fails to start, the rollout is aborted and
+   * the old generation keeps serving. `listener` is the new address's socket when
+   * `listen` changed: it is bound before the old one closes.
+   * Resolves with null on success, or why it was aborted.
+   */
+  async reload(next: PoolConfig, listener: Server | null, drainTimeoutMs: number): Promise<string | null> {
+    const generation = this.generation + 1;
+    const previousScoreboard = this.scoreboard;
+    if (next.maxChildren * 2 > previousScoreboard.slotCount) {
+      this.scoreboard = new Scoreboard(previousScoreboard.file, next.maxChildren * 2, previousScoreboard);
+    }
+    // Even an ondemand pool starts one worker: a broken deploy must fail here, not on the first request.
+    const count = Math.max(1, initialWorkers(next));
+    const fresh: WorkerProcess[] = [];
+    for (let i = 0; i < count; i++) {
+      const worker = this.spawn(next, generation);
+      if (worker) fresh.push(worker);
+    }
+    const failure = await this.waitReady(fresh, drainTimeoutMs);
+    if (failure !== null || this.stopping) {
+      for (const worker of fresh) worker.stop('reload');
+      setTimeout(() => fresh.forEach((worker) => worker.kill('SIGKILL')), KILL_STEP_MS).unref();
+      listener?.close();
+      return failure ?? 'poold is stopping';
+    }
+    const old = [...this.workers.values()].filter((worker) => worker.generation < generation);
+    this.config = next;
+    this.generation = generation;
+    this.pmState = INITIAL_PM_STATE;
+    if (listener) {
+      this.listener.close();
+      this.listener = listener;
+      this.listen(listener);
+    }
+    this.armTimeoutChecks();
+    for (const worker of old) worker.stop('reload');
+    this.dispatchQueued();
+    this.manage('event');
+    await this.waitExited(old, drainTimeoutMs);
+    if (this.scoreboard !== previousScoreboard) previousScoreboard.close();
+    return null;
+  }
+
+  /** Null once all are ready; otherwise why not (one failed, or the time ran out). */
+  private waitReady(workers: WorkerProcess[], timeoutMs: number): Promise<string | null> {
+    return new Promise((resolve) => {
+      let pending = workers.length;
+      let lastError = '';
+      const timer = setTimeout(
+        () => resolve(`the new workers were not ready within ${timeoutMs / 1000}s`),
+        timeoutMs,
+      );
+      const settle = (result: string | null) => {
+        clearTimeout(timer);
+        resolve(result);
+      };
+      if (pending === 0) settle('no worker could be started');
+      for (const worker of workers) {
+        worker.once('fail', (error) => (lastError = error.split('\n')[0] ?? error));
+        worker.once('ready', () => {
+          if (--pending === 0) settle(null);
+        });
+        worker.once('exit', (exit) => {
+          if (exit.beforeReady) settle(`child ${worker.pid} ${describeExit(exit)} before it was ready${lastError ? `: ${lastError}` : ''}`);
+        });
+      }
+    });
+  }
+
+  /** Resolves once these workers have exited; after `timeoutMs` they get SIGTERM, then SIGKILL. */
+  private waitExited(workers: WorkerProcess[], timeoutMs: number): Promise<void> {
+    const alive = workers.filter((worker) => worker.phase !== 'exited');
+    if (alive.length === 0) return Promise.resolve();
+    const term = setTimeout(() => alive.forEach((worker) => worker.kill('SIGTERM')), timeoutMs);
+    const kill = setTimeout(() => alive.forEach((worker) => worker.kill('SIGKILL')), timeoutMs + KILL_STEP_MS);
+    return Promise.all(alive.map((worker) => new Promise((resolve) => worker.once('exit', resolve)))).then(() => {
+      clearTimeout(term);
+      clearTimeout(kill);
+    });
   }
 
   /** The 1 s process-manager heartbeat. */
@@ -181,7 +283,7 @@ export class Pool {
     this.stats.acceptedConn++;
     const id = this.nextConnectionId++;
     if (this.queue.length === 0) {
-      const worker = selectWorker(this.workers.values(), this.config.maxConcurrency);
+      const worker = selectWorker(this.routable(), this.config.maxConcurrency);
       if (worker?.dispatch(socket, id)) return this.noteActive();
     }
     const { listenQueueMax } = this.config;
@@ -197,7 +299,7 @@ export class Pool {
 
   private dispatchQueued(): void {
     while (this.queue.length > 0) {
-      const worker = selectWorker(this.workers.values(), this.config.maxConcurrency);
+      const worker = selectWorker(this.routable(), this.config.maxConcurrency);
       if (!worker) break;
       const next = this.queue.shift()!;
       if (!worker.dispatch(next.socket, next.id)) this.queue.unshift(next);
@@ -240,7 +342,7 @@ export class Pool {
     const now = Date.now();
     const views: WorkerView[] = [];
     for (const [id, worker] of this.workers) {
-      if (worker.phase === 'exited') continue;
+      if (worker.phase === 'exited' || worker.generation !== this.generation) continue;
       views.push({
         id,
         phase: worker.phase,
@@ -269,12 +371,12 @@ export class Pool {
     for (let i = 0; i < toSpawn; i++) this.spawn();
   }
 
-  private spawn(): void {
-    const config = this.config;
-    const slot = this.scoreboard.allocate();
+  private spawn(config = this.config, generation = this.generation): WorkerProcess | null {
+    const scoreboard = this.scoreboard;
+    const slot = scoreboard.allocate();
     if (slot === null) {
       this.log.warning(`[pool ${this.name}] no free scoreboard slot; not starting a child now`);
-      return;
+      return null;
     }
     const jitter = config.maxRequestsJitter > 0 ? Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
     const worker = new WorkerProcess(
@@ -287,7 +389,7 @@ export class Pool {
           requestTimeout: config.httpRequestTimeout,
           keepAliveTimeout: config.httpKeepaliveTimeout,
           maxHeaderSize: config.httpMaxHeaderSize,
-          scoreboard: this.scoreboard.file,
+          scoreboard: scoreboard.file,
           slot,
           maxRequests: config.maxRequests > 0 ? config.maxRequests + jitter : 0,
           maxMemory: config.maxMemory,
@@ -298,6 +400,7 @@ export class Pool {
         clearEnv: config.clearEnv,
       },
       slot,
+      generation,
     );
     const id = this.nextWorkerId++;
     this.workers.set(id, worker);
@@ -317,12 +420,13 @@ export class Pool {
     });
     worker.on('fail', (error) => this.log.error(`${prefix} failed to start the app ${config.app}: ${error}`));
     worker.on('output', (stream, line) => this.log.warning(`${prefix} said into ${stream}: "${line}"`));
-    worker.on('exit', (exit) => this.onWorkerExit(id, worker, exit, prefix));
+    worker.on('exit', (exit) => this.onWorkerExit(id, worker, exit, prefix, scoreboard));
+    return worker;
   }
 
-  private onWorkerExit(id: number, worker: WorkerProcess, exit: WorkerExit, prefix: string): void {
+  private onWorkerExit(id: number, worker: WorkerProcess, exit: WorkerExit, prefix: string, scoreboard: Scoreboard): void {
     this.workers.delete(id);
-    this.scoreboard.release(worker.slot);
+    scoreboard.release(worker.slot);
     const reason: RestartReason = worker.stopReason ?? 'crash';
     this.stats.restarts[reason]++;
     const clean = exit.code === 0 || (worker.stopReason !== null && exit.signal !== null);
@@ -334,6 +438,8 @@ export class Pool {
       this.resolveIfStopped();
       return;
     }
+    // A reload's new generation is judged by the rollout, not restarted here.
+    if (worker.generation > this.generation) return;
     if (exit.beforeReady && worker.stopReason === null) {
       this.startFailures++;
       const delay = restartDelay(this.startFailures);

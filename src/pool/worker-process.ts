@@ -50,6 +50,8 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     options: SpawnOptions,
     /** Its scoreboard slot. */
     readonly slot: number,
+    /** Which configuration generation it runs; a reload starts the next one. */
+    readonly generation: number,
   ) {
     super();
     this.child = spawnWorker(options);

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -81,14 +81,26 @@ export class Scoreboard {
   private readonly headerBytes = Buffer.alloc(HEADER_SIZE);
   private readonly slotBytes = Buffer.alloc(SLOT_SIZE);
   private readonly used: boolean[];
+  /** Set once another scoreboard took over this file name: closing must not remove it. */
+  private replaced = false;
 
+  /**
+   * With `replacing`, the new file is built aside and renamed over the old one:
+   * workers of the previous generation keep writing to the file they opened.
+   */
   constructor(
     readonly file: string,
     readonly slotCount: number,
+    replacing?: Scoreboard,
   ) {
-    this.fd = openSync(file, 'w+', 0o644);
+    const building = replacing ? `${file}.new` : file;
+    this.fd = openSync(building, 'w+', 0o644);
     ftruncateSync(this.fd, fileSize(slotCount));
     this.used = new Array(slotCount).fill(false);
+    if (replacing) {
+      renameSync(building, file);
+      replacing.replaced = true;
+    }
   }
 
   writeHeader(header: PoolHeader): void {
@@ -116,6 +128,7 @@ export class Scoreboard {
 
   close(): void {
     closeSync(this.fd);
+    if (this.replaced) return;
     try {
       unlinkSync(this.file);
     } catch {
