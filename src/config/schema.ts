@@ -2,16 +2,20 @@
 // appear, which config field it sets, how its value parses, and its default.
 import type { GlobalConfig, LogLevel, PmMode, PoolConfig } from './types.js';
 import {
+  addressList,
   bool,
   filePath,
   listen,
   mode,
   oneOf,
   optionalName,
+  optionalListen,
   optionalPath,
   size,
+  text,
   time,
   uint,
+  urlPath,
   type ValueType,
 } from './values.js';
 
@@ -60,6 +64,13 @@ const GLOBAL: Spec<GlobalConfig> = {
   processControlTimeout: { name: 'process_control_timeout', type: time, default: 10_000 },
   // poold runs in the foreground unless asked, which is what systemd and containers want.
   daemonize: { name: 'daemonize', type: bool, default: false },
+  // Served by the master itself, so it answers while every worker is busy.
+  statusListen: {
+    name: 'status.listen',
+    type: optionalListen,
+    default: { kind: 'tcp', host: '127.0.0.1', port: 9901 },
+  },
+  statusAllowedClients: { name: 'status.allowed_clients', type: addressList, default: ['127.0.0.1', '::1'] },
 };
 
 const POOL: Spec<PoolScalars> = {
@@ -90,6 +101,9 @@ const POOL: Spec<PoolScalars> = {
   httpRequestTimeout: { name: 'http.request_timeout', type: time, default: 300_000 },
   httpKeepaliveTimeout: { name: 'http.keepalive_timeout', type: time, default: 5_000 },
   httpMaxHeaderSize: { name: 'http.max_header_size', type: size, default: 16 * 1024 },
+  statusPath: { name: 'pm.status_path', type: urlPath('status'), default: null },
+  pingPath: { name: 'ping.path', type: urlPath('ping'), default: null },
+  pingResponse: { name: 'ping.response', type: text, default: 'pong' },
   clearEnv: { name: 'clear_env', type: bool, default: true },
 };
 

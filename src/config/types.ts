@@ -20,6 +20,10 @@ export interface GlobalConfig {
   logLevel: LogLevel;
   processControlTimeout: number;
   daemonize: boolean;
+  /** `status.listen`: where the master serves status pages, ping and /metrics (null = off). */
+  statusListen: ListenAddress | null;
+  /** `status.allowed_clients`: addresses allowed to use a TCP status listener. */
+  statusAllowedClients: string[];
 }
 
 export interface PoolConfig {
@@ -54,6 +58,11 @@ export interface PoolConfig {
   httpKeepaliveTimeout: number;
   /** `http.max_header_size` (size, default 16K): larger request headers get 431. */
   httpMaxHeaderSize: number;
+  /** `pm.status_path`: this pool's FPM status page, on the status listener. */
+  statusPath: string | null;
+  /** `ping.path` and `ping.response`, on the status listener. */
+  pingPath: string | null;
+  pingResponse: string;
   env: Record<string, string>;
   clearEnv: boolean;
   /** Directive name → where it was set; directives left at their default are absent. */

@@ -23,8 +23,33 @@ export function validatePools(drafts: PoolDraft[], mainFile: string): { pools: P
     issues.push(...result.issues);
     if (result.pool) pools.push(result.pool);
   }
-  issues.push(...listenConflicts(drafts));
+  issues.push(...listenConflicts(drafts), ...statusPathConflicts(drafts));
   return { pools, issues };
+}
+
+/** Paths the status listener answers itself, whatever the pools say. */
+const RESERVED_STATUS_PATHS = new Set(['/', '/metrics']);
+
+/** Every pool's status and ping paths share the one status listener, so each must be unique. */
+function statusPathConflicts(drafts: PoolDraft[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const taken = new Map<string, string>();
+  for (const draft of drafts) {
+    for (const key of ['pm.status_path', 'ping.path'] as const) {
+      const value = key === 'pm.status_path' ? draft.values.statusPath : draft.values.pingPath;
+      if (!value) continue;
+      const where = { ...(draft.sources[key] ?? { file: draft.file, line: draft.line }), pool: draft.name, key };
+      const owner = taken.get(value);
+      if (RESERVED_STATUS_PATHS.has(value)) {
+        issues.push({ ...where, message: `the path '${value}' is reserved by the status listener` });
+      } else if (owner !== undefined) {
+        issues.push({ ...where, message: `the path '${value}' is already used by ${owner}` });
+      } else {
+        taken.set(value, `${key} of pool '${draft.name}'`);
+      }
+    }
+  }
+  return issues;
 }
 
 function validatePool(draft: PoolDraft): { pool: PoolConfig | null; issues: ConfigIssue[] } {

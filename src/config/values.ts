@@ -187,3 +187,43 @@ function parsePort(raw: string): number {
   if (!(port >= 1 && port <= 65535)) throw new InvalidValue(`invalid port value '${raw}'`);
   return port;
 }
+
+/** Like listen, but an empty value (or `none`) turns the listener off. */
+export const optionalListen: ValueType<ListenAddress | null> = {
+  parse: (raw, ctx) => (raw === '' || raw.toLowerCase() === 'none' ? null : listen.parse(raw, ctx)),
+  format: (value) => (value === null ? 'none' : listen.format(value)),
+};
+
+/** A comma-separated list of IP addresses (FPM's listen.allowed_clients syntax). */
+export const addressList: ValueType<string[]> = {
+  parse(raw) {
+    const addresses = raw.split(',').map((item) => item.trim()).filter(Boolean);
+    for (const address of addresses) {
+      if (!net.isIP(address)) throw new InvalidValue(`'${address}' is not an IP address`);
+    }
+    return addresses;
+  },
+  format: (value) => value.join(','),
+};
+
+/** A URL path for pm.status_path or ping.path, with FPM's rules; empty means "not set". */
+export function urlPath(label: string): ValueType<string | null> {
+  return {
+    parse(raw) {
+      if (raw === '') return null;
+      if (!raw.startsWith('/')) throw new InvalidValue(`the ${label} path '${raw}' must start with a '/'`);
+      if (raw.length < 2) throw new InvalidValue(`the ${label} path '${raw}' is not long enough`);
+      if (!/^[A-Za-z0-9/_.~-]+$/.test(raw)) {
+        throw new InvalidValue(`the ${label} path '${raw}' must contain only the following characters: '[alphanum]/_-.~'`);
+      }
+      return raw;
+    },
+    format: (value) => value ?? '',
+  };
+}
+
+/** Free text, taken as written. */
+export const text: ValueType<string> = {
+  parse: (raw) => raw,
+  format: (value) => value,
+};

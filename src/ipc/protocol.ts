@@ -30,7 +30,9 @@ export type MasterMessage =
   /** A connection handed over with this message; `id` names it in replies. */
   | { t: 'conn'; id: number }
   /** Stop taking connections, finish in-flight requests, run shutdown(), exit. */
-  | { t: 'stop' };
+  | { t: 'stop' }
+  /** Send the app's prom-client metrics (getMetricsAsJSON) back as 'm' with this id. */
+  | { t: 'metrics'; id: number };
 
 export type WorkerMessage =
   /** The app is loaded and init() resolved: the worker may receive connections. */
@@ -42,8 +44,11 @@ export type WorkerMessage =
   | { t: 's'; id: number }
   /** A request on an already-kept-alive connection began: one more unit of load. */
   | { t: 'b' }
-  /** A unit of load ended: a request finished, or dispatched connection `id`
-   *  closed before its first request finished (then the copy is dropped too). */
-  | { t: 'f'; id?: number }
+  /** A unit of load ended: a request finished (`d`: its duration in ms), or
+   *  dispatched connection `id` closed before its first request finished (then
+   *  the copy is dropped too). */
+  | { t: 'f'; id?: number; d?: number }
+  /** The app's metrics, answering 'metrics' `id`; null when the app has none. */
+  | { t: 'm'; id: number; data: unknown[] | null }
   /** It reached a recycling limit: the master starts a replacement and stops it gracefully. */
   | { t: 'r'; reason: RetireReason };

@@ -318,6 +318,8 @@ const MONTHS = [
   'January', 'February', 'March', 'April', 'May', 'June',
   'July', 'August', 'September', 'October', 'November', 'December',
 ];
+const DAYS_ABBR = DAYS.map((day) => day.slice(0, 3));
+const MONTHS_ABBR = MONTHS.map((month) => month.slice(0, 3));
 const DAY_MS = 86_400_000;
 
 const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
@@ -351,10 +353,10 @@ type Conversion = (d: Date) => string;
 
 /** glibc's conversions in the C locale. The composite ones are expanded at compile time. */
 const CONVERSIONS: Record<string, Conversion | string> = {
-  a: (d) => DAYS[d.getDay()]!.slice(0, 3),
+  a: (d) => DAYS_ABBR[d.getDay()]!,
   A: (d) => DAYS[d.getDay()]!,
-  b: (d) => MONTHS[d.getMonth()]!.slice(0, 3),
-  h: (d) => MONTHS[d.getMonth()]!.slice(0, 3),
+  b: (d) => MONTHS_ABBR[d.getMonth()]!,
+  h: (d) => MONTHS_ABBR[d.getMonth()]!,
   B: (d) => MONTHS[d.getMonth()]!,
   C: (d) => pad2(Math.floor(d.getFullYear() / 100)),
   d: (d) => pad2(d.getDate()),

@@ -3,10 +3,12 @@ import { onExit } from 'signal-exit';
 import { EXIT } from '../cli/exit-codes.js';
 import { ConfigError, formatIssue, loadConfig, type GlobalConfig, type PoolConfig, type PooldConfig } from '../config/index.js';
 import { reopenLogger, type Logger } from '../log/logger.js';
-import { applyUnixSocketPermissions, bindListener, describeAddress } from '../pool/listener.js';
+import { applyUnixSocketPermissions, bindListener, describeAddress, listenOn } from '../pool/listener.js';
 import { Pool } from '../pool/pool.js';
 import { hasParentDeathSignal } from '../pool/spawn-worker.js';
 import { removeStaleScoreboards } from '../scoreboard/file.js';
+import { PooldMetrics } from '../status/metrics.js';
+import { StatusServer } from '../status/server.js';
 import { ControlServer, type ControlRequest, type ControlResponse } from './control.js';
 import { controlSocketPath } from './control-path.js';
 import { isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.js';
@@ -52,6 +54,8 @@ export class Master {
   private readonly signals = new SignalQueue((signal) => this.onSignal(signal));
   private readonly systemd: SystemdNotifier;
   private control: ControlServer | null = null;
+  private status: StatusServer | null = null;
+  private readonly metrics: PooldMetrics;
   private phase: 'starting' | 'running' | 'stopping' | 'terminating' = 'starting';
   private readonly timers: NodeJS.Timeout[] = [];
   private reloads: Promise<unknown> = Promise.resolve();
@@ -66,6 +70,10 @@ export class Master {
     private readonly hooks: MasterHooks = {},
   ) {
     this.systemd = new SystemdNotifier((message) => this.log.warning(message));
+    this.metrics = new PooldMetrics(
+      () => this.pools,
+      (message) => this.log.warning(message),
+    );
   }
 
   /** Binds every socket, starts the pools, and resolves with the exit code once stopped. */
@@ -73,6 +81,7 @@ export class Master {
     const pidFile = this.config.global.pid;
     if (pidFile) this.checkNotRunning(pidFile);
     const listeners = await this.bindAll(this.config.pools);
+    await this.startStatusListener();
     if (pidFile) {
       writePidFile(pidFile);
       this.control = new ControlServer(controlSocketPath(pidFile), (request) => this.onControl(request));
@@ -90,7 +99,7 @@ export class Master {
     }
     this.signals.install();
     for (const [index, poolConfig] of this.config.pools.entries()) {
-      this.pools.push(new Pool(poolConfig, listeners[index]!, this.log));
+      this.addPool(new Pool(poolConfig, listeners[index]!, this.log));
     }
     this.phase = 'running';
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
@@ -98,8 +107,35 @@ export class Master {
     const code = await this.exited;
     this.signals.uninstall();
     this.control?.close();
+    this.status?.close();
     if (this.config.global.pid) removePidFile(this.config.global.pid);
     return code;
+  }
+
+  private addPool(pool: Pool): void {
+    this.metrics.observe(pool);
+    this.pools.push(pool);
+  }
+
+  /** The status listener is bound with the pools' sockets, before any worker starts. */
+  private async startStatusListener(): Promise<void> {
+    const address = this.config.global.statusListen;
+    if (address === null) return;
+    this.status = new StatusServer(this.config.global, () => this.pools, this.metrics, (message) =>
+      this.log.error(message),
+    );
+    try {
+      await listenOn(this.status.httpServer, {
+        address,
+        label: '[global] status.listen:',
+        listenBacklog: 511,
+        listenMode: 0o660,
+        listenOwner: null,
+        listenGroup: null,
+      });
+    } catch (err) {
+      throw new StartError((err as Error).message, EXIT.UNAVAILABLE);
+    }
   }
 
   private onServing(): void {
@@ -261,7 +297,7 @@ export class Master {
       const current = this.pools.find((pool) => pool.name === poolConfig.name);
       if (!current) {
         const pool = new Pool(poolConfig, listener!, this.log);
-        this.pools.push(pool);
+        this.addPool(pool);
         this.log.notice(`[pool ${poolConfig.name}] new pool`);
         await pool.start();
         return;
@@ -291,6 +327,10 @@ export class Master {
 
   private applyGlobal(next: GlobalConfig): void {
     const previous = this.config.global;
+    const describe = (address: GlobalConfig['statusListen']) => (address ? describeAddress(address) : 'none');
+    if (describe(next.statusListen) !== describe(previous.statusListen)) {
+      this.log.warning('status.listen changed: it applies after a restart');
+    }
     this.log.level = next.logLevel;
     if (next.errorLog !== previous.errorLog) {
       void reopenLogger(this.log, next.errorLog).then(() => this.log.notice(`now logging to ${next.errorLog}`));

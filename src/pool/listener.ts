@@ -68,41 +68,53 @@ function listen(server: net.Server, options: net.ListenOptions): Promise<void> {
   });
 }
 
+/** How a socket is bound: its address and, for unix sockets, its permissions. */
+export interface BindOptions extends Pick<PoolConfig, 'listenBacklog' | 'listenMode' | 'listenOwner' | 'listenGroup'> {
+  address: ListenAddress;
+  /** Prefix of error messages, e.g. "[pool www]". */
+  label: string;
+}
+
+/** Makes `server` listen on an address, with FPM's checks and messages. */
+export async function listenOn(server: net.Server, options: BindOptions): Promise<void> {
+  const { address, listenBacklog: backlog } = options;
+  try {
+    if (address.kind === 'tcp') {
+      // A bare port means every address: leaving the host out lets Node fall back
+      // from '::' to 0.0.0.0 on a machine without IPv6.
+      const host = address.host === '::' ? undefined : address.host;
+      await listen(server, { host, port: address.port, backlog, exclusive: true });
+      return;
+    }
+    await clearStaleUnixSocket(address.path);
+    // The socket must never exist with looser permissions than listen.mode,
+    // even for an instant: bind under a umask that already enforces it.
+    // (Node binds synchronously inside listen(), so the umask is restored at once.)
+    const previousUmask = process.umask(0o777 & ~options.listenMode);
+    let listening: Promise<void>;
+    try {
+      listening = listen(server, { path: address.path, backlog, exclusive: true });
+    } finally {
+      process.umask(previousUmask);
+    }
+    await listening;
+    applyUnixSocketPermissions(address.path, options);
+  } catch (err) {
+    server.close();
+    if (err instanceof ListenError) throw new ListenError(`${options.label} ${err.message}`);
+    const reason = (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'Address already in use' : (err as Error).message;
+    throw new ListenError(
+      `${options.label} unable to bind listening socket for address '${describeAddress(address)}': ${reason}`,
+    );
+  }
+}
+
 /**
  * Binds and listens on a pool's address in the master. Accepted connections
  * stay paused: the master never reads them, it hands them to a worker.
  */
 export async function bindListener(pool: PoolConfig): Promise<net.Server> {
   const server = net.createServer({ pauseOnConnect: true });
-  const address = pool.listen;
-  try {
-    if (address.kind === 'tcp') {
-      // A bare port means every address: leaving the host out lets Node fall back
-      // from '::' to 0.0.0.0 on a machine without IPv6.
-      const host = address.host === '::' ? undefined : address.host;
-      await listen(server, { host, port: address.port, backlog: pool.listenBacklog, exclusive: true });
-      return server;
-    }
-    await clearStaleUnixSocket(address.path);
-    // The socket must never exist with looser permissions than listen.mode,
-    // even for an instant: bind under a umask that already enforces it.
-    // (Node binds synchronously inside listen(), so the umask is restored at once.)
-    const previousUmask = process.umask(0o777 & ~pool.listenMode);
-    let listening: Promise<void>;
-    try {
-      listening = listen(server, { path: address.path, backlog: pool.listenBacklog, exclusive: true });
-    } finally {
-      process.umask(previousUmask);
-    }
-    await listening;
-    applyUnixSocketPermissions(address.path, pool);
-    return server;
-  } catch (err) {
-    server.close();
-    if (err instanceof ListenError) throw new ListenError(`[pool ${pool.name}] ${err.message}`);
-    const reason = (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'Address already in use' : (err as Error).message;
-    throw new ListenError(
-      `[pool ${pool.name}] unable to bind listening socket for address '${describeAddress(address)}': ${reason}`,
-    );
-  }
+  await listenOn(server, { ...pool, address: pool.listen, label: `[pool ${pool.name}]` });
+  return server;
 }

@@ -48,6 +48,12 @@ function newStats(): PoolStats {
   };
 }
 
+/** Set by the master to feed metrics: the pool itself knows nothing of prom-client. */
+export interface PoolObserver {
+  requestFinished(seconds: number): void;
+  queueWaited(seconds: number): void;
+}
+
 function describeExit({ code, signal }: WorkerExit): string {
   if (signal) return `exited on signal ${osConstants.signals[signal] ?? '?'} (${signal})`;
   return `exited with code ${code}`;
@@ -84,6 +90,9 @@ export class Pool {
   private readonly slowSeen = new Set<string>();
   private stopping = false;
   private isStopped = false;
+  observer: PoolObserver | null = null;
+  /** Each worker's last app-metrics answer, reused while it is too busy to answer. */
+  private readonly appMetricsCache = new Map<number, unknown[]>();
   private readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
   private readonly serving: Promise<void>;
@@ -224,6 +233,20 @@ export class Pool {
     this.writeHeader();
   }
 
+  /**
+   * The app metrics of every live worker (prom-client getMetricsAsJSON), asked
+   * over IPC; a worker that does not answer in time contributes its last answer.
+   */
+  async appMetrics(timeoutMs: number): Promise<unknown[][]> {
+    await Promise.all(
+      [...this.workers].map(async ([id, worker]) => {
+        const data = await worker.requestMetrics(timeoutMs);
+        if (data) this.appMetricsCache.set(id, data);
+      }),
+    );
+    return [...this.appMetricsCache.values()];
+  }
+
   /** A consistent view of the scoreboard, for status pages. */
   snapshot(): ScoreboardSnapshot | null {
     this.writeHeader();
@@ -284,7 +307,10 @@ export class Pool {
     const id = this.nextConnectionId++;
     if (this.queue.length === 0) {
       const worker = selectWorker(this.routable(), this.config.maxConcurrency);
-      if (worker?.dispatch(socket, id)) return this.noteActive();
+      if (worker?.dispatch(socket, id)) {
+        this.observer?.queueWaited(0);
+        return this.noteActive();
+      }
     }
     const { listenQueueMax } = this.config;
     if (listenQueueMax > 0 && this.queue.length >= listenQueueMax) {
@@ -303,7 +329,10 @@ export class Pool {
       if (!worker) break;
       const next = this.queue.shift()!;
       if (!worker.dispatch(next.socket, next.id)) this.queue.unshift(next);
-      else this.noteActive();
+      else {
+        this.observer?.queueWaited((Date.now() - next.queuedAt) / 1000);
+        this.noteActive();
+      }
     }
     this.stopWhenQueueEmpty();
   }
@@ -412,6 +441,7 @@ export class Pool {
       this.dispatchQueued();
     });
     worker.on('free', () => this.dispatchQueued());
+    worker.on('request', (seconds) => this.observer?.requestFinished(seconds));
     worker.on('retire', (reason) => {
       const limit = reason === 'max_requests' ? 'pm.max_requests' : 'pm.max_memory';
       this.log.notice(`${prefix} reached ${limit}, replacing it`);
@@ -426,6 +456,7 @@ export class Pool {
 
   private onWorkerExit(id: number, worker: WorkerProcess, exit: WorkerExit, prefix: string, scoreboard: Scoreboard): void {
     this.workers.delete(id);
+    this.appMetricsCache.delete(id);
     scoreboard.release(worker.slot);
     const reason: RestartReason = worker.stopReason ?? 'crash';
     this.stats.restarts[reason]++;

@@ -24,6 +24,8 @@ interface WorkerEvents {
   fail: [error: string];
   free: [];
   retire: [reason: RetireReason];
+  /** A request finished after `seconds`. */
+  request: [seconds: number];
   output: [stream: 'stdout' | 'stderr', line: string];
   exit: [exit: WorkerExit];
 }
@@ -44,6 +46,8 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   stopReason: StopReason | null = null;
   private readonly child: ChildProcess;
   private readonly unanswered = new Map<number, Socket>();
+  private readonly metricsReplies = new Map<number, (data: unknown[] | null) => void>();
+  private nextMetricsId = 1;
   private unansweredStatus: 502 | 504 = 502;
 
   constructor(
@@ -96,6 +100,26 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     else this.kill('SIGTERM');
   }
 
+  /**
+   * The app's prom-client metrics as JSON, or null when it has none or does
+   * not answer within `timeoutMs` (a worker stuck in synchronous code).
+   */
+  requestMetrics(timeoutMs: number): Promise<unknown[] | null> {
+    if (!this.child.connected || this.phase === 'starting') return Promise.resolve(null);
+    const id = this.nextMetricsId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(null), timeoutMs);
+      const finish = (data: unknown[] | null) => {
+        clearTimeout(timer);
+        this.metricsReplies.delete(id);
+        resolve(data);
+      };
+      this.metricsReplies.set(id, finish);
+      const message: MasterMessage = { t: 'metrics', id };
+      this.child.send(message, (err: Error | null) => err && finish(null));
+    });
+  }
+
   kill(signal: NodeJS.Signals): void {
     if (this.phase !== 'exited') this.child.kill(signal);
   }
@@ -134,7 +158,11 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
         if (message.id !== undefined) this.dropCopy(message.id);
         this.load = Math.max(0, this.load - 1);
         if (this.load === 0) this.lastFreeAt = Date.now();
+        if (message.d !== undefined) this.emit('request', message.d / 1000);
         this.emit('free');
+        return;
+      case 'm':
+        this.metricsReplies.get(message.id)?.(message.data);
         return;
       case 'r':
         this.emit('retire', message.reason);

@@ -1,11 +1,42 @@
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { RequestListener } from 'node:http';
 
 /** What a pool's app module provides, normalised from the shapes the contract allows. */
 export interface LoadedApp {
+  /** The module's default export as it is (it may also carry `metrics`). */
+  exports: unknown;
   handler: RequestListener;
   init?: () => unknown;
   shutdown?: () => unknown;
+}
+
+/** What poold needs of a prom-client Registry. */
+export interface MetricsSource {
+  getMetricsAsJSON(): Promise<unknown[]>;
+}
+
+function isMetricsSource(value: unknown): value is MetricsSource {
+  return typeof (value as MetricsSource | undefined)?.getMetricsAsJSON === 'function';
+}
+
+/**
+ * The app's prom-client registry: the module's `metrics` export when it has
+ * one, else prom-client's global registry — but only if the app itself loaded
+ * prom-client (resolved from the app's own directory), never loading it for it.
+ */
+export function findAppMetrics(modulePath: string, moduleExports: unknown): MetricsSource | null {
+  const exported = (moduleExports as { metrics?: unknown } | undefined)?.metrics;
+  if (isMetricsSource(exported)) return exported;
+  const require = createRequire(modulePath);
+  let resolved: string;
+  try {
+    resolved = require.resolve('prom-client');
+  } catch {
+    return null;
+  }
+  const loaded = require.cache[resolved]?.exports as { register?: unknown } | undefined;
+  return isMetricsSource(loaded?.register) ? loaded.register : null;
 }
 
 /**
@@ -15,7 +46,7 @@ export interface LoadedApp {
 export async function loadApp(modulePath: string): Promise<LoadedApp> {
   const mod: { default?: unknown } = await import(pathToFileURL(modulePath).href);
   const exported = mod.default;
-  if (typeof exported === 'function') return { handler: exported as RequestListener };
+  if (typeof exported === 'function') return { exports: exported, handler: exported as RequestListener };
   if (exported && typeof exported === 'object') {
     const { handler, init, shutdown } = exported as Record<string, unknown>;
     if (typeof handler !== 'function') {
@@ -27,6 +58,7 @@ export async function loadApp(modulePath: string): Promise<LoadedApp> {
       }
     }
     return {
+      exports: exported,
       handler: handler as RequestListener,
       init: init as LoadedApp['init'],
       shutdown: shutdown as LoadedApp['shutdown'],

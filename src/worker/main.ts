@@ -3,7 +3,7 @@
 import type { Socket } from 'node:net';
 import { inspect } from 'node:util';
 import { WORKER_SETTINGS_ENV, type MasterMessage, type WorkerMessage, type WorkerSettings } from '../ipc/protocol.js';
-import { loadApp } from './app-loader.js';
+import { findAppMetrics, loadApp, type MetricsSource } from './app-loader.js';
 import { WorkerServer } from './server.js';
 
 /** How long an orphaned worker lets in-flight requests run before it exits. */
@@ -32,6 +32,7 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const) process.on(signal, () => {});
 
   let server: WorkerServer | null = null;
+  let appMetrics: MetricsSource | null = null;
   let stopRequested = false;
   const stop = (): void => {
     if (stopRequested) return;
@@ -46,6 +47,12 @@ async function main(): Promise<void> {
   process.on('message', (message: MasterMessage, handle?: Socket) => {
     if (message.t === 'conn' && handle) server ? server.accept(handle, message.id) : handle.destroy();
     else if (message.t === 'stop') stop();
+    else if (message.t === 'metrics') {
+      const id = message.id;
+      (appMetrics ? appMetrics.getMetricsAsJSON() : Promise.resolve(null))
+        .catch(() => null)
+        .then((data) => send({ t: 'm', id, data }));
+    }
   });
   // The master is gone (even SIGKILLed): no orphan keeps serving.
   process.on('disconnect', () => {
@@ -56,6 +63,7 @@ async function main(): Promise<void> {
   try {
     const app = await loadApp(settings.app);
     await app.init?.();
+    appMetrics = findAppMetrics(settings.app, app.exports);
     server = new WorkerServer(app, settings, (message) => send(message));
   } catch (err) {
     const error = err instanceof Error && err.stack ? err.stack : inspect(err);

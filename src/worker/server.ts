@@ -70,6 +70,7 @@ export class WorkerServer {
     this.announceFirstWrite(socket, id);
     socket.once('close', () => {
       if (this.awaitingFirstRequest.delete(socket)) this.send({ t: 'f', id });
+      if (this.stopping) this.checkDrained();
     });
     this.server.emit('connection', socket);
   }
@@ -78,10 +79,18 @@ export class WorkerServer {
   stop(): Promise<void> {
     this.stopping = true;
     this.slot.finishing();
-    this.server.closeIdleConnections();
     return new Promise<void>((resolve) => {
       this.onDrained = resolve;
-      this.checkDrained();
+      // After this turn's I/O, so that bytes which already arrived on a
+      // connection just handed over are read, and its request counts as begun.
+      setImmediate(() => {
+        this.server.closeIdleConnections();
+        // Node leaves out connections that never sent a byte: idle too. Their
+        // 'close' tells the master to drop its copy, so the client sees the
+        // connection close instead of a 502 for a request it never sent.
+        for (const socket of this.awaitingFirstRequest.keys()) if (socket.bytesRead === 0) socket.destroy();
+        this.checkDrained();
+      });
     }).then(async () => {
       await this.app.shutdown?.();
     });
@@ -101,7 +110,8 @@ export class WorkerServer {
       this.served++;
       this.slot.end(trace, this.inFlight);
       this.slowlog?.end(this.inFlight > 0 ? this.slot.slot.requestStart : null);
-      this.send(dispatchedId === undefined ? { t: 'f' } : { t: 'f', id: dispatchedId });
+      const d = Date.now() - trace.startedAt;
+      this.send(dispatchedId === undefined ? { t: 'f', d } : { t: 'f', id: dispatchedId, d });
       this.checkRecycling();
       if (this.stopping) {
         this.server.closeIdleConnections();
@@ -153,8 +163,14 @@ export class WorkerServer {
     this.send({ t: 'r', reason });
   }
 
+  /**
+   * Drained: no request in flight, and no handed-over connection still waiting
+   * for its first request: the idle ones are being closed, and one whose
+   * request had begun to arrive before the stop is served like one in flight
+   * (headers_timeout and process_control_timeout still bound it).
+   */
   private checkDrained(): void {
-    if (this.onDrained && this.inFlight === 0) {
+    if (this.onDrained && this.inFlight === 0 && this.awaitingFirstRequest.size === 0) {
       const resolve = this.onDrained;
       this.onDrained = null;
       resolve();

@@ -72,11 +72,21 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * The status listener defaults to a fixed port, which concurrent test daemons
+ * would fight over: unless a test chooses one, each gets a socket in its own dir.
+ */
+export function withPrivateStatusListener(config: string): string {
+  if (/^\s*status\.listen\s*=/m.test(config)) return config;
+  if (/^\s*\[global\]/m.test(config)) return config.replace(/^(\s*\[global\][^\n]*\n)/m, '$1status.listen = @DIR@/status.sock\n');
+  return `[global]\nstatus.listen = @DIR@/status.sock\n${config}`;
+}
+
 /** Writes `config` to a file in a fresh temp dir and starts poold on it in the foreground. */
 export async function startPoold(config: string, options: StartOptions = {}): Promise<RunningPoold> {
   const dir = tempDir();
   const file = path.join(dir, 'poold.conf');
-  writeFileSync(file, config.replaceAll('@DIR@', dir).replaceAll('@FIXTURES@', FIXTURES));
+  writeFileSync(file, withPrivateStatusListener(config).replaceAll('@DIR@', dir).replaceAll('@FIXTURES@', FIXTURES));
   const master = spawn(process.execPath, [POOLD_BIN, 'start', '-c', file, ...(options.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
@@ -137,7 +147,7 @@ export async function startPoold(config: string, options: StartOptions = {}): Pr
 export async function cleanup(poold: RunningPoold | undefined): Promise<void> {
   if (!poold) return;
   poold.kill();
-  await Promise.race([poold.exited, new Promise((resolve) => setTimeout(resolve, 2000))]);
+  await Promise.race([poold.exited, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
   rmSync(poold.dir, { recursive: true, force: true });
 }
 

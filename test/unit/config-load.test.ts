@@ -23,6 +23,8 @@ describe('loadConfig defaults', () => {
       logLevel: 'notice',
       processControlTimeout: 10_000,
       daemonize: false,
+      statusListen: { kind: 'tcp', host: '127.0.0.1', port: 9901 },
+      statusAllowedClients: ['127.0.0.1', '::1'],
     });
     const expected: PoolConfig = {
       name: 'www',
@@ -52,6 +54,9 @@ describe('loadConfig defaults', () => {
       httpRequestTimeout: 300_000,
       httpKeepaliveTimeout: 5_000,
       httpMaxHeaderSize: 16 * 1024,
+      statusPath: null,
+      pingPath: null,
+      pingResponse: 'pong',
       env: {},
       clearEnv: true,
       sources: {
@@ -72,6 +77,8 @@ describe('loadConfig defaults', () => {
       'log_level = DEBUG',
       'process_control_timeout = 1m',
       'daemonize = yes',
+      'status.listen = /run/poold/status.sock',
+      'status.allowed_clients = 10.0.0.1, ::1',
       '[www]',
       'listen = sock/www.sock',
       'listen.backlog = 64',
@@ -99,6 +106,9 @@ describe('loadConfig defaults', () => {
       'http.request_timeout = 2m',
       'http.keepalive_timeout = 0',
       'http.max_header_size = 32k',
+      'pm.status_path = /status',
+      'ping.path = /ping',
+      'ping.response = ok',
       'clear_env = no',
       'env[A] = 1',
     ].join('\n');
@@ -109,6 +119,8 @@ describe('loadConfig defaults', () => {
       logLevel: 'debug',
       processControlTimeout: 60_000,
       daemonize: true,
+      statusListen: { kind: 'unix', path: '/run/poold/status.sock' },
+      statusAllowedClients: ['10.0.0.1', '::1'],
     });
     const { sources, ...pool } = config.pools[0]!;
     assert.deepEqual(pool, {
@@ -139,6 +151,9 @@ describe('loadConfig defaults', () => {
       httpRequestTimeout: 120_000,
       httpKeepaliveTimeout: 0,
       httpMaxHeaderSize: 32 * 1024,
+      statusPath: '/status',
+      pingPath: '/ping',
+      pingResponse: 'ok',
       env: { A: '1' },
       clearEnv: false,
     });

@@ -1,0 +1,217 @@
+import client from 'prom-client';
+import type { Pool, RestartReason } from '../pool/pool.js';
+import type { ScoreboardSnapshot } from '../scoreboard/file.js';
+
+const { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = client;
+
+/** How long a scrape waits for each worker's app metrics before using its last answer. */
+const APP_METRICS_TIMEOUT_MS = 500;
+
+const PROCESS_STATES = {
+  Starting: 'starting',
+  Idle: 'idle',
+  'Reading headers': 'reading_headers',
+  Running: 'running',
+  Finishing: 'finishing',
+} as const;
+
+const RESTART_REASONS: readonly RestartReason[] = [
+  'crash',
+  'max_requests',
+  'max_memory',
+  'reload',
+  'idle',
+  'terminate_timeout',
+  'shutdown',
+];
+
+/**
+ * OpenMetrics names a counter family without `_total` and its samples with it.
+ * prom-client's aggregated registry does not strip it from the family (nor
+ * from the samples' own names), so it would print `x_total_total`: strip both here.
+ */
+function asOpenMetricsCounter(metric: unknown): unknown {
+  const { type, name, values } = metric as { type?: string; name?: string; values?: { metricName?: string }[] };
+  if (type !== 'counter' || !name || !values) return metric;
+  return {
+    ...(metric as object),
+    name: name.replace(/_total$/, ''),
+    values: values.map(({ metricName: _sampleName, ...value }) => value),
+  };
+}
+
+interface Scrape {
+  pool: Pool;
+  snapshot: ScoreboardSnapshot | null;
+}
+
+export interface RenderedMetrics {
+  contentType: string;
+  body: string;
+}
+
+/** The histograms each metric set feeds from pool events. */
+interface Histograms {
+  requestDuration: client.Histogram<'pool'>;
+  queueWait: client.Histogram<'pool'>;
+}
+
+/**
+ * poold's Prometheus metrics, defined once per exposition format: prom-client's
+ * OpenMetrics rendering renames a counter in place (dropping `_total`), so a
+ * counter shared by both registries would lose its suffix in the other format.
+ * Pool and per-worker series are read from the pools at scrape time.
+ */
+export class PooldMetrics {
+  private readonly prometheus = new Registry();
+  private readonly openMetrics = new Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>();
+  private readonly histograms: Histograms[];
+  private scrape: Scrape[] = [];
+
+  constructor(
+    private readonly pools: () => readonly Pool[],
+    private readonly onAppMetricsError: (message: string) => void,
+  ) {
+    this.openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    this.histograms = [this.define(this.prometheus), this.define(this.openMetrics as unknown as client.Registry)];
+  }
+
+  private define(register: client.Registry): Histograms {
+    const registers = [register];
+    collectDefaultMetrics({ register });
+    const requestDuration = new Histogram({
+      name: 'poold_request_duration_seconds',
+      help: 'Time workers took to answer requests.',
+      labelNames: ['pool'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    const queueWait = new Histogram({
+      name: 'poold_queue_wait_seconds',
+      help: 'Time connections waited in the master queue for a free worker.',
+      labelNames: ['pool'],
+      buckets: [0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
+      registers,
+    });
+    const perPool = (name: string, help: string, value: (scrape: Scrape) => number, kind: 'gauge' | 'counter' = 'gauge') => {
+      const metrics = this;
+      const Metric = kind === 'gauge' ? Gauge : Counter;
+      new Metric({
+        name,
+        help,
+        labelNames: ['pool'],
+        registers,
+        collect(this: client.Gauge | client.Counter) {
+          this.reset();
+          for (const scrape of metrics.scrape) {
+            const labels = { pool: scrape.pool.name };
+            if (this instanceof Gauge) this.set(labels, value(scrape));
+            else (this as client.Counter).inc(labels, value(scrape));
+          }
+        },
+      });
+    };
+    const header = (scrape: Scrape) => scrape.snapshot?.header;
+    perPool('poold_up', 'Whether the pool is serving (1) or not.', (s) => (s.snapshot ? 1 : 0));
+    perPool('poold_start_time_seconds', 'When the pool started, in seconds since the epoch.', (s) => s.pool.stats.startTime / 1000);
+    perPool('poold_accepted_connections_total', 'Connections accepted by the pool.', (s) => s.pool.stats.acceptedConn, 'counter');
+    perPool('poold_listen_queue', 'Connections waiting in the master queue for a free worker.', (s) => header(s)?.listenQueue ?? 0);
+    perPool('poold_listen_queue_max', 'Most connections ever waiting in the master queue at once.', (s) => s.pool.stats.maxListenQueue);
+    perPool('poold_listen_queue_length', 'Capacity of the master queue (listen.queue_max, else listen.backlog).', (s) => header(s)?.listenQueueLen ?? 0);
+    perPool('poold_max_active_processes', 'Most workers ever busy at once.', (s) => s.pool.stats.maxActive);
+    perPool('poold_max_children_reached_total', 'Times pm.max_children stopped the process manager from starting a worker.', (s) => s.pool.stats.maxChildrenReached, 'counter');
+    perPool('poold_slow_requests_total', 'Requests that ran past request_slowlog_timeout.', (s) => s.pool.stats.slowRequests, 'counter');
+    perPool('poold_max_children', 'The configured pm.max_children.', (s) => s.pool.config.maxChildren);
+    perPool('poold_min_spare_servers', 'The configured pm.min_spare_servers (dynamic).', (s) => s.pool.config.minSpareServers);
+    perPool('poold_max_spare_servers', 'The configured pm.max_spare_servers (dynamic).', (s) => s.pool.config.maxSpareServers);
+
+    const metrics = this;
+    new Gauge({
+      name: 'poold_processes',
+      help: 'Worker processes by state.',
+      labelNames: ['pool', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const scrape of metrics.scrape) {
+          const counts = Object.fromEntries(Object.values(PROCESS_STATES).map((state) => [state, 0]));
+          for (const slot of scrape.snapshot?.slots ?? []) {
+            if (slot.state !== 'Free') counts[PROCESS_STATES[slot.state]]!++;
+          }
+          for (const [state, count] of Object.entries(counts)) this.set({ pool: scrape.pool.name, state }, count);
+        }
+      },
+    });
+    new Counter({
+      name: 'poold_worker_restarts_total',
+      help: 'Workers that ended, by reason (a crash is anything poold did not ask for).',
+      labelNames: ['pool', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const scrape of metrics.scrape) {
+          for (const reason of RESTART_REASONS) {
+            this.inc({ pool: scrape.pool.name, reason }, scrape.pool.stats.restarts[reason]);
+          }
+        }
+      },
+    });
+    // `child` is the scoreboard slot, bounded by 2 × pm.max_children: never a pid,
+    // which would make a new series for every worker ever started.
+    const perSlot = (name: string, help: string, value: (slot: ScoreboardSnapshot['slots'][number]) => number, kind: 'gauge' | 'counter') => {
+      const Metric = kind === 'gauge' ? Gauge : Counter;
+      new Metric({
+        name,
+        help,
+        labelNames: ['pool', 'child'],
+        registers,
+        collect(this: client.Gauge | client.Counter) {
+          this.reset();
+          for (const scrape of metrics.scrape) {
+            scrape.snapshot?.slots.forEach((slot, index) => {
+              if (slot.state === 'Free' || slot.state === 'Starting') return;
+              const labels = { pool: scrape.pool.name, child: String(index) };
+              if (this instanceof Gauge) this.set(labels, value(slot));
+              else (this as client.Counter).inc(labels, value(slot));
+            });
+          }
+        },
+      });
+    };
+    perSlot('poold_worker_requests_total', 'Requests served by the worker now in this slot.', (slot) => slot.requests, 'counter');
+    perSlot('poold_worker_rss_bytes', 'Resident memory of the worker in this slot after its last request.', (slot) => slot.lastRequestMemory, 'gauge');
+    perSlot('poold_worker_last_request_cpu_ratio', 'CPU time of the last request over its duration (1 = one core).', (slot) => slot.lastRequestCpu / 100, 'gauge');
+    return { requestDuration, queueWait };
+  }
+
+  /** Feeds the histograms from a pool's events. */
+  observe(pool: Pool): void {
+    const labels = { pool: pool.name };
+    pool.observer = {
+      requestFinished: (seconds) => this.histograms.forEach((set) => set.requestDuration.observe(labels, seconds)),
+      queueWaited: (seconds) => this.histograms.forEach((set) => set.queueWait.observe(labels, seconds)),
+    };
+  }
+
+  /** The exposition: OpenMetrics when the scraper asks for it, with the apps' metrics summed across workers. */
+  async render(openMetrics: boolean): Promise<RenderedMetrics> {
+    const registry = openMetrics ? this.openMetrics : this.prometheus;
+    const pools = this.pools();
+    this.scrape = pools.map((pool) => ({ pool, snapshot: pool.snapshot() }));
+    const appData = (await Promise.all(pools.map((pool) => pool.appMetrics(APP_METRICS_TIMEOUT_MS))))
+      .flat()
+      .map((worker) => (openMetrics ? worker.map(asOpenMetricsCounter) : worker));
+    let exposed: client.Registry<client.RegistryContentType> = registry;
+    if (appData.length > 0) {
+      try {
+        // prom-client's typings omit aggregate()'s second parameter, the content type.
+        const aggregate = AggregatorRegistry.aggregate as (data: object[], type: string) => client.Registry;
+        const apps = aggregate(appData as object[], registry.contentType);
+        exposed = Registry.merge([registry as client.Registry, apps]);
+      } catch (err) {
+        this.onAppMetricsError(`app metrics left out of /metrics: ${(err as Error).message}`);
+      }
+    }
+    return { contentType: registry.contentType, body: await exposed.metrics() };
+  }
+}
