@@ -6,6 +6,7 @@ import type { IniDocument, IniEntry } from './ini.js';
 import {
   defaultsOf,
   ENV_DIRECTIVE,
+  SUPPRESS_PATH_DIRECTIVE,
   findDirective,
   GLOBAL_DIRECTIVES,
   setField,
@@ -23,6 +24,7 @@ export interface PoolDraft {
   /** Only the directives set in the file; defaults are applied by validate.ts. */
   values: Partial<PoolScalars>;
   env: Record<string, string>;
+  suppressPaths: string[];
   sources: Record<string, SourceLocation>;
   /** Directive names whose value failed to parse (already reported). */
   invalid: Set<string>;
@@ -58,11 +60,17 @@ export function assemble(doc: IniDocument, env: NodeJS.ProcessEnv): Draft {
       line: pool.line,
       values: {},
       env: {},
+      suppressPaths: [],
       sources: {},
       invalid: new Set(),
     };
     const poolIssues: ConfigIssue[] = [];
     for (const entry of pool.entries) {
+      if (entry.key === SUPPRESS_PATH_DIRECTIVE && entry.subkey !== null) {
+        if (entry.value === '') poolIssues.push(at(entry, `empty value for '${entry.key}[]'`));
+        else draft.suppressPaths.push(entry.value);
+        continue;
+      }
       if (entry.subkey !== null) {
         addEnv(draft, entry, env, poolIssues, warnings);
         continue;

@@ -1,7 +1,7 @@
 // Prints the effective configuration in php-fpm.conf syntax (what `php-fpm -tt`
 // shows), with every directive and its default; loading the output again
 // gives the same configuration.
-import { ENV_DIRECTIVE, GLOBAL_DIRECTIVES, POOL_DIRECTIVES } from './schema.js';
+import { ENV_DIRECTIVE, GLOBAL_DIRECTIVES, POOL_DIRECTIVES, SUPPRESS_PATH_DIRECTIVE } from './schema.js';
 import type { PooldConfig } from './types.js';
 import type { ValueType } from './values.js';
 
@@ -14,6 +14,9 @@ export function dumpConfig(config: PooldConfig): string {
     lines.push('', `[${pool.name}]`);
     for (const d of POOL_DIRECTIVES) {
       lines.push(line(d.name, formatField(d, pool)));
+    }
+    for (const suppressed of pool.accessSuppressPath) {
+      lines.push(line(`${SUPPRESS_PATH_DIRECTIVE}[]`, suppressed));
     }
     for (const [name, value] of Object.entries(pool.env)) {
       lines.push(line(`${ENV_DIRECTIVE}[${name}]`, value));

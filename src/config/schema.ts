@@ -1,5 +1,6 @@
 // Every directive poold accepts, in php-fpm.conf.in order: where it may
 // appear, which config field it sets, how its value parses, and its default.
+import { AccessFormatError, DEFAULT_ACCESS_FORMAT, compileAccessFormat } from '../log/access-format.js';
 import type { GlobalConfig, LogLevel, PmMode, PoolConfig } from './types.js';
 import {
   addressList,
@@ -14,15 +15,30 @@ import {
   size,
   text,
   time,
+  InvalidValue,
   uint,
   urlPath,
   type ValueType,
 } from './values.js';
 
+/** An access.format, checked by compiling it as the workers will. */
+const accessFormat: ValueType<string> = {
+  parse(raw) {
+    try {
+      compileAccessFormat(raw);
+    } catch (err) {
+      if (err instanceof AccessFormatError) throw new InvalidValue(err.message);
+      throw err;
+    }
+    return raw;
+  },
+  format: (value) => value,
+};
+
 export type Section = 'global' | 'pool';
 
 /** The pool fields set by scalar directives (env[] and bookkeeping excluded). */
-export type PoolScalars = Omit<PoolConfig, 'name' | 'env' | 'sources'>;
+export type PoolScalars = Omit<PoolConfig, 'name' | 'env' | 'accessSuppressPath' | 'sources'>;
 
 type DirectiveOf<S extends Section, C> = {
   [K in keyof C]-?: {
@@ -39,8 +55,9 @@ export type GlobalDirective = DirectiveOf<'global', GlobalConfig>;
 export type PoolDirective = DirectiveOf<'pool', PoolScalars>;
 export type Directive = GlobalDirective | PoolDirective;
 
-/** The one array directive: `env[NAME] = value`, pool sections only. */
+/** The array directives, pool sections only: `env[NAME] = value` and `access.suppress_path[] = /path`. */
 export const ENV_DIRECTIVE = 'env';
+export const SUPPRESS_PATH_DIRECTIVE = 'access.suppress_path';
 
 // Keyed by config field so that a field added to types.ts without a
 // directive here is a compile error; key order is the order of the dump.
@@ -101,6 +118,12 @@ const POOL: Spec<PoolScalars> = {
   httpRequestTimeout: { name: 'http.request_timeout', type: time, default: 300_000 },
   httpKeepaliveTimeout: { name: 'http.keepalive_timeout', type: time, default: 5_000 },
   httpMaxHeaderSize: { name: 'http.max_header_size', type: size, default: 16 * 1024 },
+  accessLog: { name: 'access.log', type: optionalPath, default: null },
+  accessFormat: { name: 'access.format', type: accessFormat, default: DEFAULT_ACCESS_FORMAT },
+  // php-fpm sends worker output to /dev/null unless asked; a Node app's console
+  // output is usually wanted, so poold keeps it by default.
+  catchWorkersOutput: { name: 'catch_workers_output', type: bool, default: true },
+  decorateWorkersOutput: { name: 'decorate_workers_output', type: bool, default: true },
   statusPath: { name: 'pm.status_path', type: urlPath('status'), default: null },
   pingPath: { name: 'ping.path', type: urlPath('ping'), default: null },
   pingResponse: { name: 'ping.response', type: text, default: 'pong' },

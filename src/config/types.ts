@@ -63,6 +63,16 @@ export interface PoolConfig {
   /** `ping.path` and `ping.response`, on the status listener. */
   pingPath: string | null;
   pingResponse: string;
+  /** `access.log`: the pool's access log (null = none), written by the workers. */
+  accessLog: string | null;
+  /** `access.format`, FPM's % codes. */
+  accessFormat: string;
+  /** `access.suppress_path[]`: request paths (%r) never logged, e.g. health checks. */
+  accessSuppressPath: string[];
+  /** `catch_workers_output`: worker stdout/stderr into the error log (FPM: off, /dev/null). */
+  catchWorkersOutput: boolean;
+  /** `decorate_workers_output`: prefix each line with FPM's `child N said into stderr:`. */
+  decorateWorkersOutput: boolean;
   env: Record<string, string>;
   clearEnv: boolean;
   /** Directive name → where it was set; directives left at their default are absent. */

@@ -119,7 +119,10 @@ function validatePool(draft: PoolDraft): { pool: PoolConfig | null; issues: Conf
 
   const scalars = { ...v, ...spare };
   if (issues.length > 0 || draft.invalid.size > 0 || !isComplete(scalars)) return { pool: null, issues };
-  return { pool: { name: draft.name, ...scalars, env: draft.env, sources: draft.sources }, issues };
+  return {
+    pool: { name: draft.name, ...scalars, env: draft.env, accessSuppressPath: draft.suppressPaths, sources: draft.sources },
+    issues,
+  };
 }
 
 type Report = (key: string, message: string) => void;

@@ -20,6 +20,10 @@ export interface WorkerSettings {
   /** request_slowlog_timeout in ms (0 = off) and the slowlog file. */
   slowlogTimeout: number;
   slowlog: string | null;
+  /** access.log (null = none), access.format and access.suppress_path[]. */
+  accessLog: string | null;
+  accessFormat: string;
+  accessSuppressPath: string[];
 }
 
 export type RetireReason = 'max_requests' | 'max_memory';
@@ -32,7 +36,9 @@ export type MasterMessage =
   /** Stop taking connections, finish in-flight requests, run shutdown(), exit. */
   | { t: 'stop' }
   /** Send the app's prom-client metrics (getMetricsAsJSON) back as 'm' with this id. */
-  | { t: 'metrics'; id: number };
+  | { t: 'metrics'; id: number }
+  /** Reopen the access log: logrotate renamed it. */
+  | { t: 'reopen' };
 
 export type WorkerMessage =
   /** The app is loaded and init() resolved: the worker may receive connections. */

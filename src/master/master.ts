@@ -236,9 +236,12 @@ export class Master {
     }
   }
 
+  /** FPM reopens its logs by restarting every worker; poold's workers just reopen their file. */
   private async reopenLogs(): Promise<void> {
     await reopenLogger(this.log, this.config.global.errorLog);
     this.log.notice('error log file re-opened');
+    for (const pool of this.pools) pool.reopenLogs();
+    this.log.notice('access log files re-opened');
   }
 
   /**

@@ -291,6 +291,11 @@ export class Pool {
     return this.stopped;
   }
 
+  /** Tells every worker to reopen its access log (the master reopens its own logs). */
+  reopenLogs(): void {
+    for (const worker of this.workers.values()) worker.reopenLogs();
+  }
+
   /** Synchronous last resort when the master itself is going down hard. */
   killAll(): void {
     for (const worker of this.workers.values()) worker.kill('SIGKILL');
@@ -424,7 +429,11 @@ export class Pool {
           maxMemory: config.maxMemory,
           slowlogTimeout: config.requestSlowlogTimeout,
           slowlog: config.slowlog,
+          accessLog: config.accessLog,
+          accessFormat: config.accessFormat,
+          accessSuppressPath: config.accessSuppressPath,
         },
+        catchOutput: config.catchWorkersOutput,
         env: config.env,
         clearEnv: config.clearEnv,
       },
@@ -449,7 +458,9 @@ export class Pool {
       this.manage('event');
     });
     worker.on('fail', (error) => this.log.error(`${prefix} failed to start the app ${config.app}: ${error}`));
-    worker.on('output', (stream, line) => this.log.warning(`${prefix} said into ${stream}: "${line}"`));
+    worker.on('output', (stream, line) =>
+      this.log.warning(config.decorateWorkersOutput ? `${prefix} said into ${stream}: "${line}"` : line),
+    );
     worker.on('exit', (exit) => this.onWorkerExit(id, worker, exit, prefix, scoreboard));
     return worker;
   }

@@ -32,6 +32,8 @@ export const hasParentDeathSignal = SETPRIV !== null;
 
 export interface SpawnOptions {
   settings: WorkerSettings;
+  /** catch_workers_output: pipe stdout/stderr to the master, else discard them. */
+  catchOutput: boolean;
   env: Record<string, string>;
   clearEnv: boolean;
 }
@@ -41,7 +43,7 @@ export interface SpawnOptions {
  * subprocess as a raw ChildProcess (handle passing needs `send(msg, handle)`,
  * which execa's own IPC API does not carry; in execa 10 it is `nodeChildProcess`).
  */
-export function spawnWorker({ settings, env, clearEnv }: SpawnOptions): ChildProcess {
+export function spawnWorker({ settings, env, clearEnv, catchOutput }: SpawnOptions): ChildProcess {
   const inherited = clearEnv
     ? {}
     : Object.fromEntries(Object.entries(process.env).filter(([name]) => !MASTER_ONLY_ENV.test(name)));
@@ -57,8 +59,8 @@ export function spawnWorker({ settings, env, clearEnv }: SpawnOptions): ChildPro
     // Long-lived: never accumulate output or IPC messages in memory.
     buffer: false,
     stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
+    stdout: catchOutput ? 'pipe' : 'ignore',
+    stderr: catchOutput ? 'pipe' : 'ignore',
     reject: false,
     // Its own session: a terminal's Ctrl-C or hangup reaches only the master,
     // which drains workers gracefully instead of losing their requests.

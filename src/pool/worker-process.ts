@@ -100,6 +100,11 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     else this.kill('SIGTERM');
   }
 
+  reopenLogs(): void {
+    const message: MasterMessage = { t: 'reopen' };
+    if (this.child.connected) this.child.send(message, () => {});
+  }
+
   /**
    * The app's prom-client metrics as JSON, or null when it has none or does
    * not answer within `timeoutMs` (a worker stuck in synchronous code).

@@ -16,6 +16,8 @@ function basicAuthUser(header: string | undefined): string {
 export interface RequestTrace {
   startedAt: number;
   cpuAtStart: NodeJS.CpuUsage;
+  /** The Basic-auth user, or '-'. */
+  user: string;
 }
 
 /**
@@ -51,7 +53,7 @@ export class SlotWriter {
 
   begin(req: IncomingMessage, active: number): RequestTrace {
     const slot = this.slot;
-    const trace = { startedAt: Date.now(), cpuAtStart: process.cpuUsage() };
+    const trace = { startedAt: Date.now(), cpuAtStart: process.cpuUsage(), user: basicAuthUser(req.headers.authorization) };
     slot.state = 'Running';
     slot.active = active;
     slot.requests++;
@@ -59,7 +61,7 @@ export class SlotWriter {
     slot.method = req.method ?? '-';
     slot.uri = req.url ?? '-';
     slot.contentLength = Number(req.headers['content-length'] ?? 0) || 0;
-    slot.user = basicAuthUser(req.headers.authorization);
+    slot.user = trace.user;
     this.flush();
     return trace;
   }

@@ -47,6 +47,7 @@ async function main(): Promise<void> {
   process.on('message', (message: MasterMessage, handle?: Socket) => {
     if (message.t === 'conn' && handle) server ? server.accept(handle, message.id) : handle.destroy();
     else if (message.t === 'stop') stop();
+    else if (message.t === 'reopen') server?.reopenLogs();
     else if (message.t === 'metrics') {
       const id = message.id;
       (appMetrics ? appMetrics.getMetricsAsJSON() : Promise.resolve(null))

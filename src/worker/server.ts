@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { RetireReason, WorkerSettings, WorkerMessage } from '../ipc/protocol.js';
 import { SlotWriter } from '../scoreboard/slot-writer.js';
 import type { LoadedApp } from './app-loader.js';
+import { AccessLog } from './access-log.js';
 import { SlowlogWatchdog } from './slowlog-watchdog.js';
 
 /**
@@ -22,6 +23,7 @@ export class WorkerServer {
   private onDrained: (() => void) | null = null;
   private readonly slot: SlotWriter;
   private readonly slowlog: SlowlogWatchdog | null = null;
+  private readonly accessLog: AccessLog | null = null;
 
   constructor(
     private readonly app: LoadedApp,
@@ -30,6 +32,15 @@ export class WorkerServer {
   ) {
     this.slot = new SlotWriter(settings.scoreboard, settings.slot);
     this.slot.idle();
+    if (settings.accessLog) {
+      this.accessLog = new AccessLog({
+        file: settings.accessLog,
+        format: settings.accessFormat,
+        suppressPaths: settings.accessSuppressPath,
+        pool: settings.pool,
+        app: settings.app,
+      });
+    }
     if (settings.slowlogTimeout > 0 && settings.slowlog) {
       this.slowlog = new SlowlogWatchdog({
         pool: settings.pool,
@@ -75,6 +86,10 @@ export class WorkerServer {
     this.server.emit('connection', socket);
   }
 
+  reopenLogs(): void {
+    this.accessLog?.reopen();
+  }
+
   /** Resolves once in-flight requests are done and the app's shutdown() ran. */
   stop(): Promise<void> {
     this.stopping = true;
@@ -110,6 +125,7 @@ export class WorkerServer {
       this.served++;
       this.slot.end(trace, this.inFlight);
       this.slowlog?.end(this.inFlight > 0 ? this.slot.slot.requestStart : null);
+      this.accessLog?.write(req, res, { ...trace, rss: this.slot.sampleRss() });
       const d = Date.now() - trace.startedAt;
       this.send(dispatchedId === undefined ? { t: 'f', d } : { t: 'f', id: dispatchedId, d });
       this.checkRecycling();
