@@ -11,7 +11,7 @@ export function ondemandPm(input: PmInput): PmActions {
   if (input.reason !== 'tick') return actions;
   const cutoff = input.now - input.config.processIdleTimeout;
   const stop = input.workers
-    .filter((worker) => worker.phase === 'ready' && worker.idleSince !== null && worker.idleSince <= cutoff)
+    .filter((worker) => worker.phase === 'ready' && worker.idleSince !== null && worker.idleSince < cutoff)
     .map((worker) => worker.id);
   return { ...actions, stop };
 }

@@ -17,6 +17,8 @@ import {
 
 /** How often a reader retries a torn record before giving up on this read. */
 const READ_ATTEMPTS = 50;
+/** A slot still torn after the bulk reads is re-read alone, which tears far less often. */
+const SLOT_READ_ATTEMPTS = 2000;
 
 /** tmpfs where there is one: the scoreboard must cost no disk I/O. */
 export function scoreboardDir(): string {
@@ -63,6 +65,14 @@ export function readScoreboardFd(fd: number): ScoreboardSnapshot | null {
     readSync(fd, bytes, 0, bytes.length, 0);
     for (let i = 0; i < header.slotCount; i++) slots[i] ??= decodeSlot(bytes, slotOffset(i));
   }
+  const single = Buffer.alloc(SLOT_SIZE);
+  for (let i = 0; i < header.slotCount; i++) {
+    for (let attempt = 0; attempt < SLOT_READ_ATTEMPTS && slots[i] === null; attempt++) {
+      readSync(fd, single, 0, SLOT_SIZE, slotOffset(i));
+      slots[i] = decodeSlot(single, 0);
+    }
+  }
+  // Only a writer rewriting its slot nonstop could still be torn here; this read reports it free.
   return { header, slots: slots.map((slot) => slot ?? freeSlot()) };
 }
 

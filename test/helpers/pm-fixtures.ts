@@ -89,7 +89,3 @@ export function pmInput(overrides: Partial<PmInput> = {}): PmInput {
 
 export const MAX_CHILDREN_WARNING = (n: number): string =>
   `server reached pm.max_children setting (${n}), consider raising it`;
-
-export const SEEMS_BUSY_WARNING = (rate: number, idleCount: number, total: number): string =>
-  `seems busy (you may need to increase pm.start_servers, or pm.min/max_spare_servers), ` +
-  `spawning ${rate} children, there are ${idleCount} idle, and ${total} total children`;

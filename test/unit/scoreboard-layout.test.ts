@@ -1,0 +1,495 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
+import { readScoreboard, Scoreboard, scoreboardPath } from '../../src/scoreboard/file.js';
+import {
+  decodeHeader,
+  decodeSlot,
+  encodeHeader,
+  encodeSlot,
+  fileSize,
+  freeSlot,
+  HEADER_SIZE,
+  METHOD_WIDTH,
+  PM_MODES,
+  POOL_NAME_WIDTH,
+  SLOT_SIZE,
+  SLOT_STATES,
+  slotOffset,
+  URI_WIDTH,
+  USER_WIDTH,
+  type PoolHeader,
+  type Slot,
+} from '../../src/scoreboard/layout.js';
+import { SlotWriter } from '../../src/scoreboard/slot-writer.js';
+
+const HEADER: PoolHeader = {
+  pool: 'www-ü',
+  pm: 'ondemand',
+  startTime: 1_732_000_000_123,
+  acceptedConn: 2 ** 40 + 7,
+  listenQueue: 3,
+  maxListenQueue: 17,
+  listenQueueLen: 511,
+  idle: 4,
+  active: 5,
+  total: 9,
+  maxActive: 12,
+  maxChildrenReached: 6,
+  slowRequests: 2 ** 33 + 1,
+  maxChildren: 50,
+  minSpareServers: 7,
+  maxSpareServers: 20,
+  slotCount: 50,
+};
+
+const SLOT: Slot = {
+  pid: 123_456,
+  state: 'Running',
+  active: 3,
+  startTime: 1_732_000_000_001,
+  requests: 2 ** 36 + 5,
+  requestStart: 1_732_000_100_002.5,
+  requestDuration: 123_456.75,
+  method: 'PATCH',
+  uri: '/api/v1/items?id=42&q=ünï',
+  contentLength: 2 ** 33,
+  user: 'alice',
+  lastRequestCpu: 12.5,
+  lastRequestMemory: 48 * 1024 * 1024,
+};
+
+function encoded(slot: Slot): Buffer {
+  const bytes = Buffer.alloc(SLOT_SIZE);
+  encodeSlot(slot, bytes);
+  return bytes;
+}
+
+/** The text a field reads back as, for a value written into a `width`-byte field. */
+function roundTripText(field: 'method' | 'user' | 'uri', value: string): string {
+  return decodeSlot(encoded({ ...SLOT, [field]: value }), 0)![field];
+}
+
+function assertUtf8Prefix(result: string, original: string, width: number): void {
+  assert.ok(!result.includes('\uFFFD'), `a character was split: ${JSON.stringify(result)}`);
+  assert.ok(original.startsWith(result), `${JSON.stringify(result)} is not a prefix`);
+  assert.ok(Buffer.byteLength(result) <= width - 1, `${Buffer.byteLength(result)} bytes in a ${width}-byte field`);
+  // as much as fits: the next character would not have
+  const next = original.slice(result.length).codePointAt(0);
+  if (next !== undefined) assert.ok(Buffer.byteLength(result) + Buffer.byteLength(String.fromCodePoint(next)) > width - 1);
+}
+
+describe('scoreboard layout: header', () => {
+  it('round-trips every field', () => {
+    const bytes = encodeHeader(HEADER);
+    assert.equal(bytes.length, HEADER_SIZE);
+    assert.deepEqual(decodeHeader(bytes), HEADER);
+  });
+
+  it('round-trips every pm mode', () => {
+    for (const pm of PM_MODES) assert.equal(decodeHeader(encodeHeader({ ...HEADER, pm }))!.pm, pm);
+  });
+
+  it('encodes into a given buffer, fully overwriting a previous header', () => {
+    const into = Buffer.alloc(HEADER_SIZE);
+    encodeHeader({ ...HEADER, pool: 'a-much-longer-pool-name-than-the-next' }, into);
+    const second = { ...HEADER, pool: 'b', idle: 0, acceptedConn: 1 };
+    assert.equal(encodeHeader(second, into), into);
+    assert.deepEqual(decodeHeader(into), second);
+  });
+
+  it('truncates the pool name to its width without splitting a character', () => {
+    const long = 'p'.repeat(100);
+    assert.equal(decodeHeader(encodeHeader({ ...HEADER, pool: long }))!.pool, 'p'.repeat(POOL_NAME_WIDTH - 1));
+    const wide = 'x' + '€'.repeat(40);
+    assertUtf8Prefix(decodeHeader(encodeHeader({ ...HEADER, pool: wide }))!.pool, wide, POOL_NAME_WIDTH);
+  });
+
+  it('is null when any byte is flipped', () => {
+    const good = encodeHeader(HEADER);
+    for (let i = 0; i < HEADER_SIZE; i++) {
+      const bad = Buffer.from(good);
+      bad[i]! ^= 0x5a;
+      assert.equal(decodeHeader(bad), null, `byte ${i}`);
+    }
+  });
+
+  it('is null for a mix of two headers, a zeroed or short buffer', () => {
+    const a = encodeHeader(HEADER);
+    const b = encodeHeader({ ...HEADER, idle: 40, active: 1, acceptedConn: 99 });
+    for (let split = 4; split < HEADER_SIZE; split += 4) {
+      const mixed = Buffer.concat([a.subarray(0, split), b.subarray(split)]);
+      if (mixed.equals(a) || mixed.equals(b)) continue;
+      assert.equal(decodeHeader(mixed), null, `split at ${split}`);
+    }
+    assert.equal(decodeHeader(Buffer.alloc(HEADER_SIZE)), null);
+    assert.equal(decodeHeader(a.subarray(0, HEADER_SIZE - 1)), null);
+  });
+});
+
+describe('scoreboard layout: slot', () => {
+  it('round-trips every field', () => {
+    assert.deepEqual(decodeSlot(encoded(SLOT), 0), SLOT);
+  });
+
+  it('round-trips every state', () => {
+    for (const state of SLOT_STATES) assert.equal(decodeSlot(encoded({ ...SLOT, state }), 0)!.state, state);
+  });
+
+  it('encodes at an offset without touching its neighbours', () => {
+    const file = Buffer.alloc(fileSize(3), 0xaa);
+    encodeSlot(SLOT, file, slotOffset(1));
+    assert.deepEqual(decodeSlot(file, slotOffset(1)), SLOT);
+    assert.ok(file.subarray(0, slotOffset(1)).every((b) => b === 0xaa));
+    assert.ok(file.subarray(slotOffset(2)).every((b) => b === 0xaa));
+  });
+
+  it('clears the rest of a text field when a shorter value replaces a longer one in the same buffer', () => {
+    const bytes = Buffer.alloc(SLOT_SIZE);
+    encodeSlot({ ...SLOT, method: 'OPTIONS', user: 'a-long-user-name', uri: '/' + 'z'.repeat(200) }, bytes);
+    encodeSlot({ ...SLOT, method: 'GET', user: 'bo', uri: '/a' }, bytes);
+    const slot = decodeSlot(bytes, 0)!;
+    assert.equal(slot.method, 'GET');
+    assert.equal(slot.user, 'bo');
+    assert.equal(slot.uri, '/a');
+  });
+
+  it('keeps text that exactly fills a field (width − 1 bytes) and cuts longer ASCII to it', () => {
+    for (const [field, width] of [
+      ['method', METHOD_WIDTH],
+      ['user', USER_WIDTH],
+      ['uri', URI_WIDTH],
+    ] as const) {
+      const fits = 'f'.repeat(width - 1);
+      assert.equal(roundTripText(field, fits), fits, field);
+      assert.equal(roundTripText(field, fits + 'gh'), fits, field);
+    }
+  });
+
+  it('truncates method, user and uri without splitting a UTF-8 character', () => {
+    const cases: [field: 'method' | 'user' | 'uri', width: number, value: string][] = [
+      ['method', METHOD_WIDTH, 'G' + '😀'.repeat(5)], // 1 + 4k bytes: 13 fit, the 4th emoji would make 17
+      ['method', METHOD_WIDTH, 'GE' + 'é'.repeat(10)],
+      ['user', USER_WIDTH, 'é'.repeat(20)], // 30 bytes fit, 32 would not
+      ['user', USER_WIDTH, 'ab' + '€'.repeat(12)],
+      ['uri', URI_WIDTH, '/' + '€'.repeat(100)], // 1 + 3·84 = 253 bytes
+      ['uri', URI_WIDTH, '/x' + '😀'.repeat(70)],
+      ['uri', URI_WIDTH, '/xyz' + '€'.repeat(84)], // 4 + 252 = 256: the last € must go
+    ];
+    for (const [field, width, value] of cases) {
+      const result = roundTripText(field, value);
+      assertUtf8Prefix(result, value, width);
+      assert.ok(result.length > 0);
+    }
+    assert.equal(roundTripText('method', 'G' + '😀'.repeat(5)), 'G😀😀😀');
+    assert.equal(roundTripText('uri', '/' + '€'.repeat(100)), '/' + '€'.repeat(84));
+  });
+
+  it('is null when any byte is flipped', () => {
+    const good = encoded(SLOT);
+    for (let i = 0; i < SLOT_SIZE; i++) {
+      const bad = Buffer.from(good);
+      bad[i]! ^= 0x5a;
+      assert.equal(decodeSlot(bad, 0), null, `byte ${i}`);
+    }
+  });
+
+  it('is null for a torn record: the first part of one encoding and the rest of another', () => {
+    const a = encoded(SLOT);
+    const b = encoded({ ...SLOT, state: 'Idle', active: 0, requests: SLOT.requests + 1, uri: '/other', requestDuration: 9 });
+    let torn = 0;
+    for (let split = 1; split < SLOT_SIZE; split++) {
+      for (const [first, second] of [
+        [a, b],
+        [b, a],
+      ] as const) {
+        const mixed = Buffer.concat([first.subarray(0, split), second.subarray(split)]);
+        if (mixed.equals(a) || mixed.equals(b)) continue;
+        torn++;
+        assert.equal(decodeSlot(mixed, 0), null, `split at ${split}`);
+      }
+    }
+    assert.ok(torn > SLOT_SIZE, 'the two encodings differ in many places');
+  });
+
+  it('decodes a zeroed (never written) slot as Free', () => {
+    assert.deepEqual(decodeSlot(Buffer.alloc(SLOT_SIZE), 0), freeSlot());
+    assert.deepEqual(decodeSlot(Buffer.alloc(fileSize(4)), slotOffset(3)), freeSlot());
+    assert.equal(freeSlot().state, 'Free');
+  });
+
+  it('clamps the in-flight count to 16 bits', () => {
+    assert.equal(decodeSlot(encoded({ ...SLOT, active: 70_000 }), 0)!.active, 0xffff);
+  });
+});
+
+describe('scoreboard file', () => {
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poold-sb-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const header = (slotCount: number): PoolHeader => ({ ...HEADER, pm: 'dynamic', slotCount, maxChildren: slotCount });
+
+  it('names the file after the master pid and the pool', () => {
+    assert.equal(scoreboardPath(4242, 'www', '/run/poold'), '/run/poold/poold-4242-www.scoreboard');
+  });
+
+  it('reads back the header, with never-written slots as Free; null before the header is written', () => {
+    const file = path.join(dir, 'header.scoreboard');
+    const board = new Scoreboard(file, 3);
+    try {
+      assert.equal(fs.statSync(file).size, fileSize(3));
+      assert.equal(readScoreboard(file), null);
+      board.writeHeader(header(3));
+      const snapshot = readScoreboard(file)!;
+      assert.deepEqual(snapshot.header, header(3));
+      assert.deepEqual(snapshot.slots, [freeSlot(), freeSlot(), freeSlot()]);
+      assert.deepEqual(board.read(), snapshot);
+    } finally {
+      board.close();
+    }
+    assert.equal(fs.existsSync(file), false, 'close() removes the file');
+  });
+
+  it('allocates free slots as Starting, null when full, and releases them as Free', () => {
+    const file = path.join(dir, 'alloc.scoreboard');
+    const board = new Scoreboard(file, 3);
+    try {
+      board.writeHeader(header(3));
+      assert.deepEqual([board.allocate(), board.allocate(), board.allocate()], [0, 1, 2]);
+      assert.equal(board.allocate(), null);
+      assert.deepEqual(
+        readScoreboard(file)!.slots.map((s) => s.state),
+        ['Starting', 'Starting', 'Starting'],
+      );
+      board.release(1);
+      assert.deepEqual(
+        readScoreboard(file)!.slots.map((s) => s.state),
+        ['Starting', 'Free', 'Starting'],
+      );
+      assert.deepEqual(readScoreboard(file)!.slots[1], freeSlot());
+      assert.equal(board.allocate(), 1);
+      assert.equal(board.allocate(), null);
+    } finally {
+      board.close();
+    }
+  });
+
+  it('shows what a SlotWriter writes: begin → Running with method, URI and Basic-auth user; end → Idle', async () => {
+    const file = path.join(dir, 'writer.scoreboard');
+    const board = new Scoreboard(file, 3);
+    try {
+      board.writeHeader(header(3));
+      board.allocate();
+      const index = board.allocate()!;
+      const writer = new SlotWriter(file, index);
+      const req = {
+        method: 'PUT',
+        url: '/upload?name=a%20b',
+        headers: {
+          authorization: 'Basic ' + Buffer.from('alice:s3cr:et').toString('base64'),
+          'content-length': '42',
+        },
+      } as unknown as IncomingMessage;
+      const before = Date.now();
+      const trace = writer.begin(req, 1);
+      let slot = readScoreboard(file)!.slots[index]!;
+      assert.equal(slot.state, 'Running');
+      assert.equal(slot.pid, process.pid);
+      assert.equal(slot.method, 'PUT');
+      assert.equal(slot.uri, '/upload?name=a%20b');
+      assert.equal(slot.user, 'alice');
+      assert.equal(slot.contentLength, 42);
+      assert.equal(slot.requests, 1);
+      assert.equal(slot.active, 1);
+      assert.ok(slot.requestStart >= before && slot.requestStart <= Date.now());
+      assert.deepEqual(readScoreboard(file)!.slots[0]!.state, 'Starting', 'other slots untouched');
+
+      await sleep(20);
+      writer.end(trace, 0);
+      slot = readScoreboard(file)!.slots[index]!;
+      assert.equal(slot.state, 'Idle');
+      assert.equal(slot.requests, 1);
+      assert.equal(slot.active, 0);
+      assert.ok(slot.requestDuration >= 15_000, `duration ${slot.requestDuration} µs`);
+      assert.ok(slot.lastRequestMemory > 0);
+      assert.equal(slot.uri, '/upload?name=a%20b', 'the last request stays visible');
+      assert.deepEqual(slot, { ...writer.slot });
+
+      // a second request without credentials; end while another is still in flight
+      const t2 = writer.begin({ method: 'GET', url: '/', headers: {} } as unknown as IncomingMessage, 2);
+      slot = readScoreboard(file)!.slots[index]!;
+      assert.equal(slot.requests, 2);
+      assert.equal(slot.user, '-');
+      assert.equal(slot.contentLength, 0);
+      writer.end(t2, 1);
+      assert.equal(readScoreboard(file)!.slots[index]!.state, 'Running');
+      writer.end(t2, 0);
+      assert.equal(readScoreboard(file)!.slots[index]!.state, 'Idle');
+    } finally {
+      board.close();
+    }
+  });
+
+  it('takes the user from Basic auth only', () => {
+    const file = path.join(dir, 'auth.scoreboard');
+    const board = new Scoreboard(file, 1);
+    try {
+      board.writeHeader(header(1));
+      const writer = new SlotWriter(file, board.allocate()!);
+      const userFor = (authorization: string | undefined): string => {
+        const headers = authorization === undefined ? {} : { authorization };
+        writer.begin({ method: 'GET', url: '/', headers } as unknown as IncomingMessage, 1);
+        return readScoreboard(file)!.slots[0]!.user;
+      };
+      assert.equal(userFor(undefined), '-');
+      assert.equal(userFor('Bearer abc'), '-');
+      assert.equal(userFor('Basic ' + Buffer.from('no-colon').toString('base64')), '-');
+      assert.equal(userFor('Basic ' + Buffer.from(':pw').toString('base64')), '-');
+      assert.equal(userFor('Basic ' + Buffer.from('bob:').toString('base64')), 'bob');
+      const long = 'u'.repeat(40);
+      assert.equal(userFor('Basic ' + Buffer.from(`${long}:pw`).toString('base64')), 'u'.repeat(USER_WIDTH - 1));
+    } finally {
+      board.close();
+    }
+  });
+
+  it('shows Reading headers and Finishing states', () => {
+    const file = path.join(dir, 'states.scoreboard');
+    const board = new Scoreboard(file, 1);
+    try {
+      board.writeHeader(header(1));
+      const writer = new SlotWriter(file, board.allocate()!);
+      const state = (): string => readScoreboard(file)!.slots[0]!.state;
+      writer.idle();
+      assert.equal(state(), 'Idle');
+      writer.readingHeaders();
+      assert.equal(state(), 'Reading headers');
+      writer.begin({ method: 'GET', url: '/', headers: {} } as unknown as IncomingMessage, 1);
+      writer.readingHeaders(); // a second connection while a request runs: still Running
+      assert.equal(state(), 'Running');
+      writer.finishing();
+      assert.equal(state(), 'Finishing');
+    } finally {
+      board.close();
+    }
+  });
+
+  describe('a reader racing another process that rewrites one slot for ~1 s', () => {
+    const slotCount = 24;
+    const index = 20; // bytes 7936..8320: straddles a 4 KiB page boundary, where reads tear most
+    const a: Slot = {
+      ...SLOT,
+      pid: 1111,
+      state: 'Idle',
+      active: 0,
+      requests: 1,
+      method: 'A'.repeat(METHOD_WIDTH - 1),
+      uri: '/' + 'a'.repeat(URI_WIDTH - 2),
+      user: 'a'.repeat(USER_WIDTH - 1),
+    };
+    const b: Slot = {
+      pid: 2222,
+      state: 'Finishing',
+      active: 7,
+      startTime: 2,
+      requests: 2,
+      requestStart: 2,
+      requestDuration: 2,
+      method: 'B'.repeat(METHOD_WIDTH - 1),
+      uri: '/' + 'b'.repeat(URI_WIDTH - 2),
+      contentLength: 2,
+      user: 'b'.repeat(USER_WIDTH - 1),
+      lastRequestCpu: 2,
+      lastRequestMemory: 2,
+    };
+    const stats = { reads: 0, seenA: 0, seenB: 0, seenFree: 0, rawReads: 0, rawTorn: 0 };
+    const mixes: unknown[] = [];
+
+    before(async () => {
+      const file = path.join(dir, 'race.scoreboard');
+      assert.ok(slotOffset(index) < 8192 && slotOffset(index) + SLOT_SIZE > 8192);
+      const board = new Scoreboard(file, slotCount);
+      board.writeHeader(header(slotCount));
+      board.allocate();
+      const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+      const writerUrl = pathToFileURL(path.join(distRoot, 'src/scoreboard/slot-writer.js')).href;
+      // SlotWriter's own write path: one positioned write per state change.
+      const script = `
+        const { SlotWriter } = await import(${JSON.stringify(writerUrl)});
+        const w = new SlotWriter(${JSON.stringify(file)}, ${index});
+        const a = ${JSON.stringify(a)}, b = ${JSON.stringify(b)};
+        Object.assign(w.slot, a); w.idle();
+        process.stdout.write('ready\\n');
+        const deadline = Date.now() + 15000; // its own bound, should the test fail to kill it
+        let n = 0;
+        while (Date.now() < deadline) {
+          for (let i = 0; i < 500; i++, n++) {
+            if (n & 1) { Object.assign(w.slot, b); w.finishing(); } else { Object.assign(w.slot, a); w.idle(); }
+          }
+        }
+      `;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const exited = once(child, 'exit');
+      try {
+        const [chunk] = (await Promise.race([
+          once(child.stdout!, 'data'),
+          exited.then(() => assert.fail('the writer exited before it was ready')),
+        ])) as [Buffer];
+        assert.equal(chunk.toString().trim(), 'ready');
+
+        const raw = Buffer.alloc(SLOT_SIZE);
+        const fd = fs.openSync(file, 'r');
+        try {
+          const end = Date.now() + 1000;
+          while (Date.now() < end) {
+            const slot = readScoreboard(file)!.slots[index]!;
+            stats.reads++;
+            if (isDeepStrictEqual(slot, a)) stats.seenA++;
+            else if (isDeepStrictEqual(slot, b)) stats.seenB++;
+            else if (isDeepStrictEqual(slot, freeSlot())) stats.seenFree++;
+            else if (mixes.length < 3) mixes.push(slot);
+            // the same race without readScoreboard's retries: the checksum alone
+            fs.readSync(fd, raw, 0, SLOT_SIZE, slotOffset(index));
+            const decoded = decodeSlot(raw, 0);
+            stats.rawReads++;
+            if (decoded === null) stats.rawTorn++;
+            else if (!isDeepStrictEqual(decoded, a) && !isDeepStrictEqual(decoded, b) && mixes.length < 3) mixes.push(decoded);
+          }
+        } finally {
+          fs.closeSync(fd);
+        }
+      } finally {
+        child.kill('SIGKILL');
+        await exited;
+        board.close();
+      }
+    });
+
+    it('never returns a mix of the two contents, and both were seen', (t) => {
+      t.diagnostic(JSON.stringify(stats));
+      assert.deepEqual(mixes, [], 'a read decoded to neither content');
+      assert.equal(stats.seenA + stats.seenB + stats.seenFree, stats.reads);
+      assert.ok(stats.seenA > 0 && stats.seenB > 0, 'the writer was rewriting the slot while the reader read it');
+    });
+
+    it(
+      'every readScoreboard read is one of the two contents (never the Free fallback)',
+      (t) => {
+        t.diagnostic(JSON.stringify(stats));
+        assert.equal(stats.seenFree, 0, `${stats.seenFree} of ${stats.reads} reads came back as Free`);
+      },
+    );
+  });
+});
+

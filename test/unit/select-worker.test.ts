@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { selectWorker, type Candidate } from '../../src/pool/select-worker.js';
+
+interface W extends Candidate {
+  name: string;
+}
+const w = (name: string, load: number, lastFreeAt: number, accepting = true): W => ({ name, load, lastFreeAt, accepting });
+
+describe('selectWorker', () => {
+  it('returns undefined with no workers', () => {
+    assert.equal(selectWorker([], 1), undefined);
+  });
+
+  it('skips workers that are not accepting', () => {
+    assert.equal(selectWorker([w('a', 0, 1, false)], 1), undefined);
+    assert.equal(selectWorker([w('a', 0, 1, false), w('b', 0, 5)], 1)?.name, 'b');
+  });
+
+  it('skips workers at pm.max_concurrency (or above)', () => {
+    assert.equal(selectWorker([w('a', 1, 1), w('b', 1, 2)], 1), undefined);
+    assert.equal(selectWorker([w('a', 4, 1), w('b', 5, 2)], 4), undefined);
+    assert.equal(selectWorker([w('a', 4, 1), w('b', 3, 2)], 4)?.name, 'b');
+  });
+
+  it('picks the least loaded', () => {
+    const workers = [w('a', 3, 1), w('b', 1, 9), w('c', 2, 0), w('d', 1, 10)];
+    assert.equal(selectWorker(workers, 4)?.name, 'b');
+    assert.equal(selectWorker([w('a', 2, 1), w('b', 0, 100)], 4)?.name, 'b');
+  });
+
+  it('breaks ties by the oldest lastFreeAt, wherever it is in the list', () => {
+    assert.equal(selectWorker([w('a', 0, 30), w('b', 0, 10), w('c', 0, 20)], 1)?.name, 'b');
+    assert.equal(selectWorker([w('a', 0, 10), w('b', 0, 30), w('c', 0, 20)], 1)?.name, 'a');
+    assert.equal(selectWorker([w('a', 0, 30), w('b', 0, 20), w('c', 0, 10)], 1)?.name, 'c');
+    // a lower load beats an older lastFreeAt
+    assert.equal(selectWorker([w('a', 1, 0), w('b', 0, 50)], 2)?.name, 'b');
+  });
+
+  it('accepts any iterable, e.g. a Map\'s values', () => {
+    const map = new Map([
+      [1, w('a', 1, 5)],
+      [2, w('b', 0, 7)],
+    ]);
+    assert.equal(selectWorker(map.values(), 2)?.name, 'b');
+  });
+
+  it('returns the worker object itself', () => {
+    const only = w('x', 0, 0);
+    assert.equal(selectWorker([only], 1), only);
+  });
+});
