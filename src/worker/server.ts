@@ -94,18 +94,12 @@ export class WorkerServer {
   stop(): Promise<void> {
     this.stopping = true;
     this.slot.finishing();
+    // Only kept-alive connections between requests: Node does not count a
+    // connection that has not sent its first request yet as idle.
+    this.server.closeIdleConnections();
     return new Promise<void>((resolve) => {
       this.onDrained = resolve;
-      // After this turn's I/O, so that bytes which already arrived on a
-      // connection just handed over are read, and its request counts as begun.
-      setImmediate(() => {
-        this.server.closeIdleConnections();
-        // Node leaves out connections that never sent a byte: idle too. Their
-        // 'close' tells the master to drop its copy, so the client sees the
-        // connection close instead of a 502 for a request it never sent.
-        for (const socket of this.awaitingFirstRequest.keys()) if (socket.bytesRead === 0) socket.destroy();
-        this.checkDrained();
-      });
+      this.checkDrained();
     }).then(async () => {
       await this.app.shutdown?.();
     });
@@ -181,9 +175,10 @@ export class WorkerServer {
 
   /**
    * Drained: no request in flight, and no handed-over connection still waiting
-   * for its first request: the idle ones are being closed, and one whose
-   * request had begun to arrive before the stop is served like one in flight
-   * (headers_timeout and process_control_timeout still bound it).
+   * for its first request. The master accepted those before the stop, so they
+   * are served when their request arrives (a client's request can trail the
+   * hand-over); one that never sends is cut by headers_timeout, and
+   * process_control_timeout bounds it all.
    */
   private checkDrained(): void {
     if (this.onDrained && this.inFlight === 0 && this.awaitingFirstRequest.size === 0) {
