@@ -6,14 +6,24 @@ export type PidFileState =
   | { kind: 'running'; pid: number }
   | { kind: 'unreadable'; reason: string };
 
+/** A zombie has exited but still answers kill(pid, 0) until its parent reaps it. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: it exists but belongs to someone else.
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return !isZombie(pid);
 }
 
 export function readPidFile(file: string): PidFileState {
