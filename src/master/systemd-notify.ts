@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { execa } from 'execa';
 
 /**
@@ -8,8 +9,14 @@ import { execa } from 'execa';
 export class SystemdNotifier {
   private readonly enabled = Boolean(process.env.NOTIFY_SOCKET);
   private chain: Promise<void> = Promise.resolve();
+  /** Messages (argument lists) waiting for the ones before them to be delivered. */
+  private readonly queued: string[][] = [];
 
-  constructor(private readonly onError: (message: string) => void) {}
+  constructor(private readonly onError: (message: string) => void) {
+    // The master exits (process.exit) as soon as its pools have stopped, which
+    // can be before STOPPING=1 has had its turn (behind a WATCHDOG=1, say).
+    if (this.enabled) process.once('exit', () => this.sendQueuedNow());
+  }
 
   get active(): boolean {
     return this.enabled;
@@ -21,14 +28,30 @@ export class SystemdNotifier {
     // --pid makes systemd attribute the message to the main process, and
     // systemd-notify waits for systemd to receive it (no --no-block).
     const args = [`--pid=${process.pid}`, ...Object.entries(assignments).map(([name, value]) => `${name}=${value}`)];
+    this.queued.push(args);
     this.chain = this.chain.then(async () => {
+      const index = this.queued.indexOf(args);
+      if (index === -1) return; // sent by sendQueuedNow()
+      this.queued.splice(index, 1);
       try {
-        await execa('systemd-notify', args, { timeout: 5000, stdin: 'ignore' });
+        // cleanup: false, so that a message on its way when the master exits
+        // is still delivered (execa would kill systemd-notify on our exit).
+        await execa('systemd-notify', args, { timeout: 5000, stdin: 'ignore', cleanup: false });
       } catch (err) {
         this.onError(`systemd-notify ${args.join(' ')} failed: ${(err as Error).message.split('\n')[0]}`);
       }
     });
     return this.chain;
+  }
+
+  /** At exit: whatever is still queued goes out now, as one message (later values win). */
+  private sendQueuedNow(): void {
+    if (this.queued.length === 0) return;
+    const merged = new Map<string, string>();
+    for (const args of this.queued.splice(0)) {
+      for (const arg of args.slice(1)) merged.set(arg.slice(0, arg.indexOf('=')), arg);
+    }
+    spawnSync('systemd-notify', [`--pid=${process.pid}`, ...merged.values()], { stdio: 'ignore', timeout: 5000 });
   }
 }
 
