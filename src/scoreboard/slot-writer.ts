@@ -1,6 +1,6 @@
 import { openSync, writeSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { SLOT_SIZE, encodeSlot, freeSlot, slotOffset, type Slot } from './layout.js';
+import { SLOT_SIZE, SlotEncoder, freeSlot, slotOffset, type Slot } from './layout.js';
 
 /** RSS is read from /proc: sample it at most this often, not on every request. */
 const RSS_SAMPLE_MS = 250;
@@ -29,8 +29,14 @@ export class SlotWriter {
   readonly slot: Slot;
   private readonly fd: number;
   private readonly offset: number;
-  private readonly bytes = Buffer.alloc(SLOT_SIZE);
+  private readonly encoder = new SlotEncoder();
   private rss = 0;
+  /**
+   * The process's CPU time when the last request ended: the next request's
+   * CPU is measured from there (one getrusage per request instead of two);
+   * the little CPU an idle worker spends is counted into its next request.
+   */
+  private cpuMark = process.cpuUsage();
   private rssSampledAt = 0;
 
   constructor(file: string, index: number) {
@@ -53,7 +59,7 @@ export class SlotWriter {
 
   begin(req: IncomingMessage, active: number): RequestTrace {
     const slot = this.slot;
-    const trace = { startedAt: Date.now(), cpuAtStart: process.cpuUsage(), user: basicAuthUser(req.headers.authorization) };
+    const trace = { startedAt: Date.now(), cpuAtStart: this.cpuMark, user: basicAuthUser(req.headers.authorization) };
     slot.state = 'Running';
     slot.active = active;
     slot.requests++;
@@ -70,7 +76,9 @@ export class SlotWriter {
     const slot = this.slot;
     const now = Date.now();
     const elapsedMs = Math.max(now - trace.startedAt, 0.001);
-    const cpu = process.cpuUsage(trace.cpuAtStart);
+    const cpuNow = process.cpuUsage();
+    const cpu = { user: cpuNow.user - trace.cpuAtStart.user, system: cpuNow.system - trace.cpuAtStart.system };
+    this.cpuMark = cpuNow;
     slot.active = active;
     slot.state = active > 0 ? 'Running' : 'Idle';
     slot.requestDuration = elapsedMs * 1000;
@@ -94,7 +102,6 @@ export class SlotWriter {
   }
 
   private flush(): void {
-    encodeSlot(this.slot, this.bytes);
-    writeSync(this.fd, this.bytes, 0, SLOT_SIZE, this.offset);
+    writeSync(this.fd, this.encoder.encode(this.slot), 0, SLOT_SIZE, this.offset);
   }
 }
