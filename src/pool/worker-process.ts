@@ -6,6 +6,9 @@ import type { MasterMessage, RetireReason, WorkerMessage } from '../ipc/protocol
 import { answerAndClose } from './raw-response.js';
 import { spawnWorker, type SpawnOptions } from './spawn-worker.js';
 
+/** After a worker exits, how long its last IPC messages may take to arrive. */
+const EXIT_DRAIN_MS = 200;
+
 export type WorkerPhase = 'starting' | 'ready' | 'stopping' | 'exited';
 
 /** Why the master ended a worker; anything it did not end itself is a crash. */
@@ -63,7 +66,20 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     this.pid = this.child.pid ?? -1;
     this.child.on('message', (message: WorkerMessage) => this.onMessage(message));
     this.child.on('error', () => {});
-    this.child.once('exit', (code, signal) => this.onExit(code, signal));
+    this.child.once('exit', (code, signal) => {
+      // Messages the worker sent just before dying may still be unread: wait
+      // for the channel to close ('close'), but not forever — with a handle in
+      // flight to a dead child, Node never closes the channel.
+      let settled = false;
+      const settle = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.onExit(code, signal);
+      };
+      const timer = setTimeout(settle, EXIT_DRAIN_MS);
+      this.child.once('close', settle);
+    });
     for (const stream of ['stdout', 'stderr'] as const) {
       const readable = this.child[stream];
       if (!readable) continue;
