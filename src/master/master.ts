@@ -1,4 +1,5 @@
 import type { Server } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { onExit } from 'signal-exit';
 import { EXIT } from '../cli/exit-codes.js';
 import { ConfigError, formatIssue, loadConfig, type GlobalConfig, type PoolConfig, type PooldConfig } from '../config/index.js';
@@ -17,6 +18,8 @@ import { SystemdNotifier, watchdogIntervalMs } from './systemd-notify.js';
 
 /** The process manager heartbeat, as FPM's. */
 const TICK_MS = 1000;
+/** At exit, how long a reload in progress gets to answer its `poold reload --wait`. */
+const RELOAD_ANSWER_GRACE_MS = 2000;
 /** How often systemd gets a STATUS= line, as FPM's systemd_interval default. */
 const SYSTEMD_STATUS_MS = 10_000;
 
@@ -105,6 +108,8 @@ export class Master {
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
     void Promise.all(this.pools.map((pool) => pool.start())).then(() => this.onServing());
     const code = await this.exited;
+    // A `poold reload --wait` cut short by the stop still gets its answer.
+    await Promise.race([this.reloads, sleep(RELOAD_ANSWER_GRACE_MS)]);
     this.signals.uninstall();
     this.control?.close();
     this.status?.close();
@@ -302,7 +307,14 @@ export class Master {
         const pool = new Pool(poolConfig, listener!, this.log);
         this.addPool(pool);
         this.log.notice(`[pool ${poolConfig.name}] new pool`);
-        await pool.start();
+        // A new pool whose app cannot start is a failed rollout too: it is removed, not retried forever.
+        const failure = await pool.startChecked(timeout);
+        if (failure !== null && this.phase === 'running') {
+          failures.push(`[pool ${poolConfig.name}] new pool removed: ${failure}`);
+          pool.closeListener();
+          await pool.terminate();
+          this.pools.splice(this.pools.indexOf(pool), 1);
+        }
         return;
       }
       if (!listener) this.applySocketSettings(current.config, poolConfig);

@@ -133,6 +133,21 @@ export class Pool {
     for (const worker of this.workers.values()) if (worker.generation === this.generation) yield worker;
   }
 
+  /**
+   * start() for a pool that a reload adds: judged like a rollout — null once
+   * its first workers are ready, or why not as soon as one fails to start.
+   */
+  async startChecked(timeoutMs: number): Promise<string | null> {
+    const fresh: WorkerProcess[] = [];
+    for (let i = 0; i < Math.max(1, initialWorkers(this.config)); i++) {
+      const worker = this.spawn();
+      if (worker) fresh.push(worker);
+    }
+    const failure = await this.waitReady(fresh, timeoutMs);
+    if (failure === null) this.resolveServing();
+    return failure;
+  }
+
   /** Starts the pool's initial workers; resolves once the pool can serve. */
   start(): Promise<void> {
     const initial = initialWorkers(this.config);
@@ -157,6 +172,8 @@ export class Pool {
     if (next.maxChildren * 2 > previousScoreboard.slotCount) {
       this.scoreboard = new Scoreboard(previousScoreboard.file, next.maxChildren * 2, previousScoreboard);
     }
+    // Connections on a new address are served from the start, by the old generation until the switch.
+    if (listener) this.listen(listener);
     // Even an ondemand pool starts one worker: a broken deploy must fail here, not on the first request.
     const count = Math.max(1, initialWorkers(next));
     const fresh: WorkerProcess[] = [];
@@ -169,7 +186,7 @@ export class Pool {
       for (const worker of fresh) worker.stop('reload');
       setTimeout(() => fresh.forEach((worker) => worker.kill('SIGKILL')), KILL_STEP_MS).unref();
       listener?.close();
-      return failure ?? 'poold is stopping';
+      return this.stopping ? 'poold is stopping' : failure;
     }
     const old = [...this.workers.values()].filter((worker) => worker.generation < generation);
     this.config = next;
@@ -178,7 +195,6 @@ export class Pool {
     if (listener) {
       this.listener.close();
       this.listener = listener;
-      this.listen(listener);
     }
     this.armTimeoutChecks();
     for (const worker of old) worker.stop('reload');
@@ -204,12 +220,15 @@ export class Pool {
       };
       if (pending === 0) settle('no worker could be started');
       for (const worker of workers) {
+        let ready = false;
         worker.once('fail', (error) => (lastError = error.split('\n')[0] ?? error));
         worker.once('ready', () => {
+          ready = true;
           if (--pending === 0) settle(null);
         });
+        // Any exit before ready counts, including one a stop asked for.
         worker.once('exit', (exit) => {
-          if (exit.beforeReady) settle(`child ${worker.pid} ${describeExit(exit)} before it was ready${lastError ? `: ${lastError}` : ''}`);
+          if (!ready) settle(`child ${worker.pid} ${describeExit(exit)} before it was ready${lastError ? `: ${lastError}` : ''}`);
         });
       }
     });

@@ -12,11 +12,20 @@ import { SlowlogWatchdog } from './slowlog-watchdog.js';
  * connection until its first request ends; every later request on a kept-alive
  * connection is reported as it begins ('b') and ends ('f').
  */
+/** How long a stopping worker keeps idle kept-alive connections open for a last request. */
+const STOP_IDLE_GRACE_MS = 1000;
+
 export class WorkerServer {
   private readonly server: http.Server;
   /** Dispatched connections whose first request has not begun yet. */
   private readonly awaitingFirstRequest = new Map<Socket, number>();
   private inFlight = 0;
+  /** Every connection this worker holds, to know when a drain is complete. */
+  private readonly connections = new Set<Socket>();
+  /** Responses in progress: a stop turns off keep-alive on those not yet sent. */
+  private readonly responses = new Set<http.ServerResponse>();
+  /** Set once a stopping worker has closed the connections still idle after the grace period. */
+  private idleClosed = false;
   private served = 0;
   private retiring = false;
   private stopping = false;
@@ -77,9 +86,11 @@ export class WorkerServer {
       return;
     }
     this.awaitingFirstRequest.set(socket, id);
+    this.connections.add(socket);
     this.slot.readingHeaders();
     this.announceFirstWrite(socket, id);
     socket.once('close', () => {
+      this.connections.delete(socket);
       if (this.awaitingFirstRequest.delete(socket)) this.send({ t: 'f', id });
       if (this.stopping) this.checkDrained();
     });
@@ -90,13 +101,25 @@ export class WorkerServer {
     this.accessLog?.reopen();
   }
 
-  /** Resolves once in-flight requests are done and the app's shutdown() ran. */
+  /**
+   * Resolves once in-flight requests are done and the app's shutdown() ran.
+   * A kept-alive connection idle at this moment is not closed at once: its
+   * client may be sending the next request right now, and closing under it
+   * would lose that request. Its next request is answered with
+   * `Connection: close` instead; only connections still idle after a grace
+   * period are closed.
+   */
   stop(): Promise<void> {
     this.stopping = true;
     this.slot.finishing();
-    // Only kept-alive connections between requests: Node does not count a
-    // connection that has not sent its first request yet as idle.
-    this.server.closeIdleConnections();
+    for (const res of this.responses) if (!res.headersSent) res.shouldKeepAlive = false;
+    setTimeout(() => {
+      // Only connections between requests: Node does not count one that has
+      // not sent its first request yet as idle.
+      this.server.closeIdleConnections();
+      this.idleClosed = true;
+      this.checkDrained();
+    }, STOP_IDLE_GRACE_MS).unref();
     return new Promise<void>((resolve) => {
       this.onDrained = resolve;
       this.checkDrained();
@@ -111,11 +134,13 @@ export class WorkerServer {
     if (dispatchedId === undefined) this.send({ t: 'b' });
     else this.awaitingFirstRequest.delete(socket);
     this.inFlight++;
+    this.responses.add(res);
     if (this.stopping || this.retiring) res.shouldKeepAlive = false;
     const trace = this.slot.begin(req, this.inFlight);
     this.slowlog?.begin(trace.startedAt);
     res.once('close', () => {
       this.inFlight--;
+      this.responses.delete(res);
       this.served++;
       this.slot.end(trace, this.inFlight);
       this.slowlog?.end(this.inFlight > 0 ? this.slot.slot.requestStart : null);
@@ -123,10 +148,7 @@ export class WorkerServer {
       const d = Date.now() - trace.startedAt;
       this.send(dispatchedId === undefined ? { t: 'f', d } : { t: 'f', id: dispatchedId, d });
       this.checkRecycling();
-      if (this.stopping) {
-        this.server.closeIdleConnections();
-        this.checkDrained();
-      }
+      if (this.stopping) this.checkDrained();
     });
     this.invokeHandler(req, res);
   }
@@ -174,14 +196,16 @@ export class WorkerServer {
   }
 
   /**
-   * Drained: no request in flight, and no handed-over connection still waiting
-   * for its first request. The master accepted those before the stop, so they
-   * are served when their request arrives (a client's request can trail the
-   * hand-over); one that never sends is cut by headers_timeout, and
-   * process_control_timeout bounds it all.
+   * Drained: no request in flight, no handed-over connection still waiting
+   * for its first request, and every kept-alive connection closed (after its
+   * last response, or after the grace period). The master accepted those
+   * connections before the stop, so they are served when their request
+   * arrives (a client's request can trail the hand-over); one that never sends
+   * is cut by headers_timeout, and process_control_timeout bounds it all.
    */
   private checkDrained(): void {
-    if (this.onDrained && this.inFlight === 0 && this.awaitingFirstRequest.size === 0) {
+    const idleGone = this.idleClosed || this.connections.size === 0;
+    if (this.onDrained && this.inFlight === 0 && this.awaitingFirstRequest.size === 0 && idleGone) {
       const resolve = this.onDrained;
       this.onDrained = null;
       resolve();
