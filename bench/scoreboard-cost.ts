@@ -29,7 +29,7 @@ try {
     const start = process.hrtime.bigint();
     for (let i = 0; i < count; i++) {
       if (newConnection) writer.readingHeaders();
-      writer.end(writer.begin(req, 1), 0);
+      writer.end(writer.begin(req));
     }
     return Number(process.hrtime.bigint() - start) / 1000 / count;
   };

@@ -12,12 +12,18 @@ function basicAuthUser(header: string | undefined): string {
   return colon > 0 ? decoded.slice(0, colon) : '-';
 }
 
-/** A request in progress, as the slot writer needs to close it. */
+/** A request in progress, as the slot shows it and as the writer needs to close it. */
 export interface RequestTrace {
+  /** Epoch ms. */
   startedAt: number;
+  /** performance.now() at the start: durations need sub-millisecond precision. */
+  startedHr: number;
   cpuAtStart: NodeJS.CpuUsage;
   /** The Basic-auth user, or '-'. */
   user: string;
+  method: string;
+  uri: string;
+  contentLength: number;
 }
 
 /**
@@ -31,13 +37,9 @@ export class SlotWriter {
   private readonly offset: number;
   private readonly encoder = new SlotEncoder();
   private rss = 0;
-  /**
-   * The process's CPU time when the last request ended: the next request's
-   * CPU is measured from there (one getrusage per request instead of two);
-   * the little CPU an idle worker spends is counted into its next request.
-   */
-  private cpuMark = process.cpuUsage();
   private rssSampledAt = 0;
+  /** Requests in flight, oldest first (a Set keeps insertion order). */
+  private readonly inFlight = new Set<RequestTrace>();
 
   constructor(file: string, index: number) {
     this.fd = openSync(file, 'r+');
@@ -57,42 +59,71 @@ export class SlotWriter {
     this.flush();
   }
 
-  begin(req: IncomingMessage, active: number): RequestTrace {
-    const slot = this.slot;
-    const trace = { startedAt: Date.now(), cpuAtStart: this.cpuMark, user: basicAuthUser(req.headers.authorization) };
-    slot.state = 'Running';
-    slot.active = active;
-    slot.requests++;
-    slot.requestStart = trace.startedAt;
-    slot.method = req.method ?? '-';
-    slot.uri = req.url ?? '-';
-    slot.contentLength = Number(req.headers['content-length'] ?? 0) || 0;
-    slot.user = trace.user;
-    this.flush();
+  begin(req: IncomingMessage): RequestTrace {
+    const trace: RequestTrace = {
+      startedAt: Date.now(),
+      startedHr: performance.now(),
+      cpuAtStart: process.cpuUsage(),
+      user: basicAuthUser(req.headers.authorization),
+      method: req.method ?? '-',
+      uri: req.url ?? '-',
+      contentLength: Number(req.headers['content-length'] ?? 0) || 0,
+    };
+    this.inFlight.add(trace);
+    this.slot.state = 'Running';
+    this.slot.requests++;
+    this.show(this.oldest()!);
     return trace;
   }
 
-  end(trace: RequestTrace, active: number): void {
+  end(trace: RequestTrace): void {
     const slot = this.slot;
-    const now = Date.now();
-    const elapsedMs = Math.max(now - trace.startedAt, 0.001);
-    const cpuNow = process.cpuUsage();
-    const cpu = { user: cpuNow.user - trace.cpuAtStart.user, system: cpuNow.system - trace.cpuAtStart.system };
-    this.cpuMark = cpuNow;
-    slot.active = active;
-    slot.state = active > 0 ? 'Running' : 'Idle';
+    this.inFlight.delete(trace);
+    const elapsedMs = Math.max(performance.now() - trace.startedHr, 0.001);
+    const cpu = process.cpuUsage(trace.cpuAtStart);
+    slot.state = this.inFlight.size > 0 ? 'Running' : 'Idle';
     slot.requestDuration = elapsedMs * 1000;
     slot.lastRequestCpu = ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100;
-    slot.lastRequestMemory = this.sampleRss(now);
+    slot.lastRequestMemory = this.sampleRss();
+    // Still busy: show the oldest request left. Idle: the one that just ended, as FPM does.
+    this.show(this.oldest() ?? trace);
+  }
+
+  /** When the oldest request in flight began (epoch ms), or null when none runs. */
+  oldestStart(): number | null {
+    return this.oldest()?.startedAt ?? null;
+  }
+
+  /**
+   * The slot shows one request: the oldest in flight (with pm.max_concurrency
+   * > 1 several run). Timeouts and "what is it stuck on" are about that one.
+   */
+  private oldest(): RequestTrace | undefined {
+    return this.inFlight.values().next().value;
+  }
+
+  private show(trace: RequestTrace): void {
+    const slot = this.slot;
+    slot.active = this.inFlight.size;
+    slot.requestStart = trace.startedAt;
+    slot.method = trace.method;
+    slot.uri = trace.uri;
+    slot.contentLength = trace.contentLength;
+    slot.user = trace.user;
     this.flush();
   }
 
-  /** The worker's RSS, at most RSS_SAMPLE_MS old. */
-  sampleRss(now = Date.now()): number {
-    if (now - this.rssSampledAt >= RSS_SAMPLE_MS) {
-      this.rss = process.memoryUsage.rss();
-      this.rssSampledAt = now;
-    }
+  /** The worker's RSS, at most RSS_SAMPLE_MS old (reading it costs a /proc read). */
+  sampleRss(): number {
+    const now = Date.now();
+    if (now - this.rssSampledAt >= RSS_SAMPLE_MS) return this.currentRss();
+    return this.rss;
+  }
+
+  /** The worker's RSS now, for decisions that must not use a stale value. */
+  currentRss(): number {
+    this.rss = process.memoryUsage.rss();
+    this.rssSampledAt = Date.now();
     return this.rss;
   }
 

@@ -40,6 +40,12 @@ function asOpenMetricsCounter(metric: unknown): unknown {
   };
 }
 
+const MISNAMED_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 interface Scrape {
   pool: Pool;
   snapshot: ScoreboardSnapshot | null;
@@ -79,6 +85,9 @@ export class PooldMetrics {
   private define(register: client.Registry): Histograms {
     const registers = [register];
     collectDefaultMetrics({ register });
+    // prom-client names these gauges *_total, which Prometheus reserves for
+    // counters (promtool check metrics rejects them).
+    for (const name of MISNAMED_DEFAULT_METRICS) register.removeSingleMetric(name);
     const requestDuration = new Histogram({
       name: 'poold_request_duration_seconds',
       help: 'Time workers took to answer requests.',
@@ -198,9 +207,18 @@ export class PooldMetrics {
     const registry = openMetrics ? this.openMetrics : this.prometheus;
     const pools = this.pools();
     this.scrape = pools.map((pool) => ({ pool, snapshot: pool.snapshot() }));
+    // An app's metric named like one of poold's (prom-client's default process_*
+    // metrics, typically) is left out: the master's own are the ones served.
+    // (Compared without `_total`: OpenMetrics rendering strips it from counter names in place.)
+    const family = (name: string) => name.replace(/_total$/, '');
+    const taken = new Set(registry.getMetricsAsArray().map((metric) => family(metric.name)));
     const appData = (await Promise.all(pools.map((pool) => pool.appMetrics(APP_METRICS_TIMEOUT_MS))))
       .flat()
-      .map((worker) => (openMetrics ? worker.map(asOpenMetricsCounter) : worker));
+      .map((worker) =>
+        worker
+          .filter((metric) => !taken.has(family((metric as { name?: string }).name ?? '')))
+          .map((metric) => (openMetrics ? asOpenMetricsCounter(metric) : metric)),
+      );
     let exposed: client.Registry<client.RegistryContentType> = registry;
     if (appData.length > 0) {
       try {

@@ -136,18 +136,19 @@ export class WorkerServer {
     this.inFlight++;
     this.responses.add(res);
     if (this.stopping || this.retiring) res.shouldKeepAlive = false;
-    const trace = this.slot.begin(req, this.inFlight);
-    this.slowlog?.begin(trace.startedAt);
+    const trace = this.slot.begin(req);
+    this.slowlog?.track(this.slot.oldestStart());
     res.once('close', () => {
       this.inFlight--;
       this.responses.delete(res);
       this.served++;
-      this.slot.end(trace, this.inFlight);
-      this.slowlog?.end(this.inFlight > 0 ? this.slot.slot.requestStart : null);
+      this.slot.end(trace);
+      this.slowlog?.track(this.slot.oldestStart());
       this.accessLog?.write(req, res, { ...trace, rss: this.slot.sampleRss() });
       const d = Date.now() - trace.startedAt;
-      this.send(dispatchedId === undefined ? { t: 'f', d } : { t: 'f', id: dispatchedId, d });
+      // Retire first: once the master hears 'f' it may hand this worker the next connection.
       this.checkRecycling();
+      this.send(dispatchedId === undefined ? { t: 'f', d } : { t: 'f', id: dispatchedId, d });
       if (this.stopping) this.checkDrained();
     });
     this.invokeHandler(req, res);
@@ -189,7 +190,7 @@ export class WorkerServer {
     const { maxRequests, maxMemory } = this.settings;
     let reason: RetireReason | null = null;
     if (maxRequests > 0 && this.served >= maxRequests) reason = 'max_requests';
-    else if (maxMemory > 0 && this.slot.sampleRss() > maxMemory) reason = 'max_memory';
+    else if (maxMemory > 0 && this.slot.currentRss() > maxMemory) reason = 'max_memory';
     if (reason === null) return;
     this.retiring = true;
     this.send({ t: 'r', reason });

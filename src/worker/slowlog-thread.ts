@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { workerData } from 'node:worker_threads';
 import { fpmTimestamp } from '../log/timestamp.js';
 import { SLOT_SIZE, decodeSlot, slotOffset } from '../scoreboard/layout.js';
-import { REQUEST_SEQ, REQUEST_START, type WatchdogData } from './slowlog-watchdog.js';
+import { REQUEST_START, type WatchdogData } from './slowlog-watchdog.js';
 
 /** FPM's request_slowlog_trace_depth default. */
 const TRACE_DEPTH = 20;
@@ -67,15 +67,15 @@ function currentRequest(): string {
   }
 }
 
-let loggedSeq = -1;
+/** The start time of the request last logged: each request is logged once. */
+let loggedStart = 0;
 let capturing = false;
 
 async function check(): Promise<void> {
   const startedAt = shared[REQUEST_START]!;
-  const seq = shared[REQUEST_SEQ]!;
-  if (capturing || startedAt <= 0 || seq === loggedSeq || Date.now() - startedAt <= data.timeoutMs) return;
+  if (capturing || startedAt <= 0 || startedAt === loggedStart || Date.now() - startedAt <= data.timeoutMs) return;
   capturing = true;
-  loggedSeq = seq;
+  loggedStart = startedAt;
   try {
     const request = currentRequest();
     const frames = await captureStack();

@@ -11,19 +11,18 @@ export interface WatchdogData {
   slot: number;
 }
 
-/** Index of each value in the shared Float64Array. */
+/** Index of the value in the shared Float64Array: when the oldest request in flight began (0: none). */
 export const REQUEST_START = 0;
-export const REQUEST_SEQ = 1;
 
 /**
- * The main thread's half of the slowlog: it only publishes when the current
- * request began. A separate thread watches that and, once a request runs past
+ * The main thread's half of the slowlog: it only publishes when the oldest
+ * request in flight began. A separate thread watches that and, once a request runs past
  * request_slowlog_timeout, pauses this thread through the inspector to read its
  * JavaScript stack — which works even while this thread is stuck in
  * synchronous code, the case a slowlog exists for.
  */
 export class SlowlogWatchdog {
-  private readonly shared = new Float64Array(new SharedArrayBuffer(2 * Float64Array.BYTES_PER_ELEMENT));
+  private readonly shared = new Float64Array(new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT));
 
   constructor(data: Omit<WatchdogData, 'shared'>) {
     const worker = new Worker(new URL('./slowlog-thread.js', import.meta.url), {
@@ -34,13 +33,8 @@ export class SlowlogWatchdog {
     worker.unref();
   }
 
-  begin(startedAt: number): void {
-    this.shared[REQUEST_SEQ]!++;
-    this.shared[REQUEST_START] = startedAt;
-  }
-
-  /** No request runs any more (or the latest one still does: `startedAt` of it). */
-  end(stillRunningSince: number | null): void {
-    this.shared[REQUEST_START] = stillRunningSince ?? 0;
+  /** Publishes when the oldest request in flight began, or null when none runs. */
+  track(oldestStart: number | null): void {
+    this.shared[REQUEST_START] = oldestStart ?? 0;
   }
 }

@@ -133,12 +133,19 @@ export async function startPoold(config: string, options: StartOptions = {}): Pr
     },
   };
   if (!options.noWait) {
-    await Promise.race([
-      poold.waitForLine(/ready to handle connections/),
-      exited.then((code) => {
-        throw new Error(`poold exited (${code}) before it was ready:\n${lines.join('\n')}`);
-      }),
-    ]);
+    try {
+      await Promise.race([
+        poold.waitForLine(/ready to handle connections/),
+        exited.then((code) => {
+          throw new Error(`poold exited (${code}) before it was ready:\n${lines.join('\n')}`);
+        }),
+      ]);
+    } catch (err) {
+      // The caller never gets a handle to clean up with: a master left running
+      // here would keep the test file's process alive (its stdio pipes) forever.
+      await cleanup(poold);
+      throw err;
+    }
   }
   return poold;
 }

@@ -302,7 +302,7 @@ describe('scoreboard file', () => {
         },
       } as unknown as IncomingMessage;
       const before = Date.now();
-      const trace = writer.begin(req, 1);
+      const trace = writer.begin(req);
       let slot = readScoreboard(file)!.slots[index]!;
       assert.equal(slot.state, 'Running');
       assert.equal(slot.pid, process.pid);
@@ -316,7 +316,7 @@ describe('scoreboard file', () => {
       assert.deepEqual(readScoreboard(file)!.slots[0]!.state, 'Starting', 'other slots untouched');
 
       await sleep(20);
-      writer.end(trace, 0);
+      writer.end(trace);
       slot = readScoreboard(file)!.slots[index]!;
       assert.equal(slot.state, 'Idle');
       assert.equal(slot.requests, 1);
@@ -326,15 +326,24 @@ describe('scoreboard file', () => {
       assert.equal(slot.uri, '/upload?name=a%20b', 'the last request stays visible');
       assert.deepEqual(slot, { ...writer.slot });
 
-      // a second request without credentials; end while another is still in flight
-      const t2 = writer.begin({ method: 'GET', url: '/', headers: {} } as unknown as IncomingMessage, 2);
+      // two requests at once (pm.max_concurrency > 1): the slot shows the oldest in flight
+      const t2 = writer.begin({ method: 'GET', url: '/first', headers: {} } as unknown as IncomingMessage);
       slot = readScoreboard(file)!.slots[index]!;
       assert.equal(slot.requests, 2);
       assert.equal(slot.user, '-');
       assert.equal(slot.contentLength, 0);
-      writer.end(t2, 1);
-      assert.equal(readScoreboard(file)!.slots[index]!.state, 'Running');
-      writer.end(t2, 0);
+      await sleep(5);
+      const t3 = writer.begin({ method: 'POST', url: '/second', headers: {} } as unknown as IncomingMessage);
+      slot = readScoreboard(file)!.slots[index]!;
+      assert.equal(slot.active, 2);
+      assert.equal(slot.uri, '/first', 'the oldest request in flight is shown');
+      assert.equal(slot.requestStart, t2.startedAt);
+      writer.end(t2);
+      slot = readScoreboard(file)!.slots[index]!;
+      assert.equal(slot.state, 'Running');
+      assert.equal(slot.uri, '/second', 'then the oldest one left');
+      assert.equal(slot.requestStart, t3.startedAt);
+      writer.end(t3);
       assert.equal(readScoreboard(file)!.slots[index]!.state, 'Idle');
     } finally {
       board.close();
@@ -349,8 +358,10 @@ describe('scoreboard file', () => {
       const writer = new SlotWriter(file, board.allocate()!);
       const userFor = (authorization: string | undefined): string => {
         const headers = authorization === undefined ? {} : { authorization };
-        writer.begin({ method: 'GET', url: '/', headers } as unknown as IncomingMessage, 1);
-        return readScoreboard(file)!.slots[0]!.user;
+        const trace = writer.begin({ method: 'GET', url: '/', headers } as unknown as IncomingMessage);
+        const user = readScoreboard(file)!.slots[0]!.user;
+        writer.end(trace);
+        return user;
       };
       assert.equal(userFor(undefined), '-');
       assert.equal(userFor('Bearer abc'), '-');
@@ -375,7 +386,7 @@ describe('scoreboard file', () => {
       assert.equal(state(), 'Idle');
       writer.readingHeaders();
       assert.equal(state(), 'Reading headers');
-      writer.begin({ method: 'GET', url: '/', headers: {} } as unknown as IncomingMessage, 1);
+      writer.begin({ method: 'GET', url: '/', headers: {} } as unknown as IncomingMessage);
       writer.readingHeaders(); // a second connection while a request runs: still Running
       assert.equal(state(), 'Running');
       writer.finishing();
