@@ -1,0 +1,273 @@
+// Starts and stops the two servers under test, tracking every pid they create
+// so that each one can be stopped completely (by pid, never by name).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const POOLD_BIN = path.join(ROOT, 'dist/bin/poold.js');
+export const CLUSTER_SERVER = fileURLToPath(new URL('./cluster-server.js', import.meta.url));
+export const DEFAULT_APP = path.join(ROOT, 'examples/hello/app.js');
+
+const START_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+/** Every pid any server in this run announced; killed on the way out whatever happens. */
+const everyPid = new Set<number>();
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+/** Last resort (bench interrupted or crashed): SIGKILL whatever we started. */
+export function killEverything(): void {
+  for (const pid of everyPid) signal(pid, 'SIGKILL');
+}
+
+/** killEverything(), then waits (bounded) until those processes are gone. */
+export async function killEverythingAndWait(timeoutMs = 3000): Promise<void> {
+  killEverything();
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && [...everyPid].some(isAlive)) await new Promise((r) => setTimeout(r, 25));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (check()) return true;
+    await sleep(25);
+  }
+  return check();
+}
+
+/** An unused loopback port (bound then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** True when nothing accepts connections on 127.0.0.1:port any more. */
+function portRefuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+export interface RunningServer {
+  kind: 'poold' | 'cluster';
+  port: number;
+  /** The master (poold) or primary (cluster). */
+  masterPid: number;
+  workerPids: number[];
+  /** Stops master and workers; resolves once every pid is gone and the port refuses. */
+  stop(): Promise<void>;
+  log(): string;
+}
+
+interface Spawned {
+  child: ChildProcess;
+  output: string[];
+  exited: Promise<void>;
+}
+
+function findOnPath(command: string): string | null {
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+    const candidate = path.join(dir || '.', command);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+// util-linux's setpriv: the server gets SIGTERM if the benchmark dies, even by
+// SIGKILL, which no exit handler of ours would see.
+const SETPRIV = findOnPath('setpriv');
+
+/**
+ * Starts `node ARGS` (the same pid throughout: every wrapper execs). Through
+ * setpriv --pdeathsig when available, and with `cgroupProcs` through a shell
+ * that first moves itself into that cgroup, so the server and every process it
+ * forks are in the group from their first instruction.
+ */
+function spawnTracked(args: string[], env: NodeJS.ProcessEnv, cgroupProcs?: string): Spawned {
+  let argv = [process.execPath, ...args];
+  if (SETPRIV) argv = [SETPRIV, '--pdeathsig', 'SIGTERM', '--', ...argv];
+  if (cgroupProcs) argv = ['/bin/sh', '-c', 'echo $$ > "$0" && exec "$@"', cgroupProcs, ...argv];
+  const [file, ...rest] = argv as [string, ...string[]];
+  const child = spawn(file, rest, { stdio: ['pipe', 'pipe', 'pipe'], env });
+  everyPid.add(child.pid!);
+  const output: string[] = [];
+  let partial = '';
+  const onData = (chunk: Buffer) => {
+    partial += chunk.toString('utf8');
+    const lines = partial.split('\n');
+    partial = lines.pop()!;
+    output.push(...lines);
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { child, output, exited };
+}
+
+async function stopTracked(spawned: Spawned, masterPid: number, workerPids: () => number[], port: number): Promise<void> {
+  signal(masterPid, 'SIGTERM');
+  const masterGone = await Promise.race([spawned.exited.then(() => true), sleep(STOP_TIMEOUT_MS).then(() => false)]);
+  if (!masterGone) signal(masterPid, 'SIGKILL');
+  // Workers should be gone with their master; give them a moment, then insist.
+  const all = () => [masterPid, ...workerPids()];
+  if (!(await waitUntil(() => all().every((pid) => !isAlive(pid)), 5000))) {
+    for (const pid of all()) signal(pid, 'SIGKILL');
+    await waitUntil(() => all().every((pid) => !isAlive(pid)), 5000);
+  }
+  spawned.child.stdin?.destroy();
+  const leftovers = all().filter(isAlive);
+  if (leftovers.length > 0) throw new Error(`could not stop pids ${leftovers.join(', ')}`);
+  if (!(await portRefuses(port))) {
+    throw new Error(`port ${port} still accepts connections after the server stopped`);
+  }
+}
+
+export interface StartOptions {
+  port: number;
+  workers: number;
+  app?: string;
+  /** Extra node flags for the master/primary only (e.g. --cpu-prof). */
+  nodeFlags?: string[];
+  /** poold only: another build's dist/bin/poold.js, to compare a patched tree. */
+  pooldBin?: string;
+  /** poold only: extra directives appended to the pool section. */
+  poolExtra?: string[];
+  /** A cgroup.procs file to start the server in (see cgroup.ts). */
+  cgroupProcs?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function startPoold(options: StartOptions): Promise<RunningServer> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'poold-bench-'));
+  const configFile = path.join(dir, 'poold.conf');
+  writeFileSync(
+    configFile,
+    [
+      '[global]',
+      'log_level = notice',
+      'process_control_timeout = 3s',
+      '',
+      '[bench]',
+      `listen = 127.0.0.1:${options.port}`,
+      `app = ${options.app ?? DEFAULT_APP}`,
+      'pm = static',
+      `pm.max_children = ${options.workers}`,
+      ...(options.poolExtra ?? []),
+      '',
+    ].join('\n'),
+  );
+  const spawned = spawnTracked(
+    [...(options.nodeFlags ?? []), options.pooldBin ?? POOLD_BIN, 'start', '-c', configFile],
+    { ...process.env, ...options.env },
+    options.cgroupProcs,
+  );
+  const masterPid = spawned.child.pid!;
+  const workerPids = () => {
+    const pids = spawned.output.flatMap((line) => [...line.matchAll(/child (\d+) started/g)].map((m) => Number(m[1])));
+    for (const pid of pids) everyPid.add(pid);
+    return pids;
+  };
+  let exitedEarly = false;
+  void spawned.exited.then(() => (exitedEarly = true));
+  const ready = await waitUntil(
+    () => exitedEarly || spawned.output.some((line) => line.includes('ready to handle connections')),
+    START_TIMEOUT_MS,
+  );
+  const server: RunningServer = {
+    kind: 'poold',
+    port: options.port,
+    masterPid,
+    workerPids: workerPids(),
+    stop: async () => {
+      await stopTracked(spawned, masterPid, workerPids, options.port);
+      rmSync(dir, { recursive: true, force: true });
+    },
+    log: () => spawned.output.join('\n'),
+  };
+  if (!ready || exitedEarly) {
+    await server.stop().catch(() => {});
+    throw new Error(`poold did not become ready:\n${spawned.output.join('\n')}`);
+  }
+  if (server.workerPids.length !== options.workers) {
+    await server.stop().catch(() => {});
+    throw new Error(`poold started ${server.workerPids.length} workers, expected ${options.workers}`);
+  }
+  return server;
+}
+
+export async function startCluster(options: StartOptions): Promise<RunningServer> {
+  const spawned = spawnTracked(
+    [
+      ...(options.nodeFlags ?? []),
+      CLUSTER_SERVER,
+      options.app ?? DEFAULT_APP,
+      String(options.port),
+      String(options.workers),
+    ],
+    { ...process.env, ...options.env },
+    options.cgroupProcs,
+  );
+  const masterPid = spawned.child.pid!;
+  let info: { workers: number[] } | undefined;
+  let exitedEarly = false;
+  void spawned.exited.then(() => (exitedEarly = true));
+  await waitUntil(() => {
+    const line = spawned.output.find((l) => l.startsWith('{"ready":true'));
+    if (line) info = JSON.parse(line) as { workers: number[] };
+    return exitedEarly || info !== undefined;
+  }, START_TIMEOUT_MS);
+  const workerPids = info?.workers ?? [];
+  for (const pid of workerPids) everyPid.add(pid);
+  const server: RunningServer = {
+    kind: 'cluster',
+    port: options.port,
+    masterPid,
+    workerPids,
+    stop: () => stopTracked(spawned, masterPid, () => workerPids, options.port),
+    log: () => spawned.output.join('\n'),
+  };
+  if (!info || exitedEarly) {
+    await server.stop().catch(() => {});
+    throw new Error(`the cluster server did not become ready:\n${spawned.output.join('\n')}`);
+  }
+  return server;
+}
