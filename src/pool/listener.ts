@@ -114,7 +114,10 @@ export async function listenOn(server: net.Server, options: BindOptions): Promis
  * stay paused: the master never reads them, it hands them to a worker.
  */
 export async function bindListener(pool: PoolConfig): Promise<net.Server> {
-  const server = net.createServer({ pauseOnConnect: true });
+  // noDelay: Node sets TCP_NODELAY only on connections its own http server accepts;
+  // these are accepted here and handed over, so without it a response written in
+  // several chunks stalls on Nagle's algorithm (~40 ms per exchange).
+  const server = net.createServer({ pauseOnConnect: true, noDelay: true });
   await listenOn(server, { ...pool, address: pool.listen, label: `[pool ${pool.name}]` });
   return server;
 }
