@@ -1,11 +1,12 @@
 // Starts and stops the two servers under test, tracking every pid they create
 // so that each one can be stopped completely (by pid, never by name).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findOnPath } from '../src/pool/spawn-worker.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const POOLD_BIN = path.join(ROOT, 'dist/bin/poold.js');
@@ -97,19 +98,6 @@ interface Spawned {
   child: ChildProcess;
   output: string[];
   exited: Promise<void>;
-}
-
-function findOnPath(command: string): string | null {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
-    const candidate = path.join(dir || '.', command);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
 }
 
 // util-linux's setpriv: the server gets SIGTERM if the benchmark dies, even by

@@ -10,7 +10,8 @@ const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url))
 /** Environment a worker must never inherit from the master. */
 const MASTER_ONLY_ENV = /^(LISTEN_(PID|FDS|FDNAMES)|NOTIFY_SOCKET|WATCHDOG_(USEC|PID)|POOLD_.*)$/;
 
-function findOnPath(command: string): string | null {
+/** The executable `command` on PATH, or null. */
+export function findOnPath(command: string): string | null {
   for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
     const candidate = path.join(dir || '.', command);
     try {

@@ -1,9 +1,8 @@
 // Network clients for the integration tests, below the level of http.get when
 // a test must see exactly what happened on the wire: refused or accepted,
 // which bytes arrived, whether and when the connection closed. All bounded.
-import http from 'node:http';
 import net from 'node:net';
-import type { Response } from './poold.js';
+import { getFrom, type Response } from './poold.js';
 
 export type Target = { port: number } | { path: string };
 
@@ -91,17 +90,7 @@ export function openRequest(target: Target, text: string): Promise<{ socket: net
 
 /** One GET over a unix socket, bounded in time. */
 export function getUnix(socketPath: string, urlPath: string, timeoutMs = 10_000): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath, path: urlPath, agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${urlPath} timed out after ${timeoutMs} ms`)));
-    req.on('error', reject);
-  });
+  return getFrom({ socketPath }, urlPath, timeoutMs);
 }
 
 /** A promise's outcome, without throwing. */

@@ -164,10 +164,14 @@ export interface Response {
   body: string;
 }
 
-/** One request on a new connection (no keep-alive agent), bounded in time. */
-export function get(port: number, urlPath: string, timeoutMs = 10_000): Promise<Response> {
+/** One GET on a new connection (no keep-alive agent) to a TCP port or a unix socket, bounded in time. */
+export function getFrom(
+  target: { host: string; port: number } | { socketPath: string },
+  urlPath: string,
+  timeoutMs = 10_000,
+): Promise<Response> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent: false, timeout: timeoutMs }, (res) => {
+    const req = http.get({ ...target, path: urlPath, agent: false, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
@@ -177,6 +181,11 @@ export function get(port: number, urlPath: string, timeoutMs = 10_000): Promise<
     req.on('timeout', () => req.destroy(new Error(`GET ${urlPath} timed out after ${timeoutMs} ms`)));
     req.on('error', reject);
   });
+}
+
+/** One GET to 127.0.0.1:port on a new connection, bounded in time. */
+export function get(port: number, urlPath: string, timeoutMs = 10_000): Promise<Response> {
+  return getFrom({ host: '127.0.0.1', port }, urlPath, timeoutMs);
 }
 
 /** A pool section for tests: short timeouts, loopback only. */
