@@ -1,5 +1,5 @@
 // What the scoreboard costs a worker per request: the slot writes a request
-// makes (Reading headers on a new connection, Running, then Idle), measured in
+// makes (Reading headers when a connection arrives, Running, then Idle), measured in
 // a loop against a real scoreboard file on tmpfs. Target: ≤ 5 µs on average.
 //
 //   node dist/bench/scoreboard-cost.js [--requests N]
@@ -25,22 +25,45 @@ try {
     headers: { host: 'example.com', 'content-length': '0', authorization: 'Basic Ym9iOnNlY3JldA==' },
   } as unknown as IncomingMessage;
 
-  const run = (count: number, newConnection: boolean) => {
+  // Back to back: requests follow each other within one event-loop turn, as on
+  // a loaded worker; a request's closing write is then folded into the next
+  // one's opening write.
+  const backToBack = (count: number, newConnection: boolean) => {
     const start = process.hrtime.bigint();
     for (let i = 0; i < count; i++) {
-      if (newConnection) writer.readingHeaders();
-      writer.end(writer.begin(req));
+      if (newConnection) writer.connectionAccepted();
+      writer.end(writer.begin(req, newConnection));
     }
+    writer.settle();
     return Number(process.hrtime.bigint() - start) / 1000 / count;
   };
-  run(Math.min(20_000, requests), true); // warm-up: JIT and page cache
-  const keepAlive = run(requests, false);
-  const newConnection = run(requests, true);
+  // Isolated: one request per event-loop turn, as on a worker with time to
+  // spare; every write happens. The cost of the turn itself is subtracted.
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  const isolated = async (count: number, newConnection: boolean) => {
+    let start = process.hrtime.bigint();
+    for (let i = 0; i < count; i++) await turn();
+    const turns = process.hrtime.bigint() - start;
+    start = process.hrtime.bigint();
+    for (let i = 0; i < count; i++) {
+      if (newConnection) writer.connectionAccepted();
+      writer.end(writer.begin(req, newConnection));
+      await turn();
+    }
+    return Number(process.hrtime.bigint() - start - turns) / 1000 / count;
+  };
+  backToBack(Math.min(20_000, requests), true); // warm-up: JIT and page cache
+  await isolated(Math.min(20_000, requests), true);
+  const rows = [
+    ['kept-alive, back to back (Running; Idle folded into the next write)', backToBack(requests, false)],
+    ['new connection, back to back (+ Reading headers)', backToBack(requests, true)],
+    ['kept-alive, isolated (Running + Idle writes)', await isolated(requests, false)],
+    ['new connection, isolated (Reading headers + Running + Idle)', await isolated(requests, true)],
+  ] as const;
   const verdict = (us: number) => (us <= TARGET_US ? 'PASS' : 'FAIL');
   process.stdout.write(
     `scoreboard cost per request (${requests} requests, file on ${scoreboardDir()}):\n` +
-      `  kept-alive connection (Running + Idle writes):                ${keepAlive.toFixed(2)} µs  ${verdict(keepAlive)} (≤ ${TARGET_US} µs)\n` +
-      `  new connection (Reading headers + Running + Idle writes):     ${newConnection.toFixed(2)} µs  ${verdict(newConnection)} (≤ ${TARGET_US} µs)\n`,
+      rows.map(([name, us]) => `  ${name.padEnd(70)} ${us.toFixed(2).padStart(6)} µs  ${verdict(us)} (≤ ${TARGET_US} µs)\n`).join(''),
   );
   board.close();
 } finally {

@@ -1,5 +1,7 @@
-// Messages between the master and a worker. Kept tiny: they cross the IPC
-// channel for every dispatched connection, so each costs master CPU.
+// Messages between the master and a worker. Each one wakes the other process,
+// which on a loaded machine costs more than the message itself: a kept-alive
+// request sends none (the worker's load is in its scoreboard slot), a handed-over
+// connection one ('s'), and 'f' flows only while connections wait in the queue.
 
 /** Settings a worker needs before it can load the app; passed in its environment. */
 export interface WorkerSettings {
@@ -38,22 +40,24 @@ export type MasterMessage =
   /** Send the app's prom-client metrics (getMetricsAsJSON) back as 'm' with this id. */
   | { t: 'metrics'; id: number }
   /** Reopen the access log: logrotate renamed it. */
-  | { t: 'reopen' };
+  | { t: 'reopen' }
+  /**
+   * Connections are queued (on) or the queue has been empty for a while (off):
+   * while on, the worker says 'f' whenever it can take one more connection.
+   */
+  | { t: 'watch'; on: boolean };
 
 export type WorkerMessage =
   /** The app is loaded and init() resolved: the worker may receive connections. */
   | { t: 'ready' }
   /** Loading the app or init() failed; the worker exits right after. */
   | { t: 'fail'; error: string }
-  /** The first response byte of dispatched connection `id` is about to be written:
-   *  the master drops its copy, since it can no longer answer 502 cleanly. */
+  /** The master may drop its copy of handed-over connection `id`: its first
+   *  response byte is about to be written (a 502 could no longer be sent
+   *  cleanly), or it closed before one was. */
   | { t: 's'; id: number }
-  /** A request on an already-kept-alive connection began: one more unit of load. */
-  | { t: 'b' }
-  /** A unit of load ended: a request finished (`d`: its duration in ms), or
-   *  dispatched connection `id` closed before its first request finished (then
-   *  the copy is dropped too). */
-  | { t: 'f'; id?: number; d?: number }
+  /** While watched: load went below pm.max_concurrency, it can take a connection. */
+  | { t: 'f' }
   /** The app's metrics, answering 'metrics' `id`; null when the app has none. */
   | { t: 'm'; id: number; data: unknown[] | null }
   /** It reached a recycling limit: the master starts a replacement and stops it gracefully. */

@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.js';
 import { PROCESS_MANAGERS } from '../pm/index.js';
 import { INITIAL_PM_STATE, type PmState, type WorkerView } from '../pm/types.js';
 import { Scoreboard, scoreboardPath, type ScoreboardSnapshot } from '../scoreboard/file.js';
+import { addDurations, emptyDurations, type DurationHistogram } from '../scoreboard/layout.js';
 import { restartDelay } from './backoff.js';
 import { DispatchQueue } from './dispatch-queue.js';
 import { answerAndClose } from './raw-response.js';
@@ -14,6 +15,8 @@ import { WorkerProcess, type StopReason, type WorkerExit } from './worker-proces
 
 /** After SIGTERM, how long a worker gets before SIGKILL (FPM's 1 s step). */
 const KILL_STEP_MS = 1000;
+/** Workers keep reporting 'f' this long after the queue emptied, so that a queue hovering near empty does not toggle it per connection. */
+const WATCH_LINGER_MS = 1000;
 
 export type RestartReason = StopReason | 'crash';
 
@@ -50,7 +53,6 @@ function newStats(): PoolStats {
 
 /** Set by the master to feed metrics: the pool itself knows nothing of prom-client. */
 export interface PoolObserver {
-  requestFinished(seconds: number): void;
   queueWaited(seconds: number): void;
 }
 
@@ -88,6 +90,10 @@ export class Pool {
   /** The generation new connections go to; a reload rolls out the next one. */
   private generation = 1;
   private readonly slowSeen = new Set<string>();
+  /** Last time (epoch ms) a connection was waiting in the queue. */
+  private lastQueuedAt = 0;
+  /** Request durations counted by workers that have exited. */
+  private readonly exitedDurations = emptyDurations();
   private stopping = false;
   private isStopped = false;
   observer: PoolObserver | null = null;
@@ -248,8 +254,21 @@ export class Pool {
 
   /** The 1 s process-manager heartbeat. */
   tick(): void {
+    this.refreshLoads();
     this.manage('tick');
     this.writeHeader();
+    this.syncWatch();
+  }
+
+  /** Every request's duration since the pool started: exited workers' counts plus live workers' slots. */
+  requestDurations(): DurationHistogram {
+    const total = emptyDurations();
+    addDurations(total, this.exitedDurations);
+    for (const worker of this.workers.values()) {
+      const slot = worker.scoreboard.readSlot(worker.slot);
+      if (slot?.pid === worker.pid) addDurations(total, slot.durations);
+    }
+    return total;
   }
 
   /**
@@ -268,6 +287,7 @@ export class Pool {
 
   /** A consistent view of the scoreboard, for status pages. */
   snapshot(): ScoreboardSnapshot | null {
+    this.refreshLoads();
     this.writeHeader();
     return this.scoreboard.read();
   }
@@ -330,6 +350,7 @@ export class Pool {
     this.stats.acceptedConn++;
     const id = this.nextConnectionId++;
     if (this.queue.length === 0) {
+      this.refreshLoads();
       const worker = selectWorker(this.routable(), this.config.maxConcurrency);
       if (worker?.dispatch(socket, id)) {
         this.observer?.queueWaited(0);
@@ -344,21 +365,53 @@ export class Pool {
     this.queue.push({ id, socket, queuedAt: Date.now() });
     this.stats.maxListenQueue = Math.max(this.stats.maxListenQueue, this.queue.length);
     this.armQueueTimeout();
+    this.syncWatch();
     this.manage('event');
   }
 
   private dispatchQueued(): void {
-    while (this.queue.length > 0) {
-      const worker = selectWorker(this.routable(), this.config.maxConcurrency);
-      if (!worker) break;
-      const next = this.queue.shift()!;
-      if (!worker.dispatch(next.socket, next.id)) this.queue.unshift(next);
-      else {
-        this.observer?.queueWaited((Date.now() - next.queuedAt) / 1000);
-        this.noteActive();
+    if (this.queue.length > 0) {
+      this.refreshLoads();
+      while (this.queue.length > 0) {
+        const worker = selectWorker(this.routable(), this.config.maxConcurrency);
+        if (!worker) break;
+        const next = this.queue.shift()!;
+        if (!worker.dispatch(next.socket, next.id)) this.queue.unshift(next);
+        else {
+          this.observer?.queueWaited((Date.now() - next.queuedAt) / 1000);
+          this.noteActive();
+        }
       }
+      this.syncWatch();
     }
     this.stopWhenQueueEmpty();
+  }
+
+  /** Each live worker's load, from its scoreboard slot: one read per scoreboard file. */
+  private refreshLoads(): void {
+    const byScoreboard = new Map<Scoreboard, WorkerProcess[]>();
+    for (const worker of this.workers.values()) {
+      if (worker.phase === 'exited') continue;
+      const group = byScoreboard.get(worker.scoreboard);
+      if (group) group.push(worker);
+      else byScoreboard.set(worker.scoreboard, [worker]);
+    }
+    for (const [scoreboard, workers] of byScoreboard) {
+      const loads = scoreboard.loads(workers.map((worker) => worker.slot));
+      workers.forEach((worker, i) => worker.updateLoad(loads[i]!));
+    }
+  }
+
+  /**
+   * Workers report each freed unit of capacity ('f') only while connections are
+   * queued (and a little after): the rest of the time the master reads their
+   * load from the scoreboard when it needs it, and no message is sent.
+   */
+  private syncWatch(): void {
+    const now = Date.now();
+    if (this.queue.length > 0) this.lastQueuedAt = now;
+    const on = now - this.lastQueuedAt < WATCH_LINGER_MS;
+    for (const worker of this.routable()) if (worker.phase === 'ready') worker.watch(on);
   }
 
   private noteActive(): void {
@@ -456,6 +509,7 @@ export class Pool {
         env: config.env,
         clearEnv: config.clearEnv,
       },
+      scoreboard,
       slot,
       generation,
     );
@@ -469,7 +523,6 @@ export class Pool {
       this.dispatchQueued();
     });
     worker.on('free', () => this.dispatchQueued());
-    worker.on('request', (seconds) => this.observer?.requestFinished(seconds));
     worker.on('retire', (reason) => {
       const limit = reason === 'max_requests' ? 'pm.max_requests' : 'pm.max_memory';
       this.log.notice(`${prefix} reached ${limit}, replacing it`);
@@ -487,6 +540,8 @@ export class Pool {
   private onWorkerExit(id: number, worker: WorkerProcess, exit: WorkerExit, prefix: string, scoreboard: Scoreboard): void {
     this.workers.delete(id);
     this.appMetricsCache.delete(id);
+    const lastSlot = scoreboard.readSlot(worker.slot);
+    if (lastSlot?.pid === worker.pid) addDurations(this.exitedDurations, lastSlot.durations);
     scoreboard.release(worker.slot);
     const reason: RestartReason = worker.stopReason ?? 'crash';
     this.stats.restarts[reason]++;
@@ -510,6 +565,7 @@ export class Pool {
           `next start in ${(delay / 1000).toFixed(1)}s`,
       );
     }
+    this.refreshLoads();
     this.manage('event');
     this.dispatchQueued();
   }

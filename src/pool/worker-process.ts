@@ -3,6 +3,8 @@ import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { MasterMessage, RetireReason, WorkerMessage } from '../ipc/protocol.js';
+import type { Scoreboard } from '../scoreboard/file.js';
+import type { SlotLoad } from '../scoreboard/layout.js';
 import { answerAndClose } from './raw-response.js';
 import { spawnWorker, type SpawnOptions } from './spawn-worker.js';
 
@@ -27,25 +29,33 @@ interface WorkerEvents {
   fail: [error: string];
   free: [];
   retire: [reason: RetireReason];
-  /** A request finished after `seconds`. */
-  request: [seconds: number];
   output: [stream: 'stdout' | 'stderr', line: string];
   exit: [exit: WorkerExit];
 }
 
 /**
- * The master's handle on one worker process: its phase, its load as the master
- * counts it, and the master's own copies of connections that the worker has not
- * started answering yet — so they can get a 502 if the worker dies.
+ * The master's handle on one worker process: its phase, its load (as its
+ * scoreboard slot last showed it, plus connections handed over since), and the
+ * master's own copies of connections that the worker has not started answering
+ * yet — so they can get a 502 if the worker dies.
  */
 export class WorkerProcess extends EventEmitter<WorkerEvents> {
   readonly pid: number;
   readonly startedAt = Date.now();
   phase: WorkerPhase = 'starting';
-  /** Dispatched connections awaiting their first response, plus requests in flight. */
+  /** Requests in flight plus handed-over connections whose first request has not begun. */
   load = 0;
   /** When (epoch ms) its load last dropped to zero or it became ready: "idle longest" and idle timeouts. */
   lastFreeAt = Date.now();
+  /** Connections handed over since it started; its slot counts those it received. */
+  private dispatched = 0;
+  /** Its slot as last read. */
+  private slotLoad = 0;
+  private slotAccepted = 0;
+  /** Its slot says Finishing: retiring, it must get nothing new. */
+  private finishing = false;
+  /** Whether it was last told to report 'f' (connections are queued). */
+  private watched = false;
   stopReason: StopReason | null = null;
   private readonly child: ChildProcess;
   private readonly unanswered = new Map<number, Socket>();
@@ -55,7 +65,8 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
 
   constructor(
     options: SpawnOptions,
-    /** Its scoreboard slot. */
+    /** Its scoreboard (a reload may start a bigger one for the next generation) and slot in it. */
+    readonly scoreboard: Scoreboard,
     readonly slot: number,
     /** Which configuration generation it runs; a reload starts the next one. */
     readonly generation: number,
@@ -90,12 +101,28 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   }
 
   get accepting(): boolean {
-    return this.phase === 'ready' && this.child.connected;
+    return this.phase === 'ready' && !this.finishing && this.child.connected;
+  }
+
+  /**
+   * Takes its load from its scoreboard slot (null: torn or not written yet,
+   * then the last reading stands). Connections in transit, handed over but not
+   * yet counted by the worker, are added.
+   */
+  updateLoad(slot: SlotLoad | null): void {
+    if (slot && slot.pid === this.pid) {
+      this.slotLoad = slot.load;
+      this.slotAccepted = slot.accepted;
+      this.finishing = slot.finishing;
+      if (slot.freeSince > 0) this.lastFreeAt = slot.freeSince;
+    }
+    this.load = this.slotLoad + Math.max(0, this.dispatched - this.slotAccepted);
   }
 
   /** Hands a connection over; returns false when the channel is already gone. */
   dispatch(socket: Socket, id: number): boolean {
     if (!this.child.connected) return false;
+    this.dispatched++;
     this.load++;
     this.unanswered.set(id, socket);
     const message: MasterMessage = { t: 'conn', id };
@@ -114,6 +141,14 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     const message: MasterMessage = { t: 'stop' };
     if (this.child.connected) this.child.send(message, (err: Error | null) => err && this.kill('SIGTERM'));
     else this.kill('SIGTERM');
+  }
+
+  /** Asks it to report 'f' whenever it can take a connection (on), or to stop (off). */
+  watch(on: boolean): void {
+    if (this.watched === on || !this.child.connected) return;
+    this.watched = on;
+    const message: MasterMessage = { t: 'watch', on };
+    this.child.send(message, () => {});
   }
 
   reopenLogs(): void {
@@ -172,14 +207,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       case 's':
         this.dropCopy(message.id);
         return;
-      case 'b':
-        this.load++;
-        return;
       case 'f':
-        if (message.id !== undefined) this.dropCopy(message.id);
-        this.load = Math.max(0, this.load - 1);
-        if (this.load === 0) this.lastFreeAt = Date.now();
-        if (message.d !== undefined) this.emit('request', message.d / 1000);
         this.emit('free');
         return;
       case 'm':

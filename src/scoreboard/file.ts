@@ -6,6 +6,7 @@ import {
   SLOT_SIZE,
   decodeHeader,
   decodeSlot,
+  decodeSlotLoad,
   encodeHeader,
   encodeSlot,
   fileSize,
@@ -13,12 +14,15 @@ import {
   slotOffset,
   type PoolHeader,
   type Slot,
+  type SlotLoad,
 } from './layout.js';
 
 /** How often a reader retries a torn record before giving up on this read. */
 const READ_ATTEMPTS = 50;
 /** A slot still torn after the bulk reads is re-read alone, which tears far less often. */
 const SLOT_READ_ATTEMPTS = 2000;
+/** Dispatch does not wait on a torn slot for long: the worker's previous reading stands in. */
+const LOAD_READ_ATTEMPTS = 3;
 
 /** tmpfs where there is one: the scoreboard must cost no disk I/O. */
 export function scoreboardDir(): string {
@@ -90,6 +94,8 @@ export class Scoreboard {
   private readonly fd: number;
   private readonly headerBytes = Buffer.alloc(HEADER_SIZE);
   private readonly slotBytes = Buffer.alloc(SLOT_SIZE);
+  /** Scratch space for loads(), grown to the span of slots asked for. */
+  private loadBytes = Buffer.alloc(SLOT_SIZE);
   private readonly used: boolean[];
   /** Set once another scoreboard took over this file name: closing must not remove it. */
   private replaced = false;
@@ -134,6 +140,37 @@ export class Scoreboard {
 
   read(): ScoreboardSnapshot | null {
     return readScoreboardFd(this.fd);
+  }
+
+  /**
+   * What dispatch needs from these slots (null: torn, try later), in one read
+   * of the span they occupy: it runs for every new connection.
+   */
+  loads(indices: readonly number[]): (SlotLoad | null)[] {
+    if (indices.length === 0) return [];
+    const first = Math.min(...indices);
+    const size = (Math.max(...indices) - first + 1) * SLOT_SIZE;
+    if (this.loadBytes.length < size) this.loadBytes = Buffer.alloc(size);
+    readSync(this.fd, this.loadBytes, 0, size, slotOffset(first));
+    return indices.map((index) => {
+      let load = decodeSlotLoad(this.loadBytes, (index - first) * SLOT_SIZE);
+      for (let attempt = 0; attempt < LOAD_READ_ATTEMPTS && load === null; attempt++) {
+        readSync(this.fd, this.slotBytes, 0, SLOT_SIZE, slotOffset(index));
+        load = decodeSlotLoad(this.slotBytes, 0);
+      }
+      return load;
+    });
+  }
+
+  /** One slot, retried while torn; null if it stays torn. */
+  readSlot(index: number): Slot | null {
+    const bytes = Buffer.alloc(SLOT_SIZE);
+    for (let attempt = 0; attempt < SLOT_READ_ATTEMPTS; attempt++) {
+      readSync(this.fd, bytes, 0, SLOT_SIZE, slotOffset(index));
+      const slot = decodeSlot(bytes, 0);
+      if (slot) return slot;
+    }
+    return null;
   }
 
   close(): void {

@@ -1,15 +1,30 @@
 import { openSync, writeSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { SLOT_SIZE, SlotEncoder, freeSlot, slotOffset, type Slot } from './layout.js';
+import { DURATION_BUCKETS, SLOT_SIZE, SlotEncoder, freeSlot, slotOffset, type Slot } from './layout.js';
 
 /** RSS is read from /proc: sample it at most this often, not on every request. */
 const RSS_SAMPLE_MS = 250;
+/**
+ * A request that begins this soon after the worker last read its CPU time
+ * reuses that reading as its starting point instead of making another
+ * getrusage() call: back to back, the CPU spent in between (reading this
+ * request) is its own. After a longer gap, other work may have run, so it reads afresh.
+ */
+const CPU_READING_REUSE_MS = 1;
 
 function basicAuthUser(header: string | undefined): string {
   if (!header?.startsWith('Basic ')) return '-';
   const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   return colon > 0 ? decoded.slice(0, colon) : '-';
+}
+
+/** Adds one request to the slot's duration histogram. */
+function countDuration(slot: Slot, seconds: number): void {
+  let bucket = 0;
+  while (bucket < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[bucket]!) bucket++;
+  slot.durations.counts[bucket]!++;
+  slot.durations.sum += seconds;
 }
 
 /** A request in progress, as the slot shows it and as the writer needs to close it. */
@@ -38,13 +53,24 @@ export class SlotWriter {
   private readonly encoder = new SlotEncoder();
   private rss = 0;
   private rssSampledAt = 0;
+  /** The last Authorization header seen and its user: clients repeat it on every request. */
+  private authHeader: string | undefined = undefined;
+  private authUser = '-';
+  /** The last CPU reading and when it was taken (performance.now()). */
+  private cpu = process.cpuUsage();
+  private cpuReadAt = performance.now();
+  /** An end() whose write is deferred: the next begin() or the end of this event-loop turn writes it. */
+  private pendingWrite: NodeJS.Immediate | null = null;
   /** Requests in flight, oldest first (a Set keeps insertion order). */
   private readonly inFlight = new Set<RequestTrace>();
+  /** Once stopping or retiring, the slot stays Finishing: the master hands it nothing more. */
+  private finishingForGood = false;
 
   constructor(file: string, index: number) {
     this.fd = openSync(file, 'r+');
     this.offset = slotOffset(index);
-    this.slot = { ...freeSlot(), pid: process.pid, startTime: Date.now(), state: 'Idle' };
+    const now = Date.now();
+    this.slot = { ...freeSlot(), pid: process.pid, startTime: now, freeSince: now, state: 'Idle' };
   }
 
   idle(): void {
@@ -52,25 +78,54 @@ export class SlotWriter {
     this.flush();
   }
 
-  /** A connection arrived and no request runs: the worker waits for its headers. */
-  readingHeaders(): void {
-    if (this.slot.active > 0) return;
-    this.slot.state = 'Reading headers';
+  /**
+   * The master handed over a connection. Counting it here is what lets the
+   * master see, without a message, that the connection arrived and that this
+   * worker is busy until its first request ends.
+   */
+  connectionAccepted(): void {
+    const slot = this.slot;
+    slot.accepted++;
+    slot.waiting++;
+    slot.freeSince = 0;
+    // No request runs: the worker waits for this connection's headers.
+    if (slot.active === 0 && !this.finishingForGood) slot.state = 'Reading headers';
     this.flush();
   }
 
-  begin(req: IncomingMessage): RequestTrace {
+  /** A handed-over connection closed before its first request began. */
+  connectionAbandoned(): void {
+    const slot = this.slot;
+    slot.waiting = Math.max(0, slot.waiting - 1);
+    if (slot.active === 0 && slot.waiting === 0) {
+      if (!this.finishingForGood) slot.state = 'Idle';
+      slot.freeSince = Date.now();
+    }
+    this.flush();
+  }
+
+  /** Requests in flight plus handed-over connections waiting for their first one. */
+  load(): number {
+    return this.slot.active + this.slot.waiting;
+  }
+
+  /** `firstOnConnection`: the first request of a connection the master handed over. */
+  begin(req: IncomingMessage, firstOnConnection: boolean): RequestTrace {
+    const startedHr = performance.now();
+    if (startedHr - this.cpuReadAt > CPU_READING_REUSE_MS) this.readCpu(startedHr);
     const trace: RequestTrace = {
       startedAt: Date.now(),
-      startedHr: performance.now(),
-      cpuAtStart: process.cpuUsage(),
-      user: basicAuthUser(req.headers.authorization),
+      startedHr,
+      cpuAtStart: this.cpu,
+      user: this.userOf(req.headers.authorization),
       method: req.method ?? '-',
       uri: req.url ?? '-',
       contentLength: Number(req.headers['content-length'] ?? 0) || 0,
     };
     this.inFlight.add(trace);
-    this.slot.state = 'Running';
+    if (firstOnConnection) this.slot.waiting = Math.max(0, this.slot.waiting - 1);
+    this.slot.freeSince = 0;
+    if (!this.finishingForGood) this.slot.state = 'Running';
     this.slot.requests++;
     this.show(this.oldest()!);
     return trace;
@@ -79,14 +134,43 @@ export class SlotWriter {
   end(trace: RequestTrace): void {
     const slot = this.slot;
     this.inFlight.delete(trace);
-    const elapsedMs = Math.max(performance.now() - trace.startedHr, 0.001);
-    const cpu = process.cpuUsage(trace.cpuAtStart);
-    slot.state = this.inFlight.size > 0 ? 'Running' : 'Idle';
+    const now = performance.now();
+    const elapsedMs = Math.max(now - trace.startedHr, 0.001);
+    const cpuAtEnd = this.readCpu(now);
+    const cpuUs = cpuAtEnd.user + cpuAtEnd.system - trace.cpuAtStart.user - trace.cpuAtStart.system;
+    if (this.finishingForGood) slot.state = 'Finishing';
+    else if (this.inFlight.size > 0) slot.state = 'Running';
+    else if (slot.waiting > 0) slot.state = 'Reading headers';
+    else slot.state = 'Idle';
+    if (this.inFlight.size === 0 && slot.waiting === 0) slot.freeSince = Date.now();
     slot.requestDuration = elapsedMs * 1000;
-    slot.lastRequestCpu = ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100;
+    countDuration(slot, elapsedMs / 1000);
+    slot.lastRequestCpu = (cpuUs / 1000 / elapsedMs) * 100;
     slot.lastRequestMemory = this.sampleRss();
     // Still busy: show the oldest request left. Idle: the one that just ended, as FPM does.
-    this.show(this.oldest() ?? trace);
+    this.show(this.oldest() ?? trace, false);
+  }
+
+  /**
+   * Writes a deferred end() now: the master is about to be told this worker
+   * has room, and it must find the slot saying so.
+   */
+  settle(): void {
+    if (this.pendingWrite) this.flush();
+  }
+
+  private userOf(authorization: string | undefined): string {
+    if (authorization !== this.authHeader) {
+      this.authHeader = authorization;
+      this.authUser = basicAuthUser(authorization);
+    }
+    return this.authUser;
+  }
+
+  private readCpu(now: number): NodeJS.CpuUsage {
+    this.cpu = process.cpuUsage();
+    this.cpuReadAt = now;
+    return this.cpu;
   }
 
   /** When the oldest request in flight began (epoch ms), or null when none runs. */
@@ -102,7 +186,13 @@ export class SlotWriter {
     return this.inFlight.values().next().value;
   }
 
-  private show(trace: RequestTrace): void {
+  /**
+   * `now` false defers the write to the end of this event-loop turn, unless a
+   * request begins first and writes it: under load, a worker's requests follow
+   * each other within one turn, and one write then covers an end and a begin.
+   * Every begin writes at once, so a worker stuck in its handler shows it.
+   */
+  private show(trace: RequestTrace, now = true): void {
     const slot = this.slot;
     slot.active = this.inFlight.size;
     slot.requestStart = trace.startedAt;
@@ -110,7 +200,8 @@ export class SlotWriter {
     slot.uri = trace.uri;
     slot.contentLength = trace.contentLength;
     slot.user = trace.user;
-    this.flush();
+    if (now) this.flush();
+    else this.pendingWrite ??= setImmediate(() => this.flush());
   }
 
   /** The worker's RSS, at most RSS_SAMPLE_MS old (reading it costs a /proc read). */
@@ -127,12 +218,18 @@ export class SlotWriter {
     return this.rss;
   }
 
+  /** Stopping, or retiring after a recycling limit: it finishes what it has and takes nothing new. */
   finishing(): void {
+    this.finishingForGood = true;
     this.slot.state = 'Finishing';
     this.flush();
   }
 
   private flush(): void {
+    if (this.pendingWrite) {
+      clearImmediate(this.pendingWrite);
+      this.pendingWrite = null;
+    }
     writeSync(this.fd, this.encoder.encode(this.slot), 0, SLOT_SIZE, this.offset);
   }
 }

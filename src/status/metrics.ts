@@ -1,6 +1,7 @@
 import client from 'prom-client';
 import type { Pool, RestartReason } from '../pool/pool.js';
 import type { ScoreboardSnapshot } from '../scoreboard/file.js';
+import { DURATION_BUCKETS } from '../scoreboard/layout.js';
 
 const { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = client;
 
@@ -56,10 +57,38 @@ export interface RenderedMetrics {
   body: string;
 }
 
-/** The histograms each metric set feeds from pool events. */
-interface Histograms {
-  requestDuration: client.Histogram<'pool'>;
-  queueWait: client.Histogram<'pool'>;
+type QueueWait = client.Histogram<'pool'>;
+
+/**
+ * poold_request_duration_seconds. Workers count their requests' durations in
+ * their scoreboard slots, so that no request costs an IPC message; this
+ * exposes those counts through the interface prom-client's registries call
+ * (name, help, type, get()).
+ */
+class RequestDurationHistogram {
+  readonly name = 'poold_request_duration_seconds';
+  readonly help = 'Time workers took to answer requests.';
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+
+  constructor(private readonly scrape: () => readonly Scrape[]) {}
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: client.MetricValueWithName<string>[] } {
+    const values: client.MetricValueWithName<string>[] = [];
+    for (const { pool } of this.scrape()) {
+      const { counts, sum } = pool.requestDurations();
+      let cumulative = 0;
+      const bucket = (le: number | string, count: number) => {
+        cumulative += count;
+        values.push({ metricName: `${this.name}_bucket`, labels: { le, pool: pool.name }, value: cumulative });
+      };
+      DURATION_BUCKETS.forEach((le, i) => bucket(le, counts[i]!));
+      bucket('+Inf', counts[DURATION_BUCKETS.length]!);
+      values.push({ metricName: `${this.name}_sum`, labels: { pool: pool.name }, value: sum });
+      values.push({ metricName: `${this.name}_count`, labels: { pool: pool.name }, value: cumulative });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
 }
 
 /**
@@ -71,7 +100,7 @@ interface Histograms {
 export class PooldMetrics {
   private readonly prometheus = new Registry();
   private readonly openMetrics = new Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>();
-  private readonly histograms: Histograms[];
+  private readonly queueWaits: QueueWait[];
   private scrape: Scrape[] = [];
 
   constructor(
@@ -79,22 +108,16 @@ export class PooldMetrics {
     private readonly onAppMetricsError: (message: string) => void,
   ) {
     this.openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-    this.histograms = [this.define(this.prometheus), this.define(this.openMetrics as unknown as client.Registry)];
+    this.queueWaits = [this.define(this.prometheus), this.define(this.openMetrics as unknown as client.Registry)];
   }
 
-  private define(register: client.Registry): Histograms {
+  private define(register: client.Registry): QueueWait {
     const registers = [register];
     collectDefaultMetrics({ register });
     // prom-client names these gauges *_total, which Prometheus reserves for
     // counters (promtool check metrics rejects them).
     for (const name of MISNAMED_DEFAULT_METRICS) register.removeSingleMetric(name);
-    const requestDuration = new Histogram({
-      name: 'poold_request_duration_seconds',
-      help: 'Time workers took to answer requests.',
-      labelNames: ['pool'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    });
+    register.registerMetric(new RequestDurationHistogram(() => this.scrape) as unknown as client.Metric);
     const queueWait = new Histogram({
       name: 'poold_queue_wait_seconds',
       help: 'Time connections waited in the master queue for a free worker.',
@@ -190,15 +213,16 @@ export class PooldMetrics {
     perSlot('poold_worker_requests_total', 'Requests served by the worker now in this slot.', (slot) => slot.requests, 'counter');
     perSlot('poold_worker_rss_bytes', 'Resident memory of the worker in this slot after its last request.', (slot) => slot.lastRequestMemory, 'gauge');
     perSlot('poold_worker_last_request_cpu_ratio', 'CPU time of the last request over its duration (1 = one core).', (slot) => slot.lastRequestCpu / 100, 'gauge');
-    return { requestDuration, queueWait };
+    return queueWait;
   }
 
-  /** Feeds the histograms from a pool's events. */
+  /** Feeds the queue-wait histograms from a pool's dispatches. */
   observe(pool: Pool): void {
-    const labels = { pool: pool.name };
+    const children = this.queueWaits.map((queueWait) => queueWait.labels({ pool: pool.name }));
     pool.observer = {
-      requestFinished: (seconds) => this.histograms.forEach((set) => set.requestDuration.observe(labels, seconds)),
-      queueWaited: (seconds) => this.histograms.forEach((set) => set.queueWait.observe(labels, seconds)),
+      queueWaited: (seconds) => {
+        for (const child of children) child.observe(seconds);
+      },
     };
   }
 

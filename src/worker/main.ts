@@ -9,9 +9,12 @@ import { WorkerServer } from './server.js';
 /** How long an orphaned worker lets in-flight requests run before it exits. */
 const ORPHAN_GRACE_MS = 1000;
 
+// With a callback, a failed send (the master just died) is not an 'error' event.
+const ignore = (): void => {};
+
 function send(message: WorkerMessage, then?: () => void): void {
   if (!process.connected) return then?.();
-  process.send!(message, undefined, {}, () => then?.());
+  process.send!(message, undefined, {}, then ?? ignore);
 }
 
 function readSettings(): WorkerSettings {
@@ -48,6 +51,7 @@ async function main(): Promise<void> {
     if (message.t === 'conn' && handle) server ? server.accept(handle, message.id) : handle.destroy();
     else if (message.t === 'stop') stop();
     else if (message.t === 'reopen') server?.reopenLogs();
+    else if (message.t === 'watch') server?.watch(message.on);
     else if (message.t === 'metrics') {
       const id = message.id;
       (appMetrics ? appMetrics.getMetricsAsJSON() : Promise.resolve(null))

@@ -7,10 +7,11 @@ import { AccessLog } from './access-log.js';
 import { SlowlogWatchdog } from './slowlog-watchdog.js';
 
 /**
- * Serves the connections the master hands over. It never listens itself, and
- * keeps the master's view of its load exact: the master counts a dispatched
- * connection until its first request ends; every later request on a kept-alive
- * connection is reported as it begins ('b') and ends ('f').
+ * Serves the connections the master hands over. It never listens itself. Its
+ * load (requests in flight plus handed-over connections still waiting for their
+ * first request) is in its scoreboard slot, where the master reads it when it
+ * picks a worker; only while connections are queued does it also say 'f' when
+ * it can take one more.
  */
 /** How long a stopping worker keeps idle kept-alive connections open for a last request. */
 const STOP_IDLE_GRACE_MS = 1000;
@@ -18,8 +19,12 @@ const STOP_IDLE_GRACE_MS = 1000;
 export class WorkerServer {
   private readonly server: http.Server;
   /** Dispatched connections whose first request has not begun yet. */
-  private readonly awaitingFirstRequest = new Map<Socket, number>();
+  private readonly awaitingFirstRequest = new Set<Socket>();
+  /** Handed-over connections of which the master still holds a copy, with their ids. */
+  private readonly masterCopies = new Map<Socket, number>();
   private inFlight = 0;
+  /** Set while the master has connections queued and wants to hear 'f'. */
+  private watched = false;
   /** Every connection this worker holds, to know when a drain is complete. */
   private readonly connections = new Set<Socket>();
   /** Responses in progress: a stop turns off keep-alive on those not yet sent. */
@@ -82,19 +87,31 @@ export class WorkerServer {
     if (this.stopping) {
       // The master stops routing before it sends 'stop'; this one crossed it.
       socket.destroy();
-      this.send({ t: 'f', id });
+      this.send({ t: 's', id });
       return;
     }
-    this.awaitingFirstRequest.set(socket, id);
+    this.awaitingFirstRequest.add(socket);
     this.connections.add(socket);
-    this.slot.readingHeaders();
-    this.announceFirstWrite(socket, id);
+    this.slot.connectionAccepted();
+    this.masterCopies.set(socket, id);
+    this.announceFirstWrite(socket);
     socket.once('close', () => {
       this.connections.delete(socket);
-      if (this.awaitingFirstRequest.delete(socket)) this.send({ t: 'f', id });
+      this.releaseMasterCopy(socket);
+      if (this.awaitingFirstRequest.delete(socket)) {
+        this.slot.connectionAbandoned();
+        this.loadEnded();
+      }
       if (this.stopping) this.checkDrained();
     });
     this.server.emit('connection', socket);
+  }
+
+  /** The master's queue became non-empty (on) or stayed empty (off). */
+  watch(on: boolean): void {
+    this.watched = on;
+    // It may have freed up before the master asked: say so now, or the queue would wait.
+    if (on) this.loadEnded();
   }
 
   reopenLogs(): void {
@@ -129,26 +146,22 @@ export class WorkerServer {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const socket = req.socket;
-    const dispatchedId = this.awaitingFirstRequest.get(socket);
-    if (dispatchedId === undefined) this.send({ t: 'b' });
-    else this.awaitingFirstRequest.delete(socket);
+    const firstOnConnection = this.awaitingFirstRequest.delete(req.socket);
     this.inFlight++;
     this.responses.add(res);
     if (this.stopping || this.retiring) res.shouldKeepAlive = false;
-    const trace = this.slot.begin(req);
+    const trace = this.slot.begin(req, firstOnConnection);
     this.slowlog?.track(this.slot.oldestStart());
     res.once('close', () => {
       this.inFlight--;
       this.responses.delete(res);
       this.served++;
+      // Retire before the slot shows it free: the master must not pick it again.
+      this.checkRecycling();
       this.slot.end(trace);
       this.slowlog?.track(this.slot.oldestStart());
       this.accessLog?.write(req, res, { ...trace, rss: this.slot.sampleRss() });
-      const d = Date.now() - trace.startedAt;
-      // Retire first: once the master hears 'f' it may hand this worker the next connection.
-      this.checkRecycling();
-      this.send(dispatchedId === undefined ? { t: 'f', d } : { t: 'f', id: dispatchedId, d });
+      this.loadEnded();
       if (this.stopping) this.checkDrained();
     });
     this.invokeHandler(req, res);
@@ -171,17 +184,32 @@ export class WorkerServer {
     }
   }
 
+  /** While watched, tells the master it can take one more connection. */
+  private loadEnded(): void {
+    if (this.watched && !this.stopping && !this.retiring && this.slot.load() < this.settings.maxConcurrency) {
+      this.slot.settle();
+      this.send({ t: 'f' });
+    }
+  }
+
   /**
    * Tells the master, synchronously and before the first byte leaves, that a
    * response has begun: from then on a 502 from the master would corrupt it.
    */
-  private announceFirstWrite(socket: Socket, id: number): void {
+  private announceFirstWrite(socket: Socket): void {
     const ownWrite = socket.write;
     socket.write = ((...args: Parameters<Socket['write']>) => {
       socket.write = ownWrite;
-      this.send({ t: 's', id });
+      this.releaseMasterCopy(socket);
       return ownWrite.apply(socket, args);
     }) as Socket['write'];
+  }
+
+  private releaseMasterCopy(socket: Socket): void {
+    const id = this.masterCopies.get(socket);
+    if (id === undefined) return;
+    this.masterCopies.delete(socket);
+    this.send({ t: 's', id });
   }
 
   /** Past a recycling limit, ask the master for a replacement; it then stops this worker gracefully. */
@@ -193,6 +221,7 @@ export class WorkerServer {
     else if (maxMemory > 0 && this.slot.currentRss() > maxMemory) reason = 'max_memory';
     if (reason === null) return;
     this.retiring = true;
+    this.slot.finishing();
     this.send({ t: 'r', reason });
   }
 

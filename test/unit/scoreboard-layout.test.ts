@@ -6,13 +6,15 @@ import type { IncomingMessage } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as endOfTurn, setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { readScoreboard, Scoreboard, scoreboardPath } from '../../src/scoreboard/file.js';
 import {
   decodeHeader,
   decodeSlot,
+  DURATION_BUCKETS,
+  emptyDurations,
   encodeHeader,
   encodeSlot,
   fileSize,
@@ -55,6 +57,10 @@ const SLOT: Slot = {
   pid: 123_456,
   state: 'Running',
   active: 3,
+  waiting: 2,
+  accepted: 2 ** 35 + 3,
+  // Not 0 as a loaded slot would have: a round trip must see the field.
+  freeSince: 1_732_000_050_000.25,
   startTime: 1_732_000_000_001,
   requests: 2 ** 36 + 5,
   requestStart: 1_732_000_100_002.5,
@@ -65,6 +71,8 @@ const SLOT: Slot = {
   user: 'alice',
   lastRequestCpu: 12.5,
   lastRequestMemory: 48 * 1024 * 1024,
+  // A different count in every bucket, so swapped or shifted buckets show.
+  durations: { sum: 1234.5625, counts: DURATION_BUCKETS.map((_, i) => i * 3 + 1).concat(2 ** 41 + 9) },
 };
 
 function encoded(slot: Slot): Buffer {
@@ -137,7 +145,31 @@ describe('scoreboard layout: header', () => {
 
 describe('scoreboard layout: slot', () => {
   it('round-trips every field', () => {
+    assert.equal(SLOT.durations.counts.length, DURATION_BUCKETS.length + 1, 'the fixture fills every bucket and the overflow');
     assert.deepEqual(decodeSlot(encoded(SLOT), 0), SLOT);
+  });
+
+  it('decodes from a buffer whose slot is not 8-byte aligned (a copy is read instead)', () => {
+    const misaligned = Buffer.concat([Buffer.alloc(3), encoded(SLOT)]).subarray(3);
+    assert.notEqual(misaligned.byteOffset % 8, 0, 'the buffer really is misaligned');
+    assert.deepEqual(decodeSlot(misaligned, 0), SLOT);
+    // At an offset the text fields are read from the copy: this catches reading them at the caller's offset.
+    const file = Buffer.alloc(fileSize(3));
+    encodeSlot(SLOT, file, slotOffset(1));
+    encodeSlot({ ...SLOT, method: 'HEAD', uri: '/neighbour', user: 'zed' }, file, slotOffset(0));
+    const shifted = Buffer.concat([Buffer.alloc(5), file]).subarray(5);
+    assert.notEqual((shifted.byteOffset + slotOffset(1)) % 8, 0);
+    assert.deepEqual(decodeSlot(shifted, slotOffset(1)), SLOT);
+    assert.deepEqual(decodeSlot(Buffer.concat([Buffer.alloc(1), Buffer.alloc(SLOT_SIZE)]).subarray(1), 0), freeSlot());
+  });
+
+  it('checksums with FNV-1a over the native 32-bit words before the checksum', () => {
+    // Computed here independently, so a change to the algorithm or its range is caught.
+    const bytes = encoded(SLOT);
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, SLOT_SIZE / 4);
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < words.length - 1; i++) hash = Math.imul(hash ^ words[i]!, 0x01000193) >>> 0;
+    assert.equal(words[words.length - 1], hash || 1);
   });
 
   it('round-trips every state', () => {
@@ -204,7 +236,18 @@ describe('scoreboard layout: slot', () => {
 
   it('is null for a torn record: the first part of one encoding and the rest of another', () => {
     const a = encoded(SLOT);
-    const b = encoded({ ...SLOT, state: 'Idle', active: 0, requests: SLOT.requests + 1, uri: '/other', requestDuration: 9 });
+    const b = encoded({
+      ...SLOT,
+      state: 'Idle',
+      active: 0,
+      waiting: 0,
+      accepted: SLOT.accepted + 1,
+      freeSince: SLOT.freeSince + 1,
+      requests: SLOT.requests + 1,
+      uri: '/other',
+      requestDuration: 9,
+      durations: { sum: SLOT.durations.sum + 9e-6, counts: SLOT.durations.counts.map((n, i) => (i === 0 ? n + 1 : n)) },
+    });
     let torn = 0;
     for (let split = 1; split < SLOT_SIZE; split++) {
       for (const [first, second] of [
@@ -224,10 +267,15 @@ describe('scoreboard layout: slot', () => {
     assert.deepEqual(decodeSlot(Buffer.alloc(SLOT_SIZE), 0), freeSlot());
     assert.deepEqual(decodeSlot(Buffer.alloc(fileSize(4)), slotOffset(3)), freeSlot());
     assert.equal(freeSlot().state, 'Free');
+    assert.deepEqual(freeSlot().durations, emptyDurations());
+    assert.equal(emptyDurations().counts.length, DURATION_BUCKETS.length + 1);
   });
 
-  it('clamps the in-flight count to 16 bits', () => {
+  it('clamps the in-flight and waiting counts to 16 bits', () => {
     assert.equal(decodeSlot(encoded({ ...SLOT, active: 70_000 }), 0)!.active, 0xffff);
+    const waiting = decodeSlot(encoded({ ...SLOT, waiting: 70_000 }), 0)!;
+    assert.equal(waiting.waiting, 0xffff);
+    assert.equal(waiting.active, SLOT.active, 'waiting does not spill into active');
   });
 });
 
@@ -301,8 +349,9 @@ describe('scoreboard file', () => {
           'content-length': '42',
         },
       } as unknown as IncomingMessage;
+      writer.connectionAccepted();
       const before = Date.now();
-      const trace = writer.begin(req);
+      const trace = writer.begin(req, true);
       let slot = readScoreboard(file)!.slots[index]!;
       assert.equal(slot.state, 'Running');
       assert.equal(slot.pid, process.pid);
@@ -312,39 +361,51 @@ describe('scoreboard file', () => {
       assert.equal(slot.contentLength, 42);
       assert.equal(slot.requests, 1);
       assert.equal(slot.active, 1);
+      assert.equal(slot.waiting, 0, 'its first request began');
+      assert.equal(slot.accepted, 1);
+      assert.equal(slot.freeSince, 0);
       assert.ok(slot.requestStart >= before && slot.requestStart <= Date.now());
       assert.deepEqual(readScoreboard(file)!.slots[0]!.state, 'Starting', 'other slots untouched');
 
       await sleep(20);
       writer.end(trace);
+      // end() may defer its write to the end of the event-loop turn.
+      await endOfTurn();
       slot = readScoreboard(file)!.slots[index]!;
       assert.equal(slot.state, 'Idle');
       assert.equal(slot.requests, 1);
       assert.equal(slot.active, 0);
       assert.ok(slot.requestDuration >= 15_000, `duration ${slot.requestDuration} µs`);
       assert.ok(slot.lastRequestMemory > 0);
+      assert.equal(slot.durations.counts.reduce((a, b) => a + b), 1);
+      assert.ok(slot.freeSince > 0);
       assert.equal(slot.uri, '/upload?name=a%20b', 'the last request stays visible');
       assert.deepEqual(slot, { ...writer.slot });
 
       // two requests at once (pm.max_concurrency > 1): the slot shows the oldest in flight
-      const t2 = writer.begin({ method: 'GET', url: '/first', headers: {} } as unknown as IncomingMessage);
+      const t2 = writer.begin({ method: 'GET', url: '/first', headers: {} } as unknown as IncomingMessage, false);
       slot = readScoreboard(file)!.slots[index]!;
       assert.equal(slot.requests, 2);
       assert.equal(slot.user, '-');
       assert.equal(slot.contentLength, 0);
       await sleep(5);
-      const t3 = writer.begin({ method: 'POST', url: '/second', headers: {} } as unknown as IncomingMessage);
+      const t3 = writer.begin({ method: 'POST', url: '/second', headers: {} } as unknown as IncomingMessage, false);
       slot = readScoreboard(file)!.slots[index]!;
       assert.equal(slot.active, 2);
       assert.equal(slot.uri, '/first', 'the oldest request in flight is shown');
       assert.equal(slot.requestStart, t2.startedAt);
       writer.end(t2);
+      await endOfTurn();
       slot = readScoreboard(file)!.slots[index]!;
       assert.equal(slot.state, 'Running');
       assert.equal(slot.uri, '/second', 'then the oldest one left');
       assert.equal(slot.requestStart, t3.startedAt);
       writer.end(t3);
-      assert.equal(readScoreboard(file)!.slots[index]!.state, 'Idle');
+      await endOfTurn();
+      slot = readScoreboard(file)!.slots[index]!;
+      assert.equal(slot.state, 'Idle');
+      assert.equal(slot.durations.counts.reduce((a, b) => a + b), 3);
+      assert.equal(slot.accepted, 1, 'requests on connections already counted add no connection');
     } finally {
       board.close();
     }
@@ -358,7 +419,7 @@ describe('scoreboard file', () => {
       const writer = new SlotWriter(file, board.allocate()!);
       const userFor = (authorization: string | undefined): string => {
         const headers = authorization === undefined ? {} : { authorization };
-        const trace = writer.begin({ method: 'GET', url: '/', headers } as unknown as IncomingMessage);
+        const trace = writer.begin({ method: 'GET', url: '/', headers } as unknown as IncomingMessage, false);
         const user = readScoreboard(file)!.slots[0]!.user;
         writer.end(trace);
         return user;
@@ -384,10 +445,11 @@ describe('scoreboard file', () => {
       const state = (): string => readScoreboard(file)!.slots[0]!.state;
       writer.idle();
       assert.equal(state(), 'Idle');
-      writer.readingHeaders();
+      writer.connectionAccepted();
       assert.equal(state(), 'Reading headers');
-      writer.begin({ method: 'GET', url: '/', headers: {} } as unknown as IncomingMessage);
-      writer.readingHeaders(); // a second connection while a request runs: still Running
+      writer.begin({ method: 'GET', url: '/', headers: {} } as unknown as IncomingMessage, true);
+      assert.equal(state(), 'Running');
+      writer.connectionAccepted(); // a second connection while a request runs: still Running
       assert.equal(state(), 'Running');
       writer.finishing();
       assert.equal(state(), 'Finishing');
@@ -413,6 +475,9 @@ describe('scoreboard file', () => {
       pid: 2222,
       state: 'Finishing',
       active: 7,
+      waiting: 2,
+      accepted: 2,
+      freeSince: 2,
       startTime: 2,
       requests: 2,
       requestStart: 2,
@@ -423,6 +488,7 @@ describe('scoreboard file', () => {
       user: 'b'.repeat(USER_WIDTH - 1),
       lastRequestCpu: 2,
       lastRequestMemory: 2,
+      durations: { sum: 2, counts: new Array<number>(DURATION_BUCKETS.length + 1).fill(2) },
     };
     const stats = { reads: 0, seenA: 0, seenB: 0, seenFree: 0, rawReads: 0, rawTorn: 0 };
     const mixes: unknown[] = [];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { freeSlot, type PoolHeader, type Slot } from '../../src/scoreboard/layout.js';
+import { emptyDurations, freeSlot, type PoolHeader, type Slot } from '../../src/scoreboard/layout.js';
 import { parseStatusQuery, type StatusFormat } from '../../src/status/query.js';
 import { formatStrftime, renderAllPools, renderPoolStatus, type PoolStatusInput } from '../../src/status/render.js';
 
@@ -91,10 +91,17 @@ function header(overrides: Partial<PoolHeader> = {}): PoolHeader {
 }
 
 function slot(overrides: Partial<Slot> = {}): Slot {
+  // The one request it has served (477 µs), as the worker counts it.
+  const durations = emptyDurations();
+  durations.sum = 0.000477;
+  durations.counts[0] = 1;
   return {
     pid: 12431,
     state: 'Idle',
     active: 0,
+    waiting: 0,
+    accepted: 1,
+    freeSince: START_MS + 1001,
     startTime: START_MS,
     requests: 1,
     requestStart: START_MS + 1000,
@@ -105,6 +112,7 @@ function slot(overrides: Partial<Slot> = {}): Slot {
     user: '-',
     lastRequestCpu: 0,
     lastRequestMemory: 2097152,
+    durations,
     ...overrides,
   };
 }
@@ -121,9 +129,9 @@ function mixed(): PoolStatusInput {
     slots: [
       slot({ pid: 101, state: 'Idle', lastRequestCpu: 3.5, lastRequestMemory: 1000 }),
       freeSlot(),
-      slot({ pid: 102, state: 'Running', active: 1, requestStart: now - 1500, lastRequestCpu: 9, lastRequestMemory: 2000 }),
+      slot({ pid: 102, state: 'Running', active: 1, freeSince: 0, requestStart: now - 1500, lastRequestCpu: 9, lastRequestMemory: 2000 }),
       freeSlot(),
-      slot({ pid: 103, state: 'Reading headers', requestDuration: 250 }),
+      slot({ pid: 103, state: 'Reading headers', waiting: 1, accepted: 2, freeSince: 0, requestDuration: 250 }),
     ],
   });
 }
