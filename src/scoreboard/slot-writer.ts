@@ -5,10 +5,13 @@ import { DURATION_BUCKETS, SLOT_SIZE, SlotEncoder, freeSlot, slotOffset, type Sl
 /** RSS is read from /proc: sample it at most this often, not on every request. */
 const RSS_SAMPLE_MS = 250;
 /**
- * A request that begins this soon after the worker last read its CPU time
- * reuses that reading as its starting point instead of making another
- * getrusage() call: back to back, the CPU spent in between (reading this
- * request) is its own. After a longer gap, other work may have run, so it reads afresh.
+ * Reading the CPU clock is a getrusage() call, which costs more in a busy
+ * worker (it sums every thread) than the rest of a short request's bookkeeping.
+ * A reading younger than this is reused: a request that begins within it
+ * starts from that reading, and one that ends within it keeps the worker's last
+ * measured CPU share. So a request longer than this is measured on its own
+ * (plus at most this much before it), and a run of shorter ones shows the
+ * worker's CPU share over its last millisecond or so of work.
  */
 const CPU_READING_REUSE_MS = 1;
 
@@ -33,7 +36,9 @@ export interface RequestTrace {
   startedAt: number;
   /** performance.now() at the start: durations need sub-millisecond precision. */
   startedHr: number;
-  cpuAtStart: NodeJS.CpuUsage;
+  /** The CPU reading it starts from (µs) and when that was taken (performance.now()). */
+  cpuAtStart: number;
+  cpuReadAt: number;
   /** The Basic-auth user, or '-'. */
   user: string;
   method: string;
@@ -56,9 +61,9 @@ export class SlotWriter {
   /** The last Authorization header seen and its user: clients repeat it on every request. */
   private authHeader: string | undefined = undefined;
   private authUser = '-';
-  /** The last CPU reading and when it was taken (performance.now()). */
-  private cpu = process.cpuUsage();
-  private cpuReadAt = performance.now();
+  /** The last CPU reading (user + system µs) and when it was taken (performance.now()). */
+  private cpuUs = 0;
+  private cpuReadAt = -Infinity;
   /** An end() whose write is deferred: the next begin() or the end of this event-loop turn writes it. */
   private pendingWrite: NodeJS.Immediate | null = null;
   /** Requests in flight, oldest first (a Set keeps insertion order). */
@@ -116,7 +121,8 @@ export class SlotWriter {
     const trace: RequestTrace = {
       startedAt: Date.now(),
       startedHr,
-      cpuAtStart: this.cpu,
+      cpuAtStart: this.cpuUs,
+      cpuReadAt: this.cpuReadAt,
       user: this.userOf(req.headers.authorization),
       method: req.method ?? '-',
       uri: req.url ?? '-',
@@ -136,8 +142,10 @@ export class SlotWriter {
     this.inFlight.delete(trace);
     const now = performance.now();
     const elapsedMs = Math.max(now - trace.startedHr, 0.001);
-    const cpuAtEnd = this.readCpu(now);
-    const cpuUs = cpuAtEnd.user + cpuAtEnd.system - trace.cpuAtStart.user - trace.cpuAtStart.system;
+    if (now - this.cpuReadAt >= CPU_READING_REUSE_MS) {
+      this.readCpu(now);
+      slot.lastRequestCpu = ((this.cpuUs - trace.cpuAtStart) / 1000 / (now - trace.cpuReadAt)) * 100;
+    }
     if (this.finishingForGood) slot.state = 'Finishing';
     else if (this.inFlight.size > 0) slot.state = 'Running';
     else if (slot.waiting > 0) slot.state = 'Reading headers';
@@ -145,7 +153,6 @@ export class SlotWriter {
     if (this.inFlight.size === 0 && slot.waiting === 0) slot.freeSince = Date.now();
     slot.requestDuration = elapsedMs * 1000;
     countDuration(slot, elapsedMs / 1000);
-    slot.lastRequestCpu = (cpuUs / 1000 / elapsedMs) * 100;
     slot.lastRequestMemory = this.sampleRss();
     // Still busy: show the oldest request left. Idle: the one that just ended, as FPM does.
     this.show(this.oldest() ?? trace, false);
@@ -167,10 +174,10 @@ export class SlotWriter {
     return this.authUser;
   }
 
-  private readCpu(now: number): NodeJS.CpuUsage {
-    this.cpu = process.cpuUsage();
+  private readCpu(now: number): void {
+    const { user, system } = process.cpuUsage();
+    this.cpuUs = user + system;
     this.cpuReadAt = now;
-    return this.cpu;
   }
 
   /** When the oldest request in flight began (epoch ms), or null when none runs. */

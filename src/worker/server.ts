@@ -151,6 +151,8 @@ export class WorkerServer {
     this.responses.add(res);
     if (this.stopping || this.retiring) res.shouldKeepAlive = false;
     const trace = this.slot.begin(req, firstOnConnection);
+    // %C needs this request's own user/system split; only an access log pays for the reading.
+    const cpuAtStart = this.accessLog ? process.cpuUsage() : null;
     this.slowlog?.track(this.slot.oldestStart());
     res.once('close', () => {
       this.inFlight--;
@@ -160,7 +162,9 @@ export class WorkerServer {
       this.checkRecycling();
       this.slot.end(trace);
       this.slowlog?.track(this.slot.oldestStart());
-      this.accessLog?.write(req, res, { ...trace, rss: this.slot.sampleRss() });
+      if (cpuAtStart) {
+        this.accessLog?.write(req, res, { startedAt: trace.startedAt, cpuAtStart, user: trace.user, rss: this.slot.sampleRss() });
+      }
       this.loadEnded();
       if (this.stopping) this.checkDrained();
     });
@@ -168,19 +172,20 @@ export class WorkerServer {
   }
 
   private invokeHandler(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const fail = (err: unknown) => {
-      console.error(`unhandled error in request handler for ${req.method} ${req.url}:`, err);
-      if (res.headersSent) res.destroy();
-      else {
-        res.writeHead(500, { 'content-type': 'text/plain', connection: 'close' });
-        res.end('500 Internal Server Error\n');
-      }
-    };
     try {
       const result: unknown = this.app.handler(req, res);
-      if (result instanceof Promise) result.catch(fail);
+      if (result instanceof Promise) result.catch((err: unknown) => this.handlerFailed(req, res, err));
     } catch (err) {
-      fail(err);
+      this.handlerFailed(req, res, err);
+    }
+  }
+
+  private handlerFailed(req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
+    console.error(`unhandled error in request handler for ${req.method} ${req.url}:`, err);
+    if (res.headersSent) res.destroy();
+    else {
+      res.writeHead(500, { 'content-type': 'text/plain', connection: 'close' });
+      res.end('500 Internal Server Error\n');
     }
   }
 
