@@ -15,7 +15,10 @@ import { WorkerProcess, type StopReason, type WorkerExit } from './worker-proces
 
 /** After SIGTERM, how long a worker gets before SIGKILL (FPM's 1 s step). */
 const KILL_STEP_MS = 1000;
-/** Workers keep reporting 'f' this long after the queue emptied, so that a queue hovering near empty does not toggle it per connection. */
+/**
+ * Workers keep reporting 'f' this long after the queue emptied, so that a queue
+ * hovering near empty does not switch reporting on and off for every connection.
+ */
 const WATCH_LINGER_MS = 1000;
 
 export type RestartReason = StopReason | 'crash';
@@ -533,16 +536,17 @@ export class Pool {
     worker.on('output', (stream, line) =>
       this.log.warning(config.decorateWorkersOutput ? `${prefix} said into ${stream}: "${line}"` : line),
     );
-    worker.on('exit', (exit) => this.onWorkerExit(id, worker, exit, prefix, scoreboard));
+    worker.on('exit', (exit) => this.onWorkerExit(id, worker, exit, prefix));
     return worker;
   }
 
-  private onWorkerExit(id: number, worker: WorkerProcess, exit: WorkerExit, prefix: string, scoreboard: Scoreboard): void {
+  private onWorkerExit(id: number, worker: WorkerProcess, exit: WorkerExit, prefix: string): void {
     this.workers.delete(id);
     this.appMetricsCache.delete(id);
-    const lastSlot = scoreboard.readSlot(worker.slot);
+    // Its request durations outlive it: they are counters.
+    const lastSlot = worker.scoreboard.readSlot(worker.slot);
     if (lastSlot?.pid === worker.pid) addDurations(this.exitedDurations, lastSlot.durations);
-    scoreboard.release(worker.slot);
+    worker.scoreboard.release(worker.slot);
     const reason: RestartReason = worker.stopReason ?? 'crash';
     this.stats.restarts[reason]++;
     const clean = exit.code === 0 || (worker.stopReason !== null && exit.signal !== null);

@@ -64,8 +64,6 @@ export class SlotWriter {
   /** The last CPU reading (user + system µs) and when it was taken (performance.now()). */
   private cpuUs = 0;
   private cpuReadAt = -Infinity;
-  /** An end() whose write is deferred: the next begin() or the end of this event-loop turn writes it. */
-  private pendingWrite: NodeJS.Immediate | null = null;
   /** Requests in flight, oldest first (a Set keeps insertion order). */
   private readonly inFlight = new Set<RequestTrace>();
   /** Once stopping or retiring, the slot stays Finishing: the master hands it nothing more. */
@@ -155,15 +153,7 @@ export class SlotWriter {
     countDuration(slot, elapsedMs / 1000);
     slot.lastRequestMemory = this.sampleRss();
     // Still busy: show the oldest request left. Idle: the one that just ended, as FPM does.
-    this.show(this.oldest() ?? trace, false);
-  }
-
-  /**
-   * Writes a deferred end() now: the master is about to be told this worker
-   * has room, and it must find the slot saying so.
-   */
-  settle(): void {
-    if (this.pendingWrite) this.flush();
+    this.show(this.oldest() ?? trace);
   }
 
   private userOf(authorization: string | undefined): string {
@@ -193,13 +183,7 @@ export class SlotWriter {
     return this.inFlight.values().next().value;
   }
 
-  /**
-   * `now` false defers the write to the end of this event-loop turn, unless a
-   * request begins first and writes it: under load, a worker's requests follow
-   * each other within one turn, and one write then covers an end and a begin.
-   * Every begin writes at once, so a worker stuck in its handler shows it.
-   */
-  private show(trace: RequestTrace, now = true): void {
+  private show(trace: RequestTrace): void {
     const slot = this.slot;
     slot.active = this.inFlight.size;
     slot.requestStart = trace.startedAt;
@@ -207,8 +191,7 @@ export class SlotWriter {
     slot.uri = trace.uri;
     slot.contentLength = trace.contentLength;
     slot.user = trace.user;
-    if (now) this.flush();
-    else this.pendingWrite ??= setImmediate(() => this.flush());
+    this.flush();
   }
 
   /** The worker's RSS, at most RSS_SAMPLE_MS old (reading it costs a /proc read). */
@@ -233,10 +216,6 @@ export class SlotWriter {
   }
 
   private flush(): void {
-    if (this.pendingWrite) {
-      clearImmediate(this.pendingWrite);
-      this.pendingWrite = null;
-    }
     writeSync(this.fd, this.encoder.encode(this.slot), 0, SLOT_SIZE, this.offset);
   }
 }

@@ -192,7 +192,6 @@ export class WorkerServer {
   /** While watched, tells the master it can take one more connection. */
   private loadEnded(): void {
     if (this.watched && !this.stopping && !this.retiring && this.slot.load() < this.settings.maxConcurrency) {
-      this.slot.settle();
       this.send({ t: 'f' });
     }
   }

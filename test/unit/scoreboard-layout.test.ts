@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setImmediate as endOfTurn, setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { readScoreboard, Scoreboard, scoreboardPath } from '../../src/scoreboard/file.js';
@@ -369,8 +369,6 @@ describe('scoreboard file', () => {
 
       await sleep(20);
       writer.end(trace);
-      // end() may defer its write to the end of the event-loop turn.
-      await endOfTurn();
       slot = readScoreboard(file)!.slots[index]!;
       assert.equal(slot.state, 'Idle');
       assert.equal(slot.requests, 1);
@@ -395,13 +393,11 @@ describe('scoreboard file', () => {
       assert.equal(slot.uri, '/first', 'the oldest request in flight is shown');
       assert.equal(slot.requestStart, t2.startedAt);
       writer.end(t2);
-      await endOfTurn();
       slot = readScoreboard(file)!.slots[index]!;
       assert.equal(slot.state, 'Running');
       assert.equal(slot.uri, '/second', 'then the oldest one left');
       assert.equal(slot.requestStart, t3.startedAt);
       writer.end(t3);
-      await endOfTurn();
       slot = readScoreboard(file)!.slots[index]!;
       assert.equal(slot.state, 'Idle');
       assert.equal(slot.durations.counts.reduce((a, b) => a + b), 3);
