@@ -1,5 +1,5 @@
 // What the scoreboard costs a worker per request: the slot writes a request
-// makes (Reading headers when a connection arrives, Running, then Idle), measured in
+// makes (Running, then Idle; a new connection is counted in the Running write), measured in
 // a loop against a real scoreboard file on tmpfs. Target: ≤ 5 µs on average.
 //
 //   node dist/bench/scoreboard-cost.js [--requests N]
@@ -55,9 +55,9 @@ try {
   await isolated(Math.min(20_000, requests), true);
   const rows = [
     ['kept-alive, back to back (Running + Idle writes)', backToBack(requests, false)],
-    ['new connection, back to back (Reading headers + Running + Idle)', backToBack(requests, true)],
+    ['new connection, back to back (accept counted in the Running write)', backToBack(requests, true)],
     ['kept-alive, isolated (Running + Idle writes)', await isolated(requests, false)],
-    ['new connection, isolated (Reading headers + Running + Idle)', await isolated(requests, true)],
+    ['new connection, isolated (accept counted in the Running write)', await isolated(requests, true)],
   ] as const;
   const verdict = (us: number) => (us <= TARGET_US ? 'PASS' : 'FAIL');
   process.stdout.write(

@@ -14,6 +14,12 @@ const RSS_SAMPLE_MS = 250;
  * worker's CPU share over its last millisecond or so of work.
  */
 const CPU_READING_REUSE_MS = 1;
+/**
+ * A connection whose request has not begun within this long is written to the
+ * slot on its own ('Reading headers', as FPM shows a slow client); a prompt
+ * request writes it along with its own start, saving a write per connection.
+ */
+export const READING_HEADERS_SHOWN_AFTER_MS = 100;
 
 function basicAuthUser(header: string | undefined): string {
   if (!header?.startsWith('Basic ')) return '-';
@@ -66,6 +72,9 @@ export class SlotWriter {
   private cpuReadAt = -Infinity;
   /** Requests in flight, oldest first (a Set keeps insertion order). */
   private readonly inFlight = new Set<RequestTrace>();
+  /** The slot in memory has changes not yet written (a connection accepted). */
+  private unwritten = false;
+  private writeTimer: NodeJS.Timeout | null = null;
   /** Once stopping or retiring, the slot stays Finishing: the master hands it nothing more. */
   private finishingForGood = false;
 
@@ -82,9 +91,10 @@ export class SlotWriter {
   }
 
   /**
-   * The master handed over a connection. Counting it here is what lets the
-   * master see, without a message, that the connection arrived and that this
-   * worker is busy until its first request ends.
+   * The master handed over a connection. The slot counts it, which is how the
+   * master learns it arrived; until then the master counts it as in transit,
+   * which is the same load. So it is written with the request's start, in
+   * the same write, and on its own only if the headers are slow to come.
    */
   connectionAccepted(): void {
     const slot = this.slot;
@@ -93,7 +103,11 @@ export class SlotWriter {
     slot.freeSince = 0;
     // No request runs: the worker waits for this connection's headers.
     if (slot.active === 0 && !this.finishingForGood) slot.state = 'Reading headers';
-    this.flush();
+    this.unwritten = true;
+    this.writeTimer ??= setTimeout(() => {
+      this.writeTimer = null;
+      if (this.unwritten) this.flush();
+    }, READING_HEADERS_SHOWN_AFTER_MS).unref();
   }
 
   /** A handed-over connection closed before its first request began. */
@@ -216,6 +230,7 @@ export class SlotWriter {
   }
 
   private flush(): void {
+    this.unwritten = false;
     writeSync(this.fd, this.encoder.encode(this.slot), 0, SLOT_SIZE, this.offset);
   }
 }

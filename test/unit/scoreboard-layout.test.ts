@@ -31,7 +31,7 @@ import {
   type PoolHeader,
   type Slot,
 } from '../../src/scoreboard/layout.js';
-import { SlotWriter } from '../../src/scoreboard/slot-writer.js';
+import { READING_HEADERS_SHOWN_AFTER_MS, SlotWriter } from '../../src/scoreboard/slot-writer.js';
 
 const HEADER: PoolHeader = {
   pool: 'www-ü',
@@ -432,7 +432,7 @@ describe('scoreboard file', () => {
     }
   });
 
-  it('shows Reading headers and Finishing states', () => {
+  it('shows Reading headers (once the headers are slow to come) and Finishing states', async () => {
     const file = path.join(dir, 'states.scoreboard');
     const board = new Scoreboard(file, 1);
     try {
@@ -442,6 +442,8 @@ describe('scoreboard file', () => {
       writer.idle();
       assert.equal(state(), 'Idle');
       writer.connectionAccepted();
+      assert.equal(state(), 'Idle', 'a prompt request would be written along with the connection');
+      await sleep(READING_HEADERS_SHOWN_AFTER_MS + 50);
       assert.equal(state(), 'Reading headers');
       writer.begin({ method: 'GET', url: '/', headers: {} } as unknown as IncomingMessage, true);
       assert.equal(state(), 'Running');
