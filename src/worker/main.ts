@@ -3,7 +3,7 @@
 import type { Socket } from 'node:net';
 import { inspect } from 'node:util';
 import { WORKER_SETTINGS_ENV, type MasterMessage, type WorkerMessage, type WorkerSettings } from '../ipc/protocol.js';
-import { findAppMetrics, loadApp, type MetricsSource } from './app-loader.js';
+import { findAppMetrics, loadApp, type LoadedApp, type MetricsSource } from './app-loader.js';
 import { WorkerServer } from './server.js';
 
 /** How long an orphaned worker lets in-flight requests run before it exits. */
@@ -35,6 +35,10 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const) process.on(signal, () => {});
 
   let server: WorkerServer | null = null;
+  let app: LoadedApp | null = null;
+  // Looked up at scrape time, not at start: finding the app's prom-client walks
+  // its node_modules, and ondemand's first request waits for the start. (Until
+  // found, each scrape looks again: the app may load prom-client late.)
   let appMetrics: MetricsSource | null = null;
   let stopRequested = false;
   const stop = (): void => {
@@ -54,6 +58,7 @@ async function main(): Promise<void> {
     else if (message.t === 'watch') server?.watch(message.on);
     else if (message.t === 'metrics') {
       const id = message.id;
+      if (app) appMetrics ??= findAppMetrics(settings.app, app.exports);
       (appMetrics ? appMetrics.getMetricsAsJSON() : Promise.resolve(null))
         .catch(() => null)
         .then((data) => send({ t: 'm', id, data }));
@@ -66,10 +71,10 @@ async function main(): Promise<void> {
   });
 
   try {
-    const app = await loadApp(settings.app);
-    await app.init?.();
-    appMetrics = findAppMetrics(settings.app, app.exports);
-    server = new WorkerServer(app, settings, (message) => send(message));
+    const loaded = await loadApp(settings.app);
+    await loaded.init?.();
+    app = loaded;
+    server = await WorkerServer.start(loaded, settings, (message) => send(message));
   } catch (err) {
     const error = err instanceof Error && err.stack ? err.stack : inspect(err);
     send({ t: 'fail', error }, () => process.exit(1));

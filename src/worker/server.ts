@@ -3,8 +3,8 @@ import type { Socket } from 'node:net';
 import type { RetireReason, WorkerSettings, WorkerMessage } from '../ipc/protocol.js';
 import { SlotWriter } from '../scoreboard/slot-writer.js';
 import type { LoadedApp } from './app-loader.js';
-import { AccessLog } from './access-log.js';
-import { SlowlogWatchdog } from './slowlog-watchdog.js';
+import type { AccessLog } from './access-log.js';
+import type { SlowlogWatchdog } from './slowlog-watchdog.js';
 
 /**
  * Serves the connections the master hands over. It never listens itself. Its
@@ -36,18 +36,19 @@ export class WorkerServer {
   private stopping = false;
   private onDrained: (() => void) | null = null;
   private readonly slot: SlotWriter;
-  private readonly slowlog: SlowlogWatchdog | null = null;
-  private readonly accessLog: AccessLog | null = null;
+  private readonly slowlog: SlowlogWatchdog | null;
+  private readonly accessLog: AccessLog | null;
 
-  constructor(
-    private readonly app: LoadedApp,
-    private readonly settings: WorkerSettings,
-    private readonly send: (message: WorkerMessage) => void,
-  ) {
-    this.slot = new SlotWriter(settings.scoreboard, settings.slot);
-    this.slot.idle();
+  /**
+   * The access log and the slowlog watchdog are loaded only when configured:
+   * every module a worker imports lengthens every worker start (ondemand's
+   * first request waits for one).
+   */
+  static async start(app: LoadedApp, settings: WorkerSettings, send: (message: WorkerMessage) => void): Promise<WorkerServer> {
+    let accessLog: AccessLog | null = null;
     if (settings.accessLog) {
-      this.accessLog = new AccessLog({
+      const { AccessLog } = await import('./access-log.js');
+      accessLog = new AccessLog({
         file: settings.accessLog,
         format: settings.accessFormat,
         suppressPaths: settings.accessSuppressPath,
@@ -55,8 +56,10 @@ export class WorkerServer {
         app: settings.app,
       });
     }
+    let slowlog: SlowlogWatchdog | null = null;
     if (settings.slowlogTimeout > 0 && settings.slowlog) {
-      this.slowlog = new SlowlogWatchdog({
+      const { SlowlogWatchdog } = await import('./slowlog-watchdog.js');
+      slowlog = new SlowlogWatchdog({
         pool: settings.pool,
         app: settings.app,
         slowlog: settings.slowlog,
@@ -65,6 +68,20 @@ export class WorkerServer {
         slot: settings.slot,
       });
     }
+    return new WorkerServer(app, settings, send, accessLog, slowlog);
+  }
+
+  private constructor(
+    private readonly app: LoadedApp,
+    private readonly settings: WorkerSettings,
+    private readonly send: (message: WorkerMessage) => void,
+    accessLog: AccessLog | null,
+    slowlog: SlowlogWatchdog | null,
+  ) {
+    this.accessLog = accessLog;
+    this.slowlog = slowlog;
+    this.slot = new SlotWriter(settings.scoreboard, settings.slot);
+    this.slot.idle();
     this.server = http.createServer(
       {
         headersTimeout: settings.headersTimeout,
