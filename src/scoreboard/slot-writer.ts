@@ -7,11 +7,11 @@ const RSS_SAMPLE_MS = 250;
 /**
  * Reading the CPU clock is a getrusage() call, which costs more in a busy
  * worker (it sums every thread) than the rest of a short request's bookkeeping.
- * A reading younger than this is reused: a request that begins within it
- * starts from that reading, and one that ends within it keeps the worker's last
- * measured CPU share. So a request longer than this is measured on its own
- * (plus at most this much before it), and a run of shorter ones shows the
- * worker's CPU share over its last millisecond or so of work.
+ * On a busy worker, requests follow each other closely: a request that begins
+ * within this long of the last reading starts from it, and ends without a new
+ * reading unless this long has passed since: the slot then shows the worker's
+ * CPU share over its last millisecond or so of work. A request that begins after a pause starts from a fresh reading and
+ * ends with one: it is measured on its own.
  */
 const CPU_READING_REUSE_MS = 1;
 /**
@@ -45,6 +45,8 @@ export interface RequestTrace {
   /** The CPU reading it starts from (µs) and when that was taken (performance.now()). */
   cpuAtStart: number;
   cpuReadAt: number;
+  /** It began after a pause, from a fresh reading: it is measured on its own. */
+  afterPause: boolean;
   /** The Basic-auth user, or '-'. */
   user: string;
   method: string;
@@ -129,12 +131,14 @@ export class SlotWriter {
   /** `firstOnConnection`: the first request of a connection the master handed over. */
   begin(req: IncomingMessage, firstOnConnection: boolean): RequestTrace {
     const startedHr = performance.now();
-    if (startedHr - this.cpuReadAt > CPU_READING_REUSE_MS) this.readCpu(startedHr);
+    const afterPause = startedHr - this.cpuReadAt > CPU_READING_REUSE_MS;
+    if (afterPause) this.readCpu(startedHr);
     const trace: RequestTrace = {
       startedAt: Date.now(),
       startedHr,
       cpuAtStart: this.cpuUs,
       cpuReadAt: this.cpuReadAt,
+      afterPause,
       user: this.userOf(req.headers.authorization),
       method: req.method ?? '-',
       uri: req.url ?? '-',
@@ -154,7 +158,7 @@ export class SlotWriter {
     this.inFlight.delete(trace);
     const now = performance.now();
     const elapsedMs = Math.max(now - trace.startedHr, 0.001);
-    if (now - this.cpuReadAt >= CPU_READING_REUSE_MS) {
+    if (trace.afterPause || now - this.cpuReadAt >= CPU_READING_REUSE_MS) {
       this.readCpu(now);
       slot.lastRequestCpu = ((this.cpuUs - trace.cpuAtStart) / 1000 / (now - trace.cpuReadAt)) * 100;
     }
