@@ -10,8 +10,9 @@ const RSS_SAMPLE_MS = 250;
  * On a busy worker, requests follow each other closely: a request that begins
  * within this long of the last reading starts from it, and ends without a new
  * reading unless this long has passed since: the slot then shows the worker's
- * CPU share over its last millisecond or so of work. A request that begins after a pause starts from a fresh reading and
- * ends with one: it is measured on its own.
+ * CPU share over its last millisecond or so of work. A request that begins
+ * after a pause starts from a fresh reading and ends with one: it is measured
+ * on its own.
  */
 const CPU_READING_REUSE_MS = 1;
 /**
