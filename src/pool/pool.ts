@@ -17,9 +17,10 @@ import { WorkerProcess, type StopReason, type WorkerExit } from './worker-proces
 const KILL_STEP_MS = 1000;
 /**
  * Workers keep reporting 'f' this long after the queue emptied, so that a queue
- * hovering near empty does not switch reporting on and off for every connection.
+ * hovering near empty does not switch reporting on and off for every
+ * connection; short, because while it lasts every request ends with a message.
  */
-const WATCH_LINGER_MS = 1000;
+const WATCH_LINGER_MS = 100;
 
 export type RestartReason = StopReason | 'crash';
 
@@ -385,8 +386,9 @@ export class Pool {
           this.noteActive();
         }
       }
-      this.syncWatch();
     }
+    // Also on the 'f' that follow the queue's emptying: they switch reporting off.
+    this.syncWatch();
     this.stopWhenQueueEmpty();
   }
 
