@@ -6,6 +6,9 @@ import type { LoadedApp } from './app-loader.js';
 import type { AccessLog } from './access-log.js';
 import type { SlowlogWatchdog } from './slowlog-watchdog.js';
 
+/** How long a stopping worker keeps idle kept-alive connections open for a last request. */
+const STOP_IDLE_GRACE_MS = 1000;
+
 /**
  * Serves the connections the master hands over. It never listens itself. Its
  * load (requests in flight plus handed-over connections still waiting for their
@@ -13,9 +16,6 @@ import type { SlowlogWatchdog } from './slowlog-watchdog.js';
  * picks a worker; only while connections are queued does it also say 'f' when
  * it can take one more.
  */
-/** How long a stopping worker keeps idle kept-alive connections open for a last request. */
-const STOP_IDLE_GRACE_MS = 1000;
-
 export class WorkerServer {
   private readonly server: http.Server;
   /** Dispatched connections whose first request has not begun yet. */
@@ -179,8 +179,8 @@ export class WorkerServer {
       this.checkRecycling();
       this.slot.end(trace);
       this.slowlog?.track(this.slot.oldestStart());
-      if (cpuAtStart) {
-        this.accessLog?.write(req, res, { startedAt: trace.startedAt, cpuAtStart, user: trace.user, rss: this.slot.sampleRss() });
+      if (this.accessLog && cpuAtStart) {
+        this.accessLog.write(req, res, { startedAt: trace.startedAt, cpuAtStart, user: trace.user, rss: this.slot.sampleRss() });
       }
       this.loadEnded();
       if (this.stopping) this.checkDrained();

@@ -256,6 +256,21 @@ test("poold's series, each with a pool label: connections, queue, processes by s
   assert.equal(samplesOf(after, 'poold_worker_requests_total', { pool: 'www' }).length, 2, 'still one series per live worker');
 });
 
+test('request durations outlive their workers: a recycled worker\'s requests stay in the histogram', async (t) => {
+  // Workers count durations in their own slots; the master keeps a slot's counts when its worker exits.
+  const daemon = await startDaemon(t, { wwwExtra: 'pm.max_requests = 2' });
+  const N = 6;
+  for (let i = 0; i < N; i++) assert.equal((await get(daemon.www, `/?i=${i}`)).status, 200);
+  const { exposition: m } = await pollUntil('recycled workers gone, their replacements idle', async () => {
+    const scraped = await scrape(daemon);
+    const retired = valueOf(scraped.exposition, 'poold_worker_restarts_total', { pool: 'www', reason: 'max_requests' });
+    const idle = valueOf(scraped.exposition, 'poold_processes', { pool: 'www', state: 'idle' });
+    return retired >= 2 && idle === 2 && scraped;
+  });
+  assert.equal(valueOf(m, 'poold_request_duration_seconds_count', { pool: 'www' }), N);
+  assert.equal(valueOf(m, 'poold_request_duration_seconds_bucket', { pool: 'www', le: '+Inf' }), N);
+});
+
 test("the app's prom-client metrics from two workers add up, in both formats, while the workers are stuck, and after one is killed", async (t) => {
   const daemon = await startDaemon(t, { app: METRICS_APP });
   const byPid = new Map<number, number>();
