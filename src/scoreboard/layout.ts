@@ -3,7 +3,8 @@
 // reader that raced a writer (a positioned write is not atomic against a
 // concurrent read) detects the torn copy and reads again.
 
-export const MAGIC = 'POOLDSB2';
+// Bumped whenever the layout changes, so that a reader of another version refuses the file.
+export const MAGIC = 'POOLDSB3';
 // 512 divides the 4 KiB page, so no record straddles two pages: a copy racing
 // a write then tears far less often (page by page copies are what tear).
 export const HEADER_SIZE = 512;

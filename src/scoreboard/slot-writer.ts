@@ -1,5 +1,6 @@
 import { openSync, writeSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import os from 'node:os';
 import { DURATION_BUCKETS, SLOT_SIZE, SlotEncoder, freeSlot, slotOffset, type Slot } from './layout.js';
 
 /** RSS is read from /proc: sample it at most this often, not on every request. */
@@ -15,6 +16,13 @@ const RSS_SAMPLE_MS = 250;
  * on its own.
  */
 const CPU_READING_REUSE_MS = 1;
+/**
+ * The CPU clock counts every thread of the process, and the time of a thread
+ * still running elsewhere (V8 compiling or collecting garbage) is credited in
+ * lumps: over a window of a fraction of a millisecond it can seem to exceed
+ * every core. No process can use more than all of them.
+ */
+const MAX_CPU_PERCENT = os.availableParallelism() * 100;
 /**
  * A connection whose request has not begun within this long is written to the
  * slot on its own ('Reading headers', as FPM shows a slow client); a prompt
@@ -161,7 +169,8 @@ export class SlotWriter {
     const elapsedMs = Math.max(now - trace.startedHr, 0.001);
     if (trace.afterPause || now - this.cpuReadAt >= CPU_READING_REUSE_MS) {
       this.readCpu(now);
-      slot.lastRequestCpu = ((this.cpuUs - trace.cpuAtStart) / 1000 / (now - trace.cpuReadAt)) * 100;
+      const percent = ((this.cpuUs - trace.cpuAtStart) / 1000 / (now - trace.cpuReadAt)) * 100;
+      slot.lastRequestCpu = Math.min(percent, MAX_CPU_PERCENT);
     }
     if (this.finishingForGood) slot.state = 'Finishing';
     else if (this.inFlight.size > 0) slot.state = 'Running';
