@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { runCommand, type CommandResult } from './run.js';
 import { FIXTURES, POOLD_BIN, tempDir, waitFor, withPrivateStatusListener, type RunningPoold } from './poold.js';
 
 /**
@@ -88,40 +89,14 @@ export function writeConfig(text: string, dir = tempDir()): { dir: string; file:
   return { dir, file };
 }
 
-export interface CliResult {
-  code: number | string;
-  stdout: string;
-  stderr: string;
-}
+export type CliResult = CommandResult;
 
 /**
  * Runs `poold ARGS` to completion. It is SIGKILLed, and the call rejects, if it
  * takes longer than `timeoutMs`: a CLI command that hangs is a failure.
  */
 export function runPoold(args: string[], timeoutMs = 20_000, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [POOLD_BIN, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`poold ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    // 'close', not 'exit': every byte of its output has been read by then.
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? signal ?? 'unknown', stdout, stderr });
-    });
-  });
+  return runCommand(process.execPath, [POOLD_BIN, ...args], { timeoutMs, env });
 }
 
 /** The pid of a process that existed and is gone (reaped): for stale pid files. */

@@ -1,9 +1,10 @@
 // Clients and parsers for the status listener tests: requests with any
 // method, headers, source address or unix socket; the Prometheus text and
 // OpenMetrics expositions parsed into families and samples; promtool.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import type { Response } from './poold.js';
+import { runCommand } from './run.js';
 
 export type StatusTarget = { port: number; host?: string } | { socketPath: string };
 
@@ -184,25 +185,7 @@ export interface PromtoolResult {
 }
 
 /** `promtool check metrics` with `body` on its stdin. */
-export function promtoolCheckMetrics(body: string, timeoutMs = 30_000): Promise<PromtoolResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`promtool check metrics did not finish within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? signal ?? 'unknown', output });
-    });
-    child.stdin.on('error', () => {}); // promtool may exit before reading everything
-    child.stdin.end(body);
-  });
+export async function promtoolCheckMetrics(body: string, timeoutMs = 30_000): Promise<PromtoolResult> {
+  const { code, stdout, stderr } = await runCommand('promtool', ['check', 'metrics'], { timeoutMs, input: body });
+  return { code, output: stdout + stderr };
 }

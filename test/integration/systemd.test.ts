@@ -13,6 +13,7 @@ import { accessSync, chmodSync, constants, readFileSync, rmSync, writeFileSync }
 import path from 'node:path';
 import { test } from 'node:test';
 import { runPoold, waitExit, writeConfig } from '../helpers/cli.js';
+import { runCommand, type CommandResult } from '../helpers/run.js';
 import {
   FIXTURES,
   POOLD_BIN,
@@ -55,35 +56,6 @@ function skipUnless(...commands: string[]): string | false {
   return `${missing.join(', ')} not installed (Debian packages systemd / python3; .ci/run installs them)`;
 }
 
-interface Run {
-  code: number | string;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to completion; SIGKILLed and rejected after `timeoutMs`. */
-function run(command: string, args: string[], timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? signal ?? 'unknown', stdout, stderr });
-    });
-  });
-}
-
 /** systemd's own quoting for one Exec= word, so paths with spaces survive. */
 function execWord(word: string): string {
   return `"${word.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
@@ -107,12 +79,12 @@ function unitForThisMachine(unit: string): string {
  * unparsable values (it only warns, on stderr), so callers check stderr.
  * --man=no: it would otherwise look up man: Documentation= pages.
  */
-async function verify(text: string): Promise<Run> {
+async function verify(text: string): Promise<CommandResult> {
   const dir = tempDir('poold-unit-');
   try {
     const file = path.join(dir, 'poold.service');
     writeFileSync(file, text);
-    return await run('systemd-analyze', ['verify', '--man=no', file]);
+    return await runCommand('systemd-analyze', ['verify', '--man=no', file]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
