@@ -43,8 +43,6 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   readonly pid: number;
   readonly startedAt = Date.now();
   phase: WorkerPhase = 'starting';
-  /** Requests in flight plus handed-over connections whose first request has not begun. */
-  load = 0;
   /** When (epoch ms) its load last dropped to zero or it became ready: "idle longest" and idle timeouts. */
   lastFreeAt = Date.now();
   /** Connections handed over since it started; its slot counts those it received. */
@@ -105,10 +103,16 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * Takes its load from its scoreboard slot (null: torn or not written yet,
-   * then the last reading stands). Connections in transit, handed over but not
-   * yet counted by the worker, are added.
+   * Requests in flight plus handed-over connections whose first request has
+   * not begun: what its slot last showed, plus the connections handed over
+   * since that the worker had not counted yet (in transit).
    */
+  get load(): number {
+    if (this.phase === 'exited') return 0;
+    return this.slotLoad + Math.max(0, this.dispatched - this.slotAccepted);
+  }
+
+  /** Takes its load from its scoreboard slot (null: torn or not written yet, then the last reading stands). */
   updateLoad(slot: SlotLoad | null): void {
     if (slot && slot.pid === this.pid) {
       this.slotLoad = slot.load;
@@ -116,14 +120,12 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       this.finishing = slot.finishing;
       if (slot.freeSince > 0) this.lastFreeAt = slot.freeSince;
     }
-    this.load = this.slotLoad + Math.max(0, this.dispatched - this.slotAccepted);
   }
 
   /** Hands a connection over; returns false when the channel is already gone. */
   dispatch(socket: Socket, id: number): boolean {
     if (!this.child.connected) return false;
     this.dispatched++;
-    this.load++;
     this.unanswered.set(id, socket);
     const message: MasterMessage = { t: 'conn', id };
     // keepOpen: the master keeps its copy until the worker starts answering.
@@ -238,7 +240,6 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     const beforeReady = this.phase === 'starting';
     this.phase = 'exited';
-    this.load = 0;
     // Node never closes a handle that was in flight to a dead child, and no byte
     // of these responses was written: without this the clients would hang.
     for (const id of [...this.unanswered.keys()]) this.answerUnanswered(id, this.unansweredStatus);
