@@ -8,14 +8,15 @@ const RSS_SAMPLE_MS = 250;
 /**
  * Reading the CPU clock is a getrusage() call, which costs more in a busy
  * worker (it sums every thread) than the rest of a short request's bookkeeping.
- * On a busy worker, requests follow each other closely: a request that begins
- * within this long of the last reading starts from it, and ends without a new
- * reading unless this long has passed since: the slot then shows the worker's
- * CPU share over its last millisecond or so of work. A request that begins
- * after a pause starts from a fresh reading and ends with one: it is measured
- * on its own.
+ * A request that begins more than this long after the last reading starts from
+ * a fresh one and ends with one: it is measured on its own. On a busy worker,
+ * requests follow each other closely: each starts from the last reading and
+ * ends without a new one unless this long has passed since it, so the slot
+ * shows the worker's CPU share over its last 10 ms or so of work. FPM's
+ * times() counts in 10 ms clock ticks: it cannot resolve a shorter request
+ * either.
  */
-const CPU_READING_REUSE_MS = 1;
+const CPU_READING_REUSE_MS = 10;
 /**
  * The CPU clock counts every thread of the process, and the time of a thread
  * still running elsewhere (V8 compiling or collecting garbage) is credited in
@@ -37,6 +38,16 @@ function basicAuthUser(header: string | undefined): string {
   return colon > 0 ? decoded.slice(0, colon) : '-';
 }
 
+/**
+ * Milliseconds on the monotonic clock. Not performance.now(): the global
+ * `performance` loads node:perf_hooks on first use, which costs a worker's
+ * first request 1–2 ms (and ondemand's cold start waits for that request).
+ */
+function monotonicMs(): number {
+  const [seconds, nanoseconds] = process.hrtime();
+  return seconds * 1e3 + nanoseconds / 1e6;
+}
+
 /** Adds one request to the slot's duration histogram. */
 function countDuration(slot: Slot, seconds: number): void {
   let bucket = 0;
@@ -49,9 +60,9 @@ function countDuration(slot: Slot, seconds: number): void {
 export interface RequestTrace {
   /** Epoch ms. */
   startedAt: number;
-  /** performance.now() at the start: durations need sub-millisecond precision. */
+  /** monotonicMs() at the start: durations need sub-millisecond precision. */
   startedHr: number;
-  /** The CPU reading it starts from (µs) and when that was taken (performance.now()). */
+  /** The CPU reading it starts from (µs) and when that was taken (monotonicMs()). */
   cpuAtStart: number;
   cpuReadAt: number;
   /** It began after a pause, from a fresh reading: it is measured on its own. */
@@ -78,7 +89,7 @@ export class SlotWriter {
   /** The last Authorization header seen and its user: clients repeat it on every request. */
   private authHeader: string | undefined = undefined;
   private authUser = '-';
-  /** The last CPU reading (user + system µs) and when it was taken (performance.now()). */
+  /** The last CPU reading (user + system µs) and when it was taken (monotonicMs()). */
   private cpuUs = 0;
   private cpuReadAt = -Infinity;
   /** Requests in flight, oldest first (a Set keeps insertion order). */
@@ -139,7 +150,7 @@ export class SlotWriter {
 
   /** `firstOnConnection`: the first request of a connection the master handed over. */
   begin(req: IncomingMessage, firstOnConnection: boolean): RequestTrace {
-    const startedHr = performance.now();
+    const startedHr = monotonicMs();
     const afterPause = startedHr - this.cpuReadAt > CPU_READING_REUSE_MS;
     if (afterPause) this.readCpu(startedHr);
     const trace: RequestTrace = {
@@ -165,7 +176,7 @@ export class SlotWriter {
   end(trace: RequestTrace): void {
     const slot = this.slot;
     this.inFlight.delete(trace);
-    const now = performance.now();
+    const now = monotonicMs();
     const elapsedMs = Math.max(now - trace.startedHr, 0.001);
     if (trace.afterPause || now - this.cpuReadAt >= CPU_READING_REUSE_MS) {
       this.readCpu(now);

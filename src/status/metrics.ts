@@ -212,7 +212,7 @@ export class PooldMetrics {
     };
     perSlot('poold_worker_requests_total', 'Requests served by the worker now in this slot.', (slot) => slot.requests, 'counter');
     perSlot('poold_worker_rss_bytes', 'Resident memory of the worker in this slot after its last request.', (slot) => slot.lastRequestMemory, 'gauge');
-    perSlot('poold_worker_last_request_cpu_ratio', 'CPU share of the last request (1 = one core); on a busy worker, of the last millisecond or so of work.', (slot) => slot.lastRequestCpu / 100, 'gauge');
+    perSlot('poold_worker_last_request_cpu_ratio', 'CPU share of the last request (1 = one core); on a busy worker, of its last 10 ms or so of work.', (slot) => slot.lastRequestCpu / 100, 'gauge');
     return queueWait;
   }
 
