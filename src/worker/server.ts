@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { RetireReason, WorkerSettings, WorkerMessage } from '../ipc/protocol.js';
-import { SlotWriter } from '../scoreboard/slot-writer.js';
+import { SlotWriter, type RequestTrace } from '../scoreboard/slot-writer.js';
 import type { LoadedApp } from './app-loader.js';
 import type { AccessLog } from './access-log.js';
 import type { SlowlogWatchdog } from './slowlog-watchdog.js';
@@ -27,8 +27,15 @@ export class WorkerServer {
   private watched = false;
   /** Every connection this worker holds, to know when a drain is complete. */
   private readonly connections = new Set<Socket>();
-  /** Responses in progress: a stop turns off keep-alive on those not yet sent. */
-  private readonly responses = new Set<http.ServerResponse>();
+  /**
+   * Responses in progress and their requests' traces: a stop turns off
+   * keep-alive on those not yet sent. Their one shared 'close' listener finds
+   * the trace here, so a request allocates no closure of its own.
+   */
+  private readonly responses = new Map<http.ServerResponse, RequestTrace>();
+  private readonly onResponseClose: (this: http.ServerResponse) => void;
+  /** With an access log: the CPU clock at each request's start, for %C's user/system split. */
+  private readonly cpuAtStart = new Map<http.ServerResponse, NodeJS.CpuUsage>();
   /** Set once a stopping worker has closed the connections still idle after the grace period. */
   private idleClosed = false;
   private served = 0;
@@ -81,6 +88,10 @@ export class WorkerServer {
     this.accessLog = accessLog;
     this.slowlog = slowlog;
     this.slot = new SlotWriter(settings.scoreboard, settings.slot);
+    const server = this;
+    this.onResponseClose = function (this: http.ServerResponse) {
+      server.requestEnded(this);
+    };
     this.slot.idle();
     this.server = http.createServer(
       {
@@ -146,7 +157,7 @@ export class WorkerServer {
   stop(): Promise<void> {
     this.stopping = true;
     this.slot.finishing();
-    for (const res of this.responses) if (!res.headersSent) res.shouldKeepAlive = false;
+    for (const res of this.responses.keys()) if (!res.headersSent) res.shouldKeepAlive = false;
     setTimeout(() => {
       // Only connections between requests: Node does not count one that has
       // not sent its first request yet as idle.
@@ -165,27 +176,32 @@ export class WorkerServer {
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const firstOnConnection = this.awaitingFirstRequest.delete(req.socket);
     this.inFlight++;
-    this.responses.add(res);
     if (this.stopping || this.retiring) res.shouldKeepAlive = false;
     const trace = this.slot.begin(req, firstOnConnection);
+    this.responses.set(res, trace);
     // %C needs this request's own user/system split; only an access log pays for the reading.
-    const cpuAtStart = this.accessLog ? process.cpuUsage() : null;
+    if (this.accessLog) this.cpuAtStart.set(res, process.cpuUsage());
     this.slowlog?.track(this.slot.oldestStart());
-    res.once('close', () => {
-      this.inFlight--;
-      this.responses.delete(res);
-      this.served++;
-      // Retire before the slot shows it free: the master must not pick it again.
-      this.checkRecycling();
-      this.slot.end(trace);
-      this.slowlog?.track(this.slot.oldestStart());
-      if (this.accessLog && cpuAtStart) {
-        this.accessLog.write(req, res, { startedAt: trace.startedAt, cpuAtStart, user: trace.user, rss: this.slot.sampleRss() });
-      }
-      this.loadEnded();
-      if (this.stopping) this.checkDrained();
-    });
+    res.on('close', this.onResponseClose);
     this.invokeHandler(req, res);
+  }
+
+  private requestEnded(res: http.ServerResponse): void {
+    const trace = this.responses.get(res)!;
+    this.responses.delete(res);
+    this.inFlight--;
+    this.served++;
+    // Retire before the slot shows it free: the master must not pick it again.
+    this.checkRecycling();
+    this.slot.end(trace);
+    this.slowlog?.track(this.slot.oldestStart());
+    const cpuAtStart = this.cpuAtStart.get(res);
+    if (this.accessLog && cpuAtStart) {
+      this.cpuAtStart.delete(res);
+      this.accessLog.write(res.req, res, { startedAt: trace.startedAt, cpuAtStart, user: trace.user, rss: this.slot.sampleRss() });
+    }
+    this.loadEnded();
+    if (this.stopping) this.checkDrained();
   }
 
   private invokeHandler(req: http.IncomingMessage, res: http.ServerResponse): void {
