@@ -1,6 +1,7 @@
 // Process-manager benchmarks (docs/benchmarks.md):
 //  - ondemand cold start: the first request on an empty pool, against the time
-//    to start a bare `node` that loads the same app (median of N each);
+//    to start a bare `node` that loads the same app (median of N each, taken
+//    in turn so both see the machine in the same state);
 //    target ≤ 1.5×.
 //  - dynamic burst: pm.min_spare_servers = 2 and 32 concurrent 1 s requests
 //    arriving at once: all 32 must be running within 1 s (FPM's 1-2-4-8-16
@@ -114,13 +115,14 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs:
 }
 
 async function ondemandColdStart(): Promise<{ bare: number; poold: number }> {
-  const bare: number[] = [];
-  for (let i = 0; i < SAMPLES; i++) bare.push(await bareNodeStart());
   const daemon = await startPoold('pm = ondemand\npm.max_children = 1\npm.process_idle_timeout = 1s');
+  const bare: number[] = [];
   const first: number[] = [];
   try {
     for (let i = 0; i < SAMPLES; i++) {
       await waitUntil('an empty pool', async () => (await totalProcesses(daemon)) === 0, 10_000);
+      // Each cold request right after a bare start: both see the machine in the same state.
+      bare.push(await bareNodeStart());
       const started = performance.now();
       const { status } = await get(daemon.port, '/');
       if (status !== 200) throw new Error(`cold request answered ${status}`);
