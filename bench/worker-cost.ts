@@ -71,7 +71,15 @@ async function measure(kind: Kind, options: { workers: number; durationMs: numbe
     workers[next++ % workers.length]!.send(message, socket);
   });
   try {
-    await Promise.all(workers.map((w) => new Promise<void>((resolve) => w.on('message', (m: { t?: string }) => m.t === 'ready' && resolve()))));
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            w.on('message', (m: { t?: string }) => m.t === 'ready' && resolve());
+            w.once('exit', (code, signal) => reject(new Error(`a ${kind} worker exited before it was ready (${code ?? signal})`)));
+          }),
+      ),
+    );
     await new Promise<void>((resolve) => dispatcher.listen(0, '127.0.0.1', resolve));
     let cpuAtStart = 0;
     let cpuUsed = 0;
@@ -93,17 +101,35 @@ async function measure(kind: Kind, options: { workers: number; durationMs: numbe
   }
 }
 
+const USAGE = 'usage: node dist/bench/worker-cost.js [--rounds N] [--workers N] [--duration S] [--warmup S] (whole numbers > 0; warm-up ≥ 0)';
+
+function parseOptions(): { rounds: number; workers: number; duration: number; warmup: number } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        rounds: { type: 'string', default: '3' },
+        workers: { type: 'string', default: '8' },
+        duration: { type: 'string', default: '8' },
+        warmup: { type: 'string', default: '2' },
+      },
+    }));
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    process.exit(64);
+  }
+  const [rounds, workers, duration, warmup] = [values.rounds, values.workers, values.duration, values.warmup].map(Number) as [number, number, number, number];
+  if (![rounds, workers, duration].every((n) => Number.isInteger(n) && n > 0) || !(Number.isInteger(warmup) && warmup >= 0)) {
+    console.error(USAGE);
+    process.exit(64);
+  }
+  return { rounds, workers, duration, warmup };
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      rounds: { type: 'string', default: '3' },
-      workers: { type: 'string', default: '8' },
-      duration: { type: 'string', default: '8' },
-      warmup: { type: 'string', default: '2' },
-    },
-  });
-  const options = { workers: Number(values.workers), durationMs: Number(values.duration) * 1000, warmupMs: Number(values.warmup) * 1000 };
-  for (let round = 1; round <= Number(values.rounds); round++) {
+  const { rounds, workers, duration, warmup } = parseOptions();
+  const options = { workers, durationMs: duration * 1000, warmupMs: warmup * 1000 };
+  for (let round = 1; round <= rounds; round++) {
     for (const kind of (round % 2 ? ['poold', 'bare'] : ['bare', 'poold']) as Kind[]) {
       const { reqPerSec, workerUsPerRequest } = await measure(kind, options);
       console.log(`round ${round}  ${kind.padEnd(5)}  ${Math.round(reqPerSec)} req/s  workers ${workerUsPerRequest.toFixed(1)} µs/request`);
