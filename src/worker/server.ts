@@ -22,15 +22,15 @@ export class WorkerServer {
   private readonly awaitingFirstRequest = new Set<Socket>();
   /** Handed-over connections of which the master still holds a copy, with their ids. */
   private readonly masterCopies = new Map<Socket, number>();
-  private inFlight = 0;
   /** Set while the master has connections queued and wants to hear 'f'. */
   private watched = false;
   /** Every connection this worker holds, to know when a drain is complete. */
   private readonly connections = new Set<Socket>();
   /**
-   * Responses in progress and their requests' traces: a stop turns off
-   * keep-alive on those not yet sent. Their one shared 'close' listener finds
-   * the trace here, so a request allocates no closure of its own.
+   * Responses in progress (the requests in flight) and their requests'
+   * traces: a stop turns off keep-alive on those not yet sent. Their one
+   * shared 'close' listener finds the trace here, so a request allocates no
+   * closure of its own.
    */
   private readonly responses = new Map<http.ServerResponse, RequestTrace>();
   private readonly onResponseClose: (this: http.ServerResponse) => void;
@@ -175,7 +175,6 @@ export class WorkerServer {
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const firstOnConnection = this.awaitingFirstRequest.delete(req.socket);
-    this.inFlight++;
     if (this.stopping || this.retiring) res.shouldKeepAlive = false;
     const trace = this.slot.begin(req, firstOnConnection);
     this.responses.set(res, trace);
@@ -189,7 +188,6 @@ export class WorkerServer {
   private requestEnded(res: http.ServerResponse): void {
     const trace = this.responses.get(res)!;
     this.responses.delete(res);
-    this.inFlight--;
     this.served++;
     // Retire before the slot shows it free: the master must not pick it again.
     this.checkRecycling();
@@ -272,7 +270,7 @@ export class WorkerServer {
    */
   private checkDrained(): void {
     const idleGone = this.idleClosed || this.connections.size === 0;
-    if (this.onDrained && this.inFlight === 0 && this.awaitingFirstRequest.size === 0 && idleGone) {
+    if (this.onDrained && this.responses.size === 0 && this.awaitingFirstRequest.size === 0 && idleGone) {
       const resolve = this.onDrained;
       this.onDrained = null;
       resolve();
