@@ -1,6 +1,7 @@
-import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readSync, renameSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ScoreboardRegion } from './region.js';
 import {
   HEADER_SIZE,
   SLOT_SIZE,
@@ -92,6 +93,7 @@ export function readScoreboard(file: string): ScoreboardSnapshot | null {
 /** The master's side: creates the file, owns the header, frees slots of dead workers. */
 export class Scoreboard {
   private readonly fd: number;
+  private readonly region: ScoreboardRegion;
   private readonly headerBytes = Buffer.alloc(HEADER_SIZE);
   private readonly slotBytes = Buffer.alloc(SLOT_SIZE);
   /** Scratch space for loads(), grown to the span of slots asked for. */
@@ -112,6 +114,7 @@ export class Scoreboard {
     const building = replacing ? `${file}.new` : file;
     this.fd = openSync(building, 'w+', 0o644);
     ftruncateSync(this.fd, fileSize(slotCount));
+    this.region = new ScoreboardRegion(this.fd, fileSize(slotCount));
     this.used = new Array(slotCount).fill(false);
     if (replacing) {
       renameSync(building, file);
@@ -121,7 +124,7 @@ export class Scoreboard {
 
   writeHeader(header: PoolHeader): void {
     encodeHeader(header, this.headerBytes);
-    writeSync(this.fd, this.headerBytes, 0, HEADER_SIZE, 0);
+    this.region.write(this.headerBytes, HEADER_SIZE, 0);
   }
 
   /** Reserves a free slot for a new worker, or null when all are taken. */
@@ -151,11 +154,11 @@ export class Scoreboard {
     const first = Math.min(...indices);
     const size = (Math.max(...indices) - first + 1) * SLOT_SIZE;
     if (this.loadBytes.length < size) this.loadBytes = Buffer.alloc(size);
-    readSync(this.fd, this.loadBytes, 0, size, slotOffset(first));
+    this.region.read(this.loadBytes, size, slotOffset(first));
     return indices.map((index) => {
       let load = decodeSlotLoad(this.loadBytes, (index - first) * SLOT_SIZE);
       for (let attempt = 0; attempt < LOAD_READ_ATTEMPTS && load === null; attempt++) {
-        readSync(this.fd, this.slotBytes, 0, SLOT_SIZE, slotOffset(index));
+        this.region.read(this.slotBytes, SLOT_SIZE, slotOffset(index));
         load = decodeSlotLoad(this.slotBytes, 0);
       }
       return load;
@@ -166,7 +169,7 @@ export class Scoreboard {
   readSlot(index: number): Slot | null {
     const bytes = Buffer.alloc(SLOT_SIZE);
     for (let attempt = 0; attempt < SLOT_READ_ATTEMPTS; attempt++) {
-      readSync(this.fd, bytes, 0, SLOT_SIZE, slotOffset(index));
+      this.region.read(bytes, SLOT_SIZE, slotOffset(index));
       const slot = decodeSlot(bytes, 0);
       if (slot) return slot;
     }
@@ -185,6 +188,6 @@ export class Scoreboard {
 
   private writeSlot(index: number, slot: Slot): void {
     encodeSlot(slot, this.slotBytes);
-    writeSync(this.fd, this.slotBytes, 0, SLOT_SIZE, slotOffset(index));
+    this.region.write(this.slotBytes, SLOT_SIZE, slotOffset(index));
   }
 }

@@ -1,6 +1,7 @@
-import { openSync, writeSync } from 'node:fs';
+import { fstatSync, openSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import os from 'node:os';
+import { ScoreboardRegion } from './region.js';
 import { DURATION_BUCKETS, SLOT_SIZE, SlotEncoder, freeSlot, slotOffset, type Slot } from './layout.js';
 
 /** RSS is read from /proc: sample it at most this often, not on every request. */
@@ -81,7 +82,7 @@ export interface RequestTrace {
  */
 export class SlotWriter {
   readonly slot: Slot;
-  private readonly fd: number;
+  private readonly region: ScoreboardRegion;
   private readonly offset: number;
   private readonly encoder = new SlotEncoder();
   private rss = 0;
@@ -101,7 +102,8 @@ export class SlotWriter {
   private finishingForGood = false;
 
   constructor(file: string, index: number) {
-    this.fd = openSync(file, 'r+');
+    const fd = openSync(file, 'r+');
+    this.region = new ScoreboardRegion(fd, fstatSync(fd).size);
     this.offset = slotOffset(index);
     const now = Date.now();
     this.slot = { ...freeSlot(), pid: process.pid, startTime: now, freeSince: now, state: 'Idle' };
@@ -256,6 +258,6 @@ export class SlotWriter {
 
   private flush(): void {
     this.unwritten = false;
-    writeSync(this.fd, this.encoder.encode(this.slot), 0, SLOT_SIZE, this.offset);
+    this.region.write(this.encoder.encode(this.slot), SLOT_SIZE, this.offset);
   }
 }

@@ -70,6 +70,8 @@ export interface StartOptions {
   /** Don't wait for "ready to handle connections". */
   noWait?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** Another copy of dist/bin/poold.js to run. */
+  bin?: string;
 }
 
 /**
@@ -87,7 +89,7 @@ export async function startPoold(config: string, options: StartOptions = {}): Pr
   const dir = tempDir();
   const file = path.join(dir, 'poold.conf');
   writeFileSync(file, withPrivateStatusListener(config).replaceAll('@DIR@', dir).replaceAll('@FIXTURES@', FIXTURES));
-  const master = spawn(process.execPath, [POOLD_BIN, 'start', '-c', file, ...(options.args ?? [])], {
+  const master = spawn(process.execPath, [options.bin ?? POOLD_BIN, 'start', '-c', file, ...(options.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });

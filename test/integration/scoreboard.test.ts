@@ -2,13 +2,25 @@
 // sees it: found by the master's pid, it shows a worker stuck in synchronous
 // code, what it runs and for how long, while it is stuck.
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
+import { cpSync, existsSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readScoreboard } from '../../src/scoreboard/file.js';
 import { fileSize } from '../../src/scoreboard/layout.js';
 import { requestLog } from '../helpers/cli.js';
-import { FIXTURES, cleanup, freePort, get, globalSection, startPoold, waitFor, type RunningPoold } from '../helpers/poold.js';
+import { nativeMapFile } from '../../src/scoreboard/region.js';
+import {
+  FIXTURES,
+  ROOT,
+  cleanup,
+  freePort,
+  get,
+  globalSection,
+  startPoold,
+  tempDir,
+  waitFor,
+  type RunningPoold,
+} from '../helpers/poold.js';
 import { scoreboardFile, slotsIn, workerSlots } from '../helpers/scoreboard.js';
 
 const APP = path.join(FIXTURES, 'app.js');
@@ -22,6 +34,7 @@ test('while a worker is blocked, its slot shows Running, the request, and a grow
       `[www]\nlisten = 127.0.0.1:${port}\napp = ${APP}\npm = static\npm.max_children = 2\n` +
       `env[REQUEST_LOG] = @DIR@/requests.log\n`,
   );
+  if (nativeMapFile) assert.ok(!poold.lines.some((line) => line.includes('native scoreboard helper')), poold.lines.join('\n'));
   const file = scoreboardFile(poold);
   assert.ok(file.endsWith(`/poold-${poold.pid}-www.scoreboard`), file);
   assert.ok(existsSync(file), `${file} exists`);
@@ -78,4 +91,50 @@ test('while a worker is blocked, its slot shows Running, the request, and a grow
   // The last request's duration, in µs: about 3 s.
   assert.ok(after.requestDuration >= 2_900_000, `requestDuration ${after.requestDuration} µs`);
   await waitFor('the header to count the accepted connection', () => readScoreboard(file)?.header.acceptedConn === 1, 3000);
+});
+
+test('without the native helper (no compiler at install), poold warns and keeps the scoreboard with system calls', async (t) => {
+  // The package as a machine without python3/make/g++ installs it: no build/.
+  const pkg = tempDir('poold-no-helper-');
+  cpSync(path.join(ROOT, 'dist'), path.join(pkg, 'dist'), { recursive: true });
+  cpSync(path.join(ROOT, 'package.json'), path.join(pkg, 'package.json'));
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
+  const port = await freePort();
+  let poold: RunningPoold | undefined;
+  t.after(async () => {
+    await cleanup(poold);
+    rmSync(pkg, { recursive: true, force: true });
+  });
+  poold = await startPoold(
+    globalSection() +
+      `[www]\nlisten = 127.0.0.1:${port}\napp = ${APP}\npm = static\npm.max_children = 2\n` +
+      `env[REQUEST_LOG] = @DIR@/requests.log\n`,
+    { bin: path.join(pkg, 'dist/bin/poold.js') },
+  );
+  assert.ok(
+    poold.lines.some((line) =>
+      /WARNING: the native scoreboard helper was not built at install .*: scoreboard slots are written with pwrite\(\)/.test(line),
+    ),
+    poold.lines.join('\n'),
+  );
+  const file = scoreboardFile(poold);
+  await waitFor('both workers idle', () => slotsIn(readScoreboard(file), 'Idle').length === 2);
+
+  const blocked = get(port, '/block?ms=1500', 15_000);
+  const [logged] = await waitFor('the request to reach a worker', () => requestLog(poold!.dir).length === 1 && requestLog(poold!.dir));
+  const pid = Number(logged!.split(' ')[1]);
+  const running = workerSlots(readScoreboard(file)).find((slot) => slot.pid === pid);
+  assert.equal(running?.state, 'Running', JSON.stringify(running));
+  assert.equal(running.uri, '/block?ms=1500');
+  // The master read the blocked worker's load from its slot: this one goes to the other.
+  assert.equal((await get(port, '/')).status, 200);
+  const [, second] = requestLog(poold.dir);
+  assert.notEqual(Number(second?.split(' ')[1]), pid, `served by another worker: ${second}`);
+  assert.equal((await blocked).status, 200);
+  const done = await waitFor('the slot back to Idle', () => {
+    const slot = workerSlots(readScoreboard(file)).find((candidate) => candidate.pid === pid);
+    return slot?.state === 'Idle' && slot;
+  });
+  assert.equal(done.requests, 1);
+  assert.ok(done.requestDuration >= 1_400_000, `requestDuration ${done.requestDuration} µs`);
 });

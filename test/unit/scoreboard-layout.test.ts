@@ -30,6 +30,7 @@ import {
   USER_WIDTH,
   type PoolHeader,
   type Slot,
+  type SlotLoad,
 } from '../../src/scoreboard/layout.js';
 import { READING_HEADERS_SHOWN_AFTER_MS, SlotWriter } from '../../src/scoreboard/slot-writer.js';
 
@@ -488,7 +489,14 @@ describe('scoreboard file', () => {
       lastRequestMemory: 2,
       durations: { sum: 2, counts: new Array<number>(DURATION_BUCKETS.length + 1).fill(2) },
     };
-    const stats = { reads: 0, seenA: 0, seenB: 0, seenFree: 0, rawReads: 0, rawTorn: 0 };
+    const stats = { reads: 0, seenA: 0, seenB: 0, seenFree: 0, rawReads: 0, rawTorn: 0, loadReads: 0, loadTorn: 0 };
+    const loadOf = (slot: Slot): SlotLoad => ({
+      pid: slot.pid,
+      load: slot.active + slot.waiting,
+      accepted: slot.accepted,
+      freeSince: slot.freeSince,
+      finishing: slot.state === 'Finishing',
+    });
     const mixes: unknown[] = [];
 
     before(async () => {
@@ -500,7 +508,8 @@ describe('scoreboard file', () => {
       board.allocate();
       const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
       const writerUrl = pathToFileURL(path.join(distRoot, 'src/scoreboard/slot-writer.js')).href;
-      // SlotWriter's own write path: one positioned write per state change.
+      // SlotWriter's own write path: through the shared mapping when the native
+      // helper is built, else one positioned write per state change.
       const script = `
         const { SlotWriter } = await import(${JSON.stringify(writerUrl)});
         const w = new SlotWriter(${JSON.stringify(file)}, ${index});
@@ -541,6 +550,11 @@ describe('scoreboard file', () => {
             stats.rawReads++;
             if (decoded === null) stats.rawTorn++;
             else if (!isDeepStrictEqual(decoded, a) && !isDeepStrictEqual(decoded, b) && mixes.length < 3) mixes.push(decoded);
+            // dispatch's read, through the master's own mapping of the file
+            const [load] = board.loads([index]);
+            stats.loadReads++;
+            if (load === null) stats.loadTorn++;
+            else if (!isDeepStrictEqual(load, loadOf(a)) && !isDeepStrictEqual(load, loadOf(b)) && mixes.length < 3) mixes.push(load);
           }
         } finally {
           fs.closeSync(fd);
@@ -557,6 +571,7 @@ describe('scoreboard file', () => {
       assert.deepEqual(mixes, [], 'a read decoded to neither content');
       assert.equal(stats.seenA + stats.seenB + stats.seenFree, stats.reads);
       assert.ok(stats.seenA > 0 && stats.seenB > 0, 'the writer was rewriting the slot while the reader read it');
+      assert.ok(stats.loadTorn < stats.loadReads, 'dispatch read the slot intact at least once');
     });
 
     it(
