@@ -1,7 +1,8 @@
 // The scoreboard file: a pool header followed by fixed-size worker slots.
 // Each record ends with a checksum of everything before it in the record, so a
-// reader that raced a writer (a positioned write is not atomic against a
-// concurrent read) detects the torn copy and reads again.
+// reader that raced a writer (neither a copy into the shared mapping nor a
+// positioned write is atomic against a concurrent read) detects the torn copy
+// and reads again.
 
 // Bumped whenever the layout changes, so that a reader of another version refuses the file.
 export const MAGIC = 'POOLDSB3';

@@ -76,7 +76,7 @@ export interface RequestTrace {
 }
 
 /**
- * A worker's own slot: written with one positioned write at each state change,
+ * A worker's own slot: written with one copy into the scoreboard at each state change,
  * before the handler runs, so a worker stuck in synchronous code still shows
  * what it is running and since when.
  */
