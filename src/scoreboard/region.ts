@@ -1,7 +1,7 @@
 import { existsSync, readSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export type MapFile = (fd: number, length: number) => ArrayBuffer;
+type MapFile = (fd: number, length: number) => ArrayBuffer;
 
 // dist/src/<dir>/<file>.js, bundled or not: the package root is three levels up.
 const NATIVE_HELPER = fileURLToPath(new URL('../../../build/Release/scoreboard_map.node', import.meta.url));
