@@ -26,7 +26,8 @@ function loadMapper(): { map: MapFile | null; problem: string | null } {
   } catch (err) {
     return { map: null, problem: `the native scoreboard helper does not load: ${(err as Error).message}` };
   }
-  return { map: binding.exports.map ?? null, problem: binding.exports.map ? null : 'the native scoreboard helper has no map()' };
+  const map = binding.exports.map;
+  return map ? { map, problem: null } : { map: null, problem: 'the native scoreboard helper has no map()' };
 }
 
 const loaded = loadMapper();

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { readScoreboard } from '../../src/scoreboard/file.js';
 import { fileSize } from '../../src/scoreboard/layout.js';
-import { requestLog } from '../helpers/cli.js';
 import { nativeMapFile } from '../../src/scoreboard/region.js';
+import { requestLog } from '../helpers/cli.js';
 import {
   FIXTURES,
   ROOT,

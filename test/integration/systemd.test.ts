@@ -9,10 +9,11 @@
 // skips these tests, saying so.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, chmodSync, constants, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { runPoold, waitExit, writeConfig } from '../helpers/cli.js';
+import { findOnPath } from '../../src/pool/spawn-worker.js';
 import { runCommand, type CommandResult } from '../helpers/run.js';
 import {
   FIXTURES,
@@ -32,21 +33,8 @@ const UNIT = path.join(ROOT, 'systemd/poold.service');
 const EXAMPLE_CONFIG = path.join(ROOT, 'systemd/poold.conf.example');
 const APP = path.join(FIXTURES, 'app.js');
 
-function which(command: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    const file = path.join(dir || '.', command);
-    try {
-      accessSync(file, constants.X_OK);
-      return path.resolve(file);
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
 function onPath(command: string): boolean {
-  return which(command) !== undefined;
+  return findOnPath(command) !== null;
 }
 
 /** `false` (run the test) or why it is skipped. */
@@ -359,7 +347,7 @@ for (const queued of [false, true]) {
       const dir = tempDir('poold-slow-notify-');
       t.after(() => rmSync(dir, { recursive: true, force: true }));
       const wrapper = path.join(dir, 'systemd-notify');
-      writeFileSync(wrapper, `#!/bin/sh\nsleep ${queued ? '0.8' : '0.4'}\nexec ${which('systemd-notify')} "$@"\n`);
+      writeFileSync(wrapper, `#!/bin/sh\nsleep ${queued ? '0.8' : '0.4'}\nexec ${path.resolve(findOnPath('systemd-notify')!)} "$@"\n`);
       chmodSync(wrapper, 0o755);
       const { receiver, poold } = await startWithNotify(t, {
         PATH: `${dir}:${process.env.PATH ?? ''}`,

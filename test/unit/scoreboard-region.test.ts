@@ -1,25 +1,16 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { findOnPath } from '../../src/pool/spawn-worker.js';
 import { nativeMapFile, nativeMapProblem, ScoreboardRegion } from '../../src/scoreboard/region.js';
 
 const SIZE = 3 * 4096;
 
-function onPath(command: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 // npm install builds the helper wherever node-gyp's tools are; such a machine
 // must not silently fall back to system calls.
-const canBuild = ['python3', 'make', 'g++'].every(onPath);
+const canBuild = ['python3', 'make', 'g++'].every((command) => findOnPath(command) !== null);
 
 describe('scoreboard region', () => {
   let dir: string;
