@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "scoreboard_map",
-      "sources": ["native/scoreboard_map.c"],
+      "target_name": "poold",
+      "sources": ["native/poold.c", "native/map.c", "native/channel.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"],
       "defines": ["NAPI_VERSION=8"]
     }

@@ -8,7 +8,6 @@ import { applyUnixSocketPermissions, bindListener, describeAddress, listenOn } f
 import { Pool } from '../pool/pool.js';
 import { hasParentDeathSignal } from '../pool/spawn-worker.js';
 import { removeStaleScoreboards } from '../scoreboard/file.js';
-import { nativeMapProblem } from '../scoreboard/region.js';
 import { PooldMetrics } from '../status/metrics.js';
 import { StatusServer } from '../status/server.js';
 import { ControlServer, type ControlRequest, type ControlResponse } from './control.js';
@@ -100,9 +99,6 @@ export class Master {
     });
     if (!hasParentDeathSignal) {
       this.log.warning('setpriv (util-linux) not found: a worker blocked in synchronous code would outlive a killed master');
-    }
-    if (nativeMapProblem) {
-      this.log.warning(`${nativeMapProblem}: scoreboard slots are written with pwrite(), a system call at every state change`);
     }
     this.signals.install();
     for (const [index, poolConfig] of this.config.pools.entries()) {

@@ -7,7 +7,6 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { readScoreboard } from '../../src/scoreboard/file.js';
 import { fileSize } from '../../src/scoreboard/layout.js';
-import { nativeMapFile } from '../../src/scoreboard/region.js';
 import { requestLog } from '../helpers/cli.js';
 import {
   FIXTURES,
@@ -34,7 +33,6 @@ test('while a worker is blocked, its slot shows Running, the request, and a grow
       `[www]\nlisten = 127.0.0.1:${port}\napp = ${APP}\npm = static\npm.max_children = 2\n` +
       `env[REQUEST_LOG] = @DIR@/requests.log\n`,
   );
-  if (nativeMapFile) assert.ok(!poold.lines.some((line) => line.includes('native scoreboard helper')), poold.lines.join('\n'));
   const file = scoreboardFile(poold);
   assert.ok(file.endsWith(`/poold-${poold.pid}-www.scoreboard`), file);
   assert.ok(existsSync(file), `${file} exists`);

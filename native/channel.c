@@ -1,0 +1,311 @@
+// The dispatch channel between the master and one worker: a SOCK_SEQPACKET
+// socketpair carrying small binary records, each of which may carry one file
+// descriptor (SCM_RIGHTS). A connection is handed over with one sendmsg(); the
+// receiving side is woken by a uv_poll on its end and reads every record that
+// is there. Node's own IPC would frame JSON, wrap the handle and wait for an
+// ACK per hand-over.
+//
+// Record: { uint8 type; uint8 reserved[3]; uint32 id; } then the payload.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+#include "poold.h"
+
+#define RECORD_HEADER 8
+/** Records read per wake-up before the loop gets a turn. */
+#define READS_PER_WAKE 64
+
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context context;
+  int fd;
+  int closed;
+  size_t capacity;
+  uint8_t *buffer;
+} channel_t;
+
+static int arg_int32(napi_env env, napi_value value, int32_t *out) {
+  return napi_get_value_int32(env, value, out) == napi_ok;
+}
+
+// socketpair() -> [fd, fd]: a SOCK_SEQPACKET pair, both close-on-exec (a
+// child gets its end through spawn's stdio, which duplicates it).
+static napi_value make_pair(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+    poold_throw_errno(env, "socketpair", errno);
+    return NULL;
+  }
+  napi_value pair, a, b;
+  napi_create_array_with_length(env, 2, &pair);
+  napi_create_int32(env, fds[0], &a);
+  napi_create_int32(env, fds[1], &b);
+  napi_set_element(env, pair, 0, a);
+  napi_set_element(env, pair, 1, b);
+  return pair;
+}
+
+static void call_back(channel_t *channel, int type, uint32_t id, int fd, const uint8_t *payload, size_t length) {
+  napi_env env = channel->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value callback, receiver, argv[4], result;
+  napi_get_reference_value(env, channel->callback, &callback);
+  napi_get_undefined(env, &receiver);
+  napi_create_int32(env, type, &argv[0]);
+  napi_create_uint32(env, id, &argv[1]);
+  napi_create_int32(env, fd, &argv[2]);
+  if (length > 0) napi_create_buffer_copy(env, length, payload, NULL, &argv[3]);
+  else napi_get_undefined(env, &argv[3]);
+  // make_callback, not call_function: process.nextTick callbacks and
+  // promise jobs the record caused run right after it, as after any I/O.
+  if (napi_make_callback(env, channel->context, receiver, callback, 4, argv, &result) == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void stop_polling(channel_t *channel) {
+  if (!channel->closed && uv_is_active((uv_handle_t *)&channel->poll)) uv_poll_stop(&channel->poll);
+}
+
+static void on_poll(uv_poll_t *poll, int status, int events) {
+  channel_t *channel = poll->data;
+  (void)events;
+  if (status < 0) {
+    stop_polling(channel);
+    call_back(channel, 0, (uint32_t)-status, -1, NULL, 0);
+    return;
+  }
+  for (int i = 0; i < READS_PER_WAKE && !channel->closed; i++) {
+    union {
+      struct cmsghdr header;
+      char space[CMSG_SPACE(sizeof(int))];
+    } control;
+    struct iovec iov = {channel->buffer, channel->capacity};
+    struct msghdr message = {0};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.space;
+    message.msg_controllen = sizeof control.space;
+    ssize_t length = recvmsg(channel->fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (length < 0 && errno == EINTR) continue;
+    if (length < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (length <= 0) {
+      // 0: the other side closed its end; type 0 tells JS, with the errno if any.
+      stop_polling(channel);
+      call_back(channel, 0, length < 0 ? (uint32_t)errno : 0, -1, NULL, 0);
+      return;
+    }
+    int fd = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+        memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      }
+    }
+    if ((size_t)length < RECORD_HEADER || (message.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+      // Not a record poold sends: drop it, and never leak what it carried.
+      if (fd >= 0) close(fd);
+      continue;
+    }
+    uint32_t id;
+    memcpy(&id, channel->buffer + 4, sizeof id);
+    call_back(channel, channel->buffer[0], id, fd, channel->buffer + RECORD_HEADER, (size_t)length - RECORD_HEADER);
+  }
+}
+
+static void finalize_channel(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  (void)hint;
+}
+
+static void free_channel(uv_handle_t *handle) {
+  channel_t *channel = handle->data;
+  free(channel->buffer);
+  free(channel);
+}
+
+// open(fd, capacity, callback(type, id, fd, payload)) -> channel: polls `fd`
+// (made non-blocking) and calls back once per record; type 0 means the other
+// end is gone (id: the errno, or 0). Records longer than `capacity` bytes of
+// payload are dropped. The poll does not keep the event loop alive.
+static napi_value open_channel(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd = -1, capacity = 0;
+  napi_valuetype type;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3 || !arg_int32(env, argv[0], &fd) ||
+      !arg_int32(env, argv[1], &capacity) || napi_typeof(env, argv[2], &type) != napi_ok || type != napi_function ||
+      fd < 0 || capacity < 0) {
+    napi_throw_type_error(env, NULL, "open(fd, capacity, callback)");
+    return NULL;
+  }
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    poold_throw_errno(env, "fcntl", errno);
+    return NULL;
+  }
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    napi_throw_error(env, NULL, "no event loop");
+    return NULL;
+  }
+  channel_t *channel = calloc(1, sizeof *channel);
+  uint8_t *buffer = malloc((size_t)capacity + RECORD_HEADER);
+  if (!channel || !buffer) {
+    free(channel);
+    free(buffer);
+    poold_throw_errno(env, "malloc", ENOMEM);
+    return NULL;
+  }
+  channel->env = env;
+  channel->fd = fd;
+  channel->capacity = (size_t)capacity + RECORD_HEADER;
+  channel->buffer = buffer;
+  int err = uv_poll_init_socket(loop, &channel->poll, fd);
+  if (err != 0) {
+    free(channel);
+    free(buffer);
+    poold_throw_errno(env, "uv_poll_init", -err);
+    return NULL;
+  }
+  channel->poll.data = channel;
+  napi_value name, external;
+  napi_create_string_utf8(env, "poold.channel", NAPI_AUTO_LENGTH, &name);
+  napi_create_reference(env, argv[2], 1, &channel->callback);
+  napi_async_init(env, NULL, name, &channel->context);
+  uv_poll_start(&channel->poll, UV_READABLE, on_poll);
+  uv_unref((uv_handle_t *)&channel->poll);
+  napi_create_external(env, channel, finalize_channel, NULL, &external);
+  return external;
+}
+
+static channel_t *channel_arg(napi_env env, napi_value value) {
+  void *data = NULL;
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external ||
+      napi_get_value_external(env, value, &data) != napi_ok) {
+    return NULL;
+  }
+  return data;
+}
+
+// send(channel, type, id, fd, payload?) -> true, or false when the channel is
+// full (EAGAIN): the caller tries another time. Any other failure throws.
+static napi_value send_record(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  int32_t type = 0, fd = -1;
+  uint32_t id = 0;
+  void *payload = NULL;
+  size_t length = 0;
+  channel_t *channel = NULL;
+  napi_valuetype payload_type = napi_undefined;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4 ||
+      !(channel = channel_arg(env, argv[0])) || !arg_int32(env, argv[1], &type) ||
+      napi_get_value_uint32(env, argv[2], &id) != napi_ok || !arg_int32(env, argv[3], &fd) || type < 0 || type > 255) {
+    napi_throw_type_error(env, NULL, "send(channel, type, id, fd, payload?)");
+    return NULL;
+  }
+  if (argc > 4) napi_typeof(env, argv[4], &payload_type);
+  if (payload_type != napi_undefined && napi_get_buffer_info(env, argv[4], &payload, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "send(): the payload must be a Buffer");
+    return NULL;
+  }
+  if (channel->closed) {
+    poold_throw_errno(env, "sendmsg", EBADF);
+    return NULL;
+  }
+  uint8_t header[RECORD_HEADER] = {(uint8_t)type, 0, 0, 0};
+  memcpy(header + 4, &id, sizeof id);
+  struct iovec iov[2] = {{header, RECORD_HEADER}, {payload, length}};
+  union {
+    struct cmsghdr header;
+    char space[CMSG_SPACE(sizeof(int))];
+  } control;
+  struct msghdr message = {0};
+  message.msg_iov = iov;
+  message.msg_iovlen = length > 0 ? 2 : 1;
+  if (fd >= 0) {
+    memset(&control, 0, sizeof control);
+    message.msg_control = control.space;
+    message.msg_controllen = sizeof control.space;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&message);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  }
+  ssize_t sent;
+  do sent = sendmsg(channel->fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (sent < 0 && errno == EINTR);
+  napi_value result;
+  if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    napi_get_boolean(env, 0, &result);
+    return result;
+  }
+  if (sent < 0) {
+    poold_throw_errno(env, "sendmsg", errno);
+    return NULL;
+  }
+  napi_get_boolean(env, 1, &result);
+  return result;
+}
+
+// close(channel): stops polling and closes the descriptor; idempotent.
+static napi_value close_channel(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  channel_t *channel = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
+      !(channel = channel_arg(env, argv[0]))) {
+    napi_throw_type_error(env, NULL, "close(channel)");
+    return NULL;
+  }
+  if (!channel->closed) {
+    stop_polling(channel);
+    channel->closed = 1;
+    close(channel->fd);
+    napi_delete_reference(env, channel->callback);
+    napi_async_destroy(env, channel->context);
+    uv_close((uv_handle_t *)&channel->poll, free_channel);
+  }
+  return NULL;
+}
+
+// deferAccept(fd, seconds): TCP_DEFER_ACCEPT on a listening socket, so that
+// accept() returns a connection only once its first bytes have arrived.
+static napi_value defer_accept(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd = -1, seconds = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 || !arg_int32(env, argv[0], &fd) ||
+      !arg_int32(env, argv[1], &seconds) || fd < 0 || seconds < 0) {
+    napi_throw_type_error(env, NULL, "deferAccept(fd, seconds)");
+    return NULL;
+  }
+  if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) != 0) {
+    poold_throw_errno(env, "setsockopt(TCP_DEFER_ACCEPT)", errno);
+  }
+  return NULL;
+}
+
+int poold_register_channel(napi_env env, napi_value exports) {
+  return poold_export(env, exports, "socketpair", make_pair) && poold_export(env, exports, "open", open_channel) &&
+         poold_export(env, exports, "send", send_record) && poold_export(env, exports, "close", close_channel) &&
+         poold_export(env, exports, "deferAccept", defer_accept);
+}
