@@ -9,8 +9,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +60,7 @@ static void call_back(channel_t *channel, int type, uint32_t id, int fd, const u
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value callback, receiver, argv[4], result;
   napi_get_reference_value(env, channel->callback, &callback);
-  napi_get_undefined(env, &receiver);
+  napi_get_global(env, &receiver);
   napi_create_int32(env, type, &argv[0]);
   napi_create_uint32(env, id, &argv[1]);
   napi_create_int32(env, fd, &argv[2]);
@@ -287,25 +285,7 @@ static napi_value close_channel(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// deferAccept(fd, seconds): TCP_DEFER_ACCEPT on a listening socket, so that
-// accept() returns a connection only once its first bytes have arrived.
-static napi_value defer_accept(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  int32_t fd = -1, seconds = 0;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 || !arg_int32(env, argv[0], &fd) ||
-      !arg_int32(env, argv[1], &seconds) || fd < 0 || seconds < 0) {
-    napi_throw_type_error(env, NULL, "deferAccept(fd, seconds)");
-    return NULL;
-  }
-  if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) != 0) {
-    poold_throw_errno(env, "setsockopt(TCP_DEFER_ACCEPT)", errno);
-  }
-  return NULL;
-}
-
 int poold_register_channel(napi_env env, napi_value exports) {
   return poold_export(env, exports, "socketpair", make_pair) && poold_export(env, exports, "open", open_channel) &&
-         poold_export(env, exports, "send", send_record) && poold_export(env, exports, "close", close_channel) &&
-         poold_export(env, exports, "deferAccept", defer_accept);
+         poold_export(env, exports, "send", send_record) && poold_export(env, exports, "close", close_channel);
 }

@@ -14,7 +14,6 @@ export interface NativeBinding {
   /** One record, with at most one descriptor; false when the channel is full. */
   send(channel: Channel, type: number, id: number, fd: number, payload?: Buffer): boolean;
   close(channel: Channel): void;
-  deferAccept(fd: number, seconds: number): void;
 }
 
 /** An open channel, as the helper knows it. */

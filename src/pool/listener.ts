@@ -2,6 +2,7 @@ import { chmodSync, chownSync, lstatSync, readFileSync, unlinkSync } from 'node:
 import net from 'node:net';
 import type { ListenAddress, PoolConfig } from '../config/types.js';
 
+
 export class ListenError extends Error {}
 
 export function describeAddress(address: ListenAddress): string {
@@ -110,14 +111,14 @@ export async function listenOn(server: net.Server, options: BindOptions): Promis
 }
 
 /**
- * Binds and listens on a pool's address in the master. Accepted connections
- * stay paused: the master never reads them, it hands them to a worker.
+ * Binds and listens on a pool's address in the master, which reads each
+ * request head before it hands the connection to a worker.
  */
 export async function bindListener(pool: PoolConfig): Promise<net.Server> {
   // noDelay: Node sets TCP_NODELAY only on connections its own http server accepts;
   // these are accepted here and handed over, so without it a response written in
   // several chunks stalls on Nagle's algorithm (~40 ms per exchange).
-  const server = net.createServer({ pauseOnConnect: true, noDelay: true });
+  const server = net.createServer({ noDelay: true });
   await listenOn(server, { ...pool, address: pool.listen, label: `[pool ${pool.name}]` });
   return server;
 }

@@ -7,20 +7,14 @@ import { INITIAL_PM_STATE, type PmState, type WorkerView } from '../pm/types.js'
 import { Scoreboard, scoreboardPath, type ScoreboardSnapshot } from '../scoreboard/file.js';
 import { addDurations, emptyDurations, type DurationHistogram } from '../scoreboard/layout.js';
 import { restartDelay } from './backoff.js';
-import { DispatchQueue } from './dispatch-queue.js';
-import { answerAndClose } from './raw-response.js';
+import { ClientConnection } from './client-connection.js';
+import { Dispatcher, type DispatchSettings } from './dispatcher.js';
+import { HeadReader, type HeadLimits } from './head-reader.js';
 import { findOverdue, timeoutCheckInterval } from './request-timeouts.js';
-import { selectWorker } from './select-worker.js';
 import { WorkerProcess, type StopReason, type WorkerExit } from './worker-process.js';
 
 /** After SIGTERM, how long a worker gets before SIGKILL (FPM's 1 s step). */
 const KILL_STEP_MS = 1000;
-/**
- * Workers keep reporting 'f' this long after the queue emptied, so that a queue
- * hovering near empty does not switch reporting on and off for every
- * connection; short, because while it lasts every request ends with a message.
- */
-const WATCH_LINGER_MS = 100;
 
 export type RestartReason = StopReason | 'crash';
 
@@ -65,6 +59,26 @@ function describeExit({ code, signal }: WorkerExit): string {
   return `exited with code ${code}`;
 }
 
+function dispatchSettings(config: PoolConfig): DispatchSettings {
+  return {
+    maxConcurrency: config.maxConcurrency,
+    queueMax: config.listenQueueMax,
+    queueTimeout: config.listenQueueTimeout,
+  };
+}
+
+function headLimits(config: PoolConfig): HeadLimits {
+  return {
+    headersTimeout: config.httpHeadersTimeout,
+    keepAliveTimeout: config.httpKeepaliveTimeout,
+    maxHeaderSize: config.httpMaxHeaderSize,
+  };
+}
+
+function refuse(connection: ClientConnection): void {
+  connection.answer(503, { 'Retry-After': '1' });
+}
+
 function initialWorkers(config: PoolConfig): number {
   if (config.pm === 'static') return config.maxChildren;
   if (config.pm === 'dynamic') return config.startServers;
@@ -72,16 +86,17 @@ function initialWorkers(config: PoolConfig): number {
 }
 
 /**
- * One pool at run time: its listening socket, its workers, the queue of
- * connections waiting for a free worker, its scoreboard, and its process
- * manager's decisions.
+ * One pool at run time: its listening socket, its workers, the master's
+ * reading of request heads and the dispatch of those requests, its
+ * scoreboard, and its process manager's decisions.
  */
 export class Pool {
   readonly name: string;
   readonly stats = newStats();
   scoreboard: Scoreboard;
   private readonly workers = new Map<number, WorkerProcess>();
-  private readonly queue = new DispatchQueue();
+  private readonly heads: HeadReader;
+  private readonly dispatcher: Dispatcher<ClientConnection, WorkerProcess>;
   private pmState: PmState = INITIAL_PM_STATE;
   private nextWorkerId = 1;
   private nextConnectionId = 1;
@@ -89,13 +104,10 @@ export class Pool {
   private startFailures = 0;
   private spawnNotBefore = 0;
   private retryTimer: NodeJS.Timeout | null = null;
-  private queueTimer: NodeJS.Timeout | null = null;
   private timeoutTimer: NodeJS.Timeout | null = null;
   /** The generation new connections go to; a reload rolls out the next one. */
   private generation = 1;
   private readonly slowSeen = new Set<string>();
-  /** Last time (epoch ms) a connection was waiting in the queue. */
-  private lastQueuedAt = 0;
   /** Request durations counted by workers that have exited. */
   private readonly exitedDurations = emptyDurations();
   private stopping = false;
@@ -119,13 +131,32 @@ export class Pool {
     // Twice pm.max_children: a worker being replaced keeps its slot until it
     // has exited, while its replacement already needs one.
     this.scoreboard = new Scoreboard(scoreboardPath(process.pid, config.name), config.maxChildren * 2);
+    this.heads = new HeadReader(headLimits(config));
+    this.heads.on('head', (connection) => this.dispatcher.offer(connection));
+    // A stopping pool keeps its workers until every request that began arriving has been served.
+    this.heads.on('settled', () => this.stopWhenQueueEmpty());
+    this.dispatcher = new Dispatcher(dispatchSettings(config), {
+      refreshLoads: (workers) => this.refreshLoads(workers),
+      refuse,
+    });
+    this.dispatcher.on('handed', (waited) => {
+      this.observer?.queueWaited(waited);
+      this.noteActive();
+    });
+    this.dispatcher.on('queued', (length) => {
+      this.stats.maxListenQueue = Math.max(this.stats.maxListenQueue, length);
+      this.manage('event');
+    });
     this.writeHeader();
     this.listen(listener);
     this.armTimeoutChecks();
   }
 
   private listen(listener: Server): void {
-    listener.on('connection', (socket: Socket) => this.onConnection(socket));
+    listener.on('connection', (socket: Socket) => {
+      this.stats.acceptedConn++;
+      this.heads.readNew(new ClientConnection(this.nextConnectionId++, socket));
+    });
   }
 
   private armTimeoutChecks(): void {
@@ -136,11 +167,6 @@ export class Pool {
       slowlog: this.config.requestSlowlogTimeout,
     });
     if (interval !== null) this.timeoutTimer = setInterval(() => this.checkRequestTimeouts(), interval);
-  }
-
-  /** Workers of the current generation, the only ones that get new connections. */
-  private *routable(): Generator<WorkerProcess> {
-    for (const worker of this.workers.values()) if (worker.generation === this.generation) yield worker;
   }
 
   /**
@@ -202,13 +228,17 @@ export class Pool {
     this.config = next;
     this.generation = generation;
     this.pmState = INITIAL_PM_STATE;
+    this.dispatcher.configure(dispatchSettings(next));
+    this.dispatcher.replaceWorkers(fresh.filter((worker) => worker.phase !== 'exited'));
+    this.heads.setLimits(headLimits(next));
     if (listener) {
       this.listener.close();
       this.listener = listener;
     }
     this.armTimeoutChecks();
-    for (const worker of old) worker.stop('reload');
-    this.dispatchQueued();
+    // Their idle kept-alive connections come back to be served by the new generation.
+    for (const worker of old) worker.stop('reload', true);
+    this.dispatcher.drain();
     this.manage('event');
     await this.waitExited(old, drainTimeoutMs);
     if (this.scoreboard !== previousScoreboard) previousScoreboard.close();
@@ -258,10 +288,10 @@ export class Pool {
 
   /** The 1 s process-manager heartbeat. */
   tick(): void {
-    this.refreshLoads();
+    this.refreshLoads(this.workers.values());
     this.manage('tick');
     this.writeHeader();
-    this.syncWatch();
+    this.dispatcher.syncWatch();
   }
 
   /** Every request's duration since the pool started: exited workers' counts plus live workers' slots. */
@@ -291,7 +321,7 @@ export class Pool {
 
   /** A consistent view of the scoreboard, for status pages. */
   snapshot(): ScoreboardSnapshot | null {
-    this.refreshLoads();
+    this.refreshLoads(this.workers.values());
     this.writeHeader();
     return this.scoreboard.read();
   }
@@ -305,6 +335,11 @@ export class Pool {
     this.listener.close();
   }
 
+  /** Connections whose request head the master is still reading. */
+  get readingHeaders(): number {
+    return this.heads.count;
+  }
+
   /**
    * Graceful stop: connections already accepted are still served, each worker
    * finishes its requests and runs the app's shutdown(); whatever is left after
@@ -314,6 +349,7 @@ export class Pool {
     if (!this.stopping) {
       this.stopping = true;
       this.clearTimers();
+      this.heads.shortenIdle();
       setTimeout(() => this.terminate(), timeoutMs).unref();
       this.stopWhenQueueEmpty();
       this.resolveIfStopped();
@@ -325,7 +361,8 @@ export class Pool {
   terminate(): Promise<void> {
     this.stopping = true;
     this.clearTimers();
-    for (const queued of this.queue.drain()) answerAndClose(queued.socket, 503);
+    this.heads.close();
+    this.dispatcher.refuseAll();
     for (const worker of this.workers.values()) worker.kill('SIGTERM');
     setTimeout(() => {
       for (const worker of this.workers.values()) worker.kill('SIGKILL');
@@ -345,57 +382,13 @@ export class Pool {
   }
 
   private clearTimers(): void {
-    for (const timer of [this.retryTimer, this.queueTimer, this.timeoutTimer]) if (timer) clearTimeout(timer);
+    for (const timer of [this.retryTimer, this.timeoutTimer]) if (timer) clearTimeout(timer);
   }
 
-  private onConnection(socket: Socket): void {
-    // The master's copy is never read; errors on it must not crash the master.
-    socket.on('error', () => {});
-    this.stats.acceptedConn++;
-    const id = this.nextConnectionId++;
-    if (this.queue.length === 0) {
-      this.refreshLoads();
-      const worker = selectWorker(this.routable(), this.config.maxConcurrency);
-      if (worker?.dispatch(socket, id)) {
-        this.observer?.queueWaited(0);
-        return this.noteActive();
-      }
-    }
-    const { listenQueueMax } = this.config;
-    if (listenQueueMax > 0 && this.queue.length >= listenQueueMax) {
-      answerAndClose(socket, 503, { 'Retry-After': '1' });
-      return;
-    }
-    this.queue.push({ id, socket, queuedAt: Date.now() });
-    this.stats.maxListenQueue = Math.max(this.stats.maxListenQueue, this.queue.length);
-    this.armQueueTimeout();
-    this.syncWatch();
-    this.manage('event');
-  }
-
-  private dispatchQueued(): void {
-    if (this.queue.length > 0) {
-      this.refreshLoads();
-      while (this.queue.length > 0) {
-        const worker = selectWorker(this.routable(), this.config.maxConcurrency);
-        if (!worker) break;
-        const next = this.queue.shift()!;
-        if (!worker.dispatch(next.socket, next.id)) this.queue.unshift(next);
-        else {
-          this.observer?.queueWaited((Date.now() - next.queuedAt) / 1000);
-          this.noteActive();
-        }
-      }
-    }
-    // Also on the 'f' that follow the queue's emptying: they switch reporting off.
-    this.syncWatch();
-    this.stopWhenQueueEmpty();
-  }
-
-  /** Each live worker's load, from its scoreboard slot: one read per scoreboard file. */
-  private refreshLoads(): void {
+  /** These workers' loads, from their scoreboard slots: one read per scoreboard file. */
+  private refreshLoads(workers: Iterable<WorkerProcess>): void {
     const byScoreboard = new Map<Scoreboard, WorkerProcess[]>();
-    for (const worker of this.workers.values()) {
+    for (const worker of workers) {
       if (worker.phase === 'exited') continue;
       const group = byScoreboard.get(worker.scoreboard);
       if (group) group.push(worker);
@@ -407,44 +400,14 @@ export class Pool {
     }
   }
 
-  /**
-   * Workers report each freed unit of capacity ('f') only while connections are
-   * queued (and a little after): the rest of the time the master reads their
-   * load from the scoreboard when it needs it, and no message is sent.
-   */
-  private syncWatch(): void {
-    const now = Date.now();
-    if (this.queue.length > 0) this.lastQueuedAt = now;
-    const on = now - this.lastQueuedAt < WATCH_LINGER_MS;
-    for (const worker of this.routable()) if (worker.phase === 'ready') worker.watch(on);
-  }
-
   private noteActive(): void {
     let active = 0;
     for (const worker of this.workers.values()) if (worker.load > 0) active++;
     if (active > this.stats.maxActive) this.stats.maxActive = active;
   }
 
-  /** listen.queue_timeout: a connection that waited too long gets 503 instead of hanging. */
-  private armQueueTimeout(): void {
-    const timeout = this.config.listenQueueTimeout;
-    if (timeout <= 0 || this.queueTimer || this.queue.length === 0) return;
-    const oldest = this.queue.peek()!;
-    this.queueTimer = setTimeout(
-      () => {
-        this.queueTimer = null;
-        const cutoff = Date.now() - timeout;
-        while (this.queue.length > 0 && this.queue.peek()!.queuedAt <= cutoff) {
-          answerAndClose(this.queue.shift()!.socket, 503, { 'Retry-After': '1' });
-        }
-        this.armQueueTimeout();
-      },
-      Math.max(0, oldest.queuedAt + timeout - Date.now()),
-    );
-  }
-
   private stopWhenQueueEmpty(): void {
-    if (!this.stopping || this.queue.length > 0) return;
+    if (!this.stopping || this.dispatcher.queued > 0 || this.heads.count > 0) return;
     for (const worker of this.workers.values()) worker.stop('shutdown');
   }
 
@@ -462,11 +425,11 @@ export class Pool {
       });
     }
     const pm = PROCESS_MANAGERS[this.config.pm];
-    const actions = pm({ config: this.config, workers: views, queued: this.queue.length, now, reason, state: this.pmState });
+    const actions = pm({ config: this.config, workers: views, queued: this.dispatcher.queued, now, reason, state: this.pmState });
     this.pmState = actions.state;
     if (actions.maxChildrenReached) this.stats.maxChildrenReached++;
     for (const warning of actions.warnings) this.log.warning(`[pool ${this.name}] ${warning}`);
-    for (const id of actions.stop) this.workers.get(id)?.stop('idle');
+    for (const id of actions.stop) this.workers.get(id)?.stop('idle', true);
     let toSpawn = actions.spawn;
     if (this.startFailures > 0 && toSpawn > 0) {
       // While starts keep failing, probe with one worker at a time, backing off.
@@ -522,16 +485,20 @@ export class Pool {
     this.workers.set(id, worker);
     const prefix = `[pool ${this.name}] child ${worker.pid}`;
     this.log.notice(`${prefix} started`);
+    // A reload's new generation takes requests only once the rollout switches to it.
+    if (generation === this.generation) this.dispatcher.add(worker);
     worker.on('ready', () => {
       this.startFailures = 0;
       this.resolveServing();
-      this.dispatchQueued();
+      this.drainQueue();
     });
-    worker.on('free', () => this.dispatchQueued());
+    worker.on('free', () => this.drainQueue());
+    worker.on('handBack', (connection) => this.heads.readAgain(connection));
+    worker.on('unserved', (connection) => this.dispatcher.offer(connection));
     worker.on('retire', (reason) => {
       const limit = reason === 'max_requests' ? 'pm.max_requests' : 'pm.max_memory';
       this.log.notice(`${prefix} reached ${limit}, replacing it`);
-      worker.stop(reason);
+      worker.stop(reason, true);
       this.manage('event');
     });
     worker.on('fail', (error) => this.log.error(`${prefix} failed to start the app ${config.app}: ${error}`));
@@ -544,6 +511,7 @@ export class Pool {
 
   private onWorkerExit(id: number, worker: WorkerProcess, exit: WorkerExit, prefix: string): void {
     this.workers.delete(id);
+    this.dispatcher.remove(worker);
     this.appMetricsCache.delete(id);
     // Its request durations outlive it: they are counters.
     const lastSlot = worker.scoreboard.readSlot(worker.slot);
@@ -556,7 +524,7 @@ export class Pool {
     if (clean) this.log.notice(line);
     else this.log.warning(line);
     if (this.stopping) {
-      this.dispatchQueued();
+      this.drainQueue();
       this.resolveIfStopped();
       return;
     }
@@ -571,9 +539,13 @@ export class Pool {
           `next start in ${(delay / 1000).toFixed(1)}s`,
       );
     }
-    this.refreshLoads();
     this.manage('event');
-    this.dispatchQueued();
+    this.drainQueue();
+  }
+
+  private drainQueue(): void {
+    this.dispatcher.drain();
+    this.stopWhenQueueEmpty();
   }
 
   /** request_terminate_timeout and request_slowlog_timeout, from the scoreboard. */
@@ -614,7 +586,7 @@ export class Pool {
       pm: config.pm,
       startTime: stats.startTime,
       acceptedConn: stats.acceptedConn,
-      listenQueue: this.queue.length,
+      listenQueue: this.dispatcher.queued,
       maxListenQueue: stats.maxListenQueue,
       // The queue's capacity; unbounded, the kernel backlog behind it is the limit.
       listenQueueLen: config.listenQueueMax || config.listenBacklog,
@@ -627,6 +599,7 @@ export class Pool {
       maxChildren: config.maxChildren,
       minSpareServers: config.minSpareServers,
       maxSpareServers: config.maxSpareServers,
+      readingHeaders: this.heads.count,
       slotCount: this.scoreboard.slotCount,
     });
   }
@@ -634,7 +607,8 @@ export class Pool {
   private resolveIfStopped(): void {
     if (!this.stopping || this.workers.size > 0 || this.isStopped) return;
     this.isStopped = true;
-    for (const queued of this.queue.drain()) answerAndClose(queued.socket, 503);
+    this.dispatcher.refuseAll();
+    this.heads.close();
     this.scoreboard.close();
     this.resolveStopped();
   }

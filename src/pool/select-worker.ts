@@ -1,14 +1,19 @@
 /** The part of a worker that dispatch looks at. */
 export interface Candidate {
   accepting: boolean;
+  /** Requests in flight (as its slot last showed them, plus those handed over since). */
   load: number;
+  /** Client connections it holds, idle kept-alive ones included. */
+  held: number;
   lastFreeAt: number;
 }
 
 /**
- * The worker that should take the next connection: one with spare capacity
- * (load below pm.max_concurrency), the least loaded, and among equals the one
- * that has been free longest. None means the connection must wait.
+ * The worker that should take the next request: one with room (load below
+ * pm.max_concurrency); the least loaded; among equals the one holding the
+ * fewest connections (each may bring a request at any moment, and one held
+ * beyond its room is handed back, which costs a move); then the one free the
+ * longest. None means the request must wait.
  */
 export function selectWorker<W extends Candidate>(workers: Iterable<W>, maxConcurrency: number): W | undefined {
   let best: W | undefined;
@@ -17,7 +22,8 @@ export function selectWorker<W extends Candidate>(workers: Iterable<W>, maxConcu
     if (
       !best ||
       worker.load < best.load ||
-      (worker.load === best.load && worker.lastFreeAt < best.lastFreeAt)
+      (worker.load === best.load &&
+        (worker.held < best.held || (worker.held === best.held && worker.lastFreeAt < best.lastFreeAt)))
     ) {
       best = worker;
     }

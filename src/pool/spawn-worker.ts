@@ -37,14 +37,17 @@ export interface SpawnOptions {
   catchOutput: boolean;
   env: Record<string, string>;
   clearEnv: boolean;
+  /** The worker's end of its dispatch channel and its connection table (records.ts: CHANNEL_FD, TABLE_FD). */
+  channelFd: number;
+  tableFd: number;
 }
 
 /**
  * Starts a worker process. This is the one place that touches execa's
- * subprocess as a raw ChildProcess (handle passing needs `send(msg, handle)`,
- * which execa's own IPC API does not carry; in execa 10 it is `nodeChildProcess`).
+ * subprocess as a raw ChildProcess (the lifecycle messages go through its
+ * 'message' events; in execa 10 it is `nodeChildProcess`).
  */
-export function spawnWorker({ settings, env, clearEnv, catchOutput }: SpawnOptions): ChildProcess {
+export function spawnWorker({ settings, env, clearEnv, catchOutput, channelFd, tableFd }: SpawnOptions): ChildProcess {
   const inherited = clearEnv
     ? {}
     : Object.fromEntries(Object.entries(process.env).filter(([name]) => !MASTER_ONLY_ENV.test(name)));
@@ -61,7 +64,9 @@ export function spawnWorker({ settings, env, clearEnv, catchOutput }: SpawnOptio
     // through promises and a scheduler.yield() (about 8 µs of master CPU per
     // message, and the master gets one or two per connection). poold reads
     // the ChildProcess 'message' events itself.
-    stdio: ['ignore', output, output, 'ipc'],
+    // Then the dispatch channel and the connection table, as descriptors 4 and 5.
+    // (execa passes any descriptor number through; its types list only 3–9.)
+    stdio: ['ignore', output, output, 'ipc', channelFd as 3, tableFd as 3],
     serialization: 'json',
     // Long-lived: never accumulate output in memory.
     buffer: false,
@@ -70,8 +75,7 @@ export function spawnWorker({ settings, env, clearEnv, catchOutput }: SpawnOptio
     // which drains workers gracefully instead of losing their requests.
     detached: true,
   });
-  // The promise may never settle when a worker dies with a handle in flight;
-  // the pool relies on the ChildProcess 'exit' event instead.
+  // The pool watches the ChildProcess 'exit' event, not this promise.
   subprocess.catch(() => {});
   return subprocess as unknown as ChildProcess;
 }

@@ -1,11 +1,15 @@
 import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
-import type { Socket } from 'node:net';
+import { closeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { DispatchChannel } from '../ipc/channel.js';
+import { createConnectionTable } from '../ipc/connection-table.js';
 import type { MasterMessage, RetireReason, WorkerMessage } from '../ipc/protocol.js';
+import { CONNECTION_TABLE_SIZE, ConnectionState, MasterRecord, WorkerRecord } from '../ipc/records.js';
+import { nativeBinding } from '../native/binding.js';
 import type { Scoreboard } from '../scoreboard/file.js';
 import type { SlotLoad } from '../scoreboard/layout.js';
-import { answerAndClose } from './raw-response.js';
+import type { ClientConnection } from './client-connection.js';
 import { spawnWorker, type SpawnOptions } from './spawn-worker.js';
 
 /** After a worker exits, how long its last IPC messages may take to arrive. */
@@ -28,6 +32,10 @@ interface WorkerEvents {
   ready: [];
   fail: [error: string];
   free: [];
+  /** A kept-alive connection it gave back between two requests: the master reads its next head. */
+  handBack: [connection: ClientConnection];
+  /** A connection whose request it never began (it died first): the request goes to another worker as it is. */
+  unserved: [connection: ClientConnection];
   retire: [reason: RetireReason];
   output: [stream: 'stdout' | 'stderr', line: string];
   exit: [exit: WorkerExit];
@@ -35,9 +43,11 @@ interface WorkerEvents {
 
 /**
  * The master's handle on one worker process: its phase, its load (as its
- * scoreboard slot last showed it, plus connections handed over since), and the
- * master's own copies of connections that the worker has not started answering
- * yet — so they can get a 502 if the worker dies.
+ * scoreboard slot last showed it, plus requests handed over since), its
+ * dispatch channel, and the master's own copy of every connection it holds —
+ * so that, if it dies, a request it never began goes to another worker, one it
+ * began but had not answered gets 502 (504 after request_terminate_timeout),
+ * and an idle one is closed.
  */
 export class WorkerProcess extends EventEmitter<WorkerEvents> {
   readonly pid: number;
@@ -45,7 +55,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   phase: WorkerPhase = 'starting';
   /** When (epoch ms) its load last dropped to zero or it became ready: "idle longest" and idle timeouts. */
   lastFreeAt = Date.now();
-  /** Connections handed over since it started; its slot counts those it received. */
+  /** Requests handed over since it started; its slot counts those it received. */
   private dispatched = 0;
   /** Its slot as last read. */
   private slotLoad = 0;
@@ -56,13 +66,19 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private watched = false;
   stopReason: StopReason | null = null;
   private readonly child: ChildProcess;
-  private readonly unanswered = new Map<number, Socket>();
+  private readonly channel: DispatchChannel;
+  /** Its connection table (records.ts), shared with it; read when it dies. */
+  private readonly table: Uint8Array;
+  /** The connections it holds, by their entry in the table. */
+  private readonly connections = new Map<number, ClientConnection>();
+  /** Table entries free for the next connection handed over. */
+  private readonly freeEntries: number[] = [];
   private readonly metricsReplies = new Map<number, (data: unknown[] | null) => void>();
   private nextMetricsId = 1;
   private unansweredStatus: 502 | 504 = 502;
 
   constructor(
-    options: SpawnOptions,
+    options: Omit<SpawnOptions, 'channelFd' | 'tableFd'>,
     /** Its scoreboard (a reload may start a bigger one for the next generation) and slot in it. */
     readonly scoreboard: Scoreboard,
     readonly slot: number,
@@ -70,15 +86,28 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     readonly generation: number,
   ) {
     super();
-    this.child = spawnWorker(options);
+    const [masterEnd, workerEnd] = nativeBinding().socketpair();
+    const { fd: tableFd, table } = createConnectionTable();
+    this.table = table;
+    for (let entry = CONNECTION_TABLE_SIZE - 1; entry > 0; entry--) this.freeEntries.push(entry);
+    try {
+      this.child = spawnWorker({ ...options, channelFd: workerEnd, tableFd });
+    } catch (err) {
+      closeSync(masterEnd);
+      throw err;
+    } finally {
+      // The child has its copies now; the mapping outlives the table's descriptor.
+      closeSync(workerEnd);
+      closeSync(tableFd);
+    }
+    this.channel = new DispatchChannel(masterEnd, 0, (type, id) => this.onRecord(type, id));
     // A spawn failure (ENOENT, EAGAIN) surfaces as 'error' without a pid.
     this.pid = this.child.pid ?? -1;
     this.child.on('message', (message: WorkerMessage) => this.onMessage(message));
     this.child.on('error', () => {});
     this.child.once('exit', (code, signal) => {
       // Messages the worker sent just before dying may still be unread: wait
-      // for the channel to close ('close'), but not forever — with a handle in
-      // flight to a dead child, Node never closes the channel.
+      // for the channel to close ('close'), but not forever.
       let settled = false;
       const settle = () => {
         if (settled) return;
@@ -102,10 +131,14 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     return this.phase === 'ready' && !this.finishing && this.child.connected;
   }
 
+  /** Client connections it holds, idle kept-alive ones included. */
+  get held(): number {
+    return this.connections.size;
+  }
+
   /**
-   * Requests in flight plus handed-over connections whose first request has
-   * not begun: what its slot last showed, plus the connections handed over
-   * since that the worker had not counted yet (in transit).
+   * Requests in flight: what its slot last showed, plus the requests handed
+   * over since that the worker had not counted yet (in transit).
    */
   get load(): number {
     if (this.phase === 'exited') return 0;
@@ -122,35 +155,50 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     }
   }
 
-  /** Hands a connection over; returns false when the channel is already gone. */
-  dispatch(socket: Socket, id: number): boolean {
-    if (!this.child.connected) return false;
+  /**
+   * Hands over a connection whose request head the master has read, with
+   * those bytes: one record on its channel, the descriptor attached. False
+   * when it cannot take it now (channel full or gone, table full).
+   */
+  hand(connection: ClientConnection): boolean {
+    const entry = this.freeEntries.pop();
+    if (entry === undefined) return false;
+    this.table[entry] = ConnectionState.handed;
+    let sent = false;
+    try {
+      sent = this.channel.trySend(MasterRecord.connection, entry, connection.fd, connection.buffered ?? undefined);
+    } catch {
+      // Its end is gone: it is exiting, and its exit answers for what it holds.
+    }
+    if (!sent) {
+      this.table[entry] = ConnectionState.free;
+      this.freeEntries.push(entry);
+      return false;
+    }
+    this.connections.set(entry, connection);
     this.dispatched++;
-    this.unanswered.set(id, socket);
-    const message: MasterMessage = { t: 'conn', id };
-    // keepOpen: the master keeps its copy until the worker starts answering.
-    this.child.send(message, socket, { keepOpen: true }, (err) => {
-      if (err) this.answerUnanswered(id, 502);
-    });
     return true;
   }
 
-  /** Graceful: finish in-flight requests, run the app's shutdown(), exit. */
-  stop(reason: StopReason): void {
+  /**
+   * Graceful: finish in-flight requests, run the app's shutdown(), exit. With
+   * `handBack`, its idle kept-alive connections come back to the master (a
+   * replacement will serve their next requests) instead of being closed.
+   */
+  stop(reason: StopReason, handBack = false): void {
     if (this.phase === 'exited' || this.phase === 'stopping') return;
     this.phase = 'stopping';
     this.stopReason ??= reason;
-    const message: MasterMessage = { t: 'stop' };
+    const message: MasterMessage = { t: 'stop', handBack };
     if (this.child.connected) this.child.send(message, (err: Error | null) => err && this.kill('SIGTERM'));
     else this.kill('SIGTERM');
   }
 
-  /** Asks it to report 'f' whenever it can take a connection (on), or to stop (off). */
+  /** Asks it to report room whenever it can take a request (on), or to stop (off). */
   watch(on: boolean): void {
-    if (this.watched === on || !this.child.connected) return;
+    if (this.watched === on || this.phase !== 'ready') return;
     this.watched = on;
-    const message: MasterMessage = { t: 'watch', on };
-    this.child.send(message, () => {});
+    this.channel.send(MasterRecord.watch, on ? 1 : 0);
   }
 
   reopenLogs(): void {
@@ -184,7 +232,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
 
   /**
    * Kills it for running past request_terminate_timeout: SIGTERM, then SIGKILL
-   * a second later if the app kept it alive. Connections it had not started
+   * a second later if the app kept it alive. Requests it had not started
    * answering get 504 instead of 502.
    */
   terminate(killStepMs: number): void {
@@ -206,12 +254,6 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       case 'fail':
         this.emit('fail', message.error);
         return;
-      case 's':
-        this.dropCopy(message.id);
-        return;
-      case 'f':
-        this.emit('free');
-        return;
       case 'm':
         this.metricsReplies.get(message.id)?.(message.data);
         return;
@@ -221,28 +263,37 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     }
   }
 
-  private dropCopy(id: number): void {
-    const socket = this.unanswered.get(id);
-    if (!socket) return;
-    this.unanswered.delete(id);
-    // destroy() closes only the master's descriptor; end() would shut down the
-    // connection the worker is still serving.
-    socket.destroy();
+  private onRecord(type: number, entry: number): void {
+    if (type === WorkerRecord.room) {
+      this.emit('free');
+      return;
+    }
+    const connection = this.connections.get(entry);
+    if (!connection || (type !== WorkerRecord.closed && type !== WorkerRecord.handBack)) return;
+    this.release(entry);
+    // destroy() closes only the master's descriptor; end() would shut down the connection for both.
+    if (type === WorkerRecord.closed) connection.socket.destroy();
+    else this.emit('handBack', connection);
   }
 
-  private answerUnanswered(id: number, status: 502 | 504): void {
-    const socket = this.unanswered.get(id);
-    if (!socket) return;
-    this.unanswered.delete(id);
-    answerAndClose(socket, status);
+  private release(entry: number): void {
+    this.connections.delete(entry);
+    this.table[entry] = ConnectionState.free;
+    this.freeEntries.push(entry);
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     const beforeReady = this.phase === 'starting';
     this.phase = 'exited';
-    // Node never closes a handle that was in flight to a dead child, and no byte
-    // of these responses was written: without this the clients would hang.
-    for (const id of [...this.unanswered.keys()]) this.answerUnanswered(id, this.unansweredStatus);
+    this.channel.close();
+    for (const [entry, connection] of [...this.connections]) {
+      const state = this.table[entry];
+      this.release(entry);
+      if (state === ConnectionState.handed) this.emit('unserved', connection);
+      // No byte of the response was written: an answer from the master is clean.
+      else if (state === ConnectionState.unanswered) connection.answer(this.unansweredStatus);
+      else connection.socket.destroy();
+    }
     this.emit('exit', { code, signal, beforeReady, uptimeMs: Date.now() - this.startedAt });
   }
 }

@@ -37,6 +37,8 @@ export interface PoolHeader {
   maxChildren: number;
   minSpareServers: number;
   maxSpareServers: number;
+  /** Connections whose request head the master is reading (not yet requests: not in the listen queue). */
+  readingHeaders: number;
   slotCount: number;
 }
 
@@ -113,6 +115,7 @@ const H = {
   maxSpareServers: 80,
   pm: 84,
   pool: 88,
+  readingHeaders: 88 + POOL_NAME_WIDTH,
   checksum: HEADER_SIZE - 4,
 } as const;
 
@@ -198,6 +201,7 @@ export function encodeHeader(header: PoolHeader, into: Buffer = Buffer.alloc(HEA
   into.writeUInt32LE(header.maxChildren, H.maxChildren);
   into.writeUInt32LE(header.minSpareServers, H.minSpareServers);
   into.writeUInt32LE(header.maxSpareServers, H.maxSpareServers);
+  into.writeUInt32LE(header.readingHeaders, H.readingHeaders);
   into.writeUInt8(PM_MODES.indexOf(header.pm), H.pm);
   writeText(into, H.pool, POOL_NAME_WIDTH, header.pool);
   seal(into, 0, HEADER_SIZE);
@@ -225,6 +229,7 @@ export function decodeHeader(bytes: Buffer): PoolHeader | null {
     maxChildren: bytes.readUInt32LE(H.maxChildren),
     minSpareServers: bytes.readUInt32LE(H.minSpareServers),
     maxSpareServers: bytes.readUInt32LE(H.maxSpareServers),
+    readingHeaders: bytes.readUInt32LE(H.readingHeaders),
     slotCount: bytes.readUInt32LE(H.slotCount),
   };
 }

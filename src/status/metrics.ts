@@ -149,6 +149,7 @@ export class PooldMetrics {
     perPool('poold_accepted_connections_total', 'Connections accepted by the pool.', (s) => s.pool.stats.acceptedConn, 'counter');
     perPool('poold_listen_queue', 'Connections waiting in the master queue for a free worker.', (s) => header(s)?.listenQueue ?? 0);
     perPool('poold_listen_queue_max', 'Most connections ever waiting in the master queue at once.', (s) => s.pool.stats.maxListenQueue);
+    perPool('poold_reading_headers', 'Connections whose request head the master is still reading (not yet in the queue).', (s) => header(s)?.readingHeaders ?? 0);
     perPool('poold_listen_queue_length', 'Capacity of the master queue (listen.queue_max, else listen.backlog).', (s) => header(s)?.listenQueueLen ?? 0);
     perPool('poold_max_active_processes', 'Most workers ever busy at once.', (s) => s.pool.stats.maxActive);
     perPool('poold_max_children_reached_total', 'Times pm.max_children stopped the process manager from starting a worker.', (s) => s.pool.stats.maxChildrenReached, 'counter');

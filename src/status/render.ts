@@ -69,7 +69,7 @@ export const FPM_POOL_FIELDS = [
 ] as const;
 
 /** poold's pool fields, after FPM's. */
-export const POOLD_POOL_FIELDS = ['max children', 'min spare servers', 'max spare servers'] as const;
+export const POOLD_POOL_FIELDS = ['max children', 'min spare servers', 'max spare servers', 'reading headers'] as const;
 
 /** FPM 8.2's per-process fields, in order (text labels; html and json say "request uri"). */
 export const FPM_PROCESS_FIELDS = [
@@ -243,6 +243,7 @@ function poolFields(input: PoolStatusInput, format: StatusFormat): Field[] {
     num('max children', uint(h.maxChildren)),
     num('min spare servers', uint(h.minSpareServers)),
     num('max spare servers', uint(h.maxSpareServers)),
+    num('reading headers', uint(h.readingHeaders)),
   ];
 }
 
@@ -435,6 +436,12 @@ const FAMILIES: readonly MetricFamily[] = [
     type: 'gauge',
     help: 'The configured pm.max_spare_servers.',
     value: (i) => uint(i.header.maxSpareServers),
+  },
+  {
+    name: 'poold_reading_headers',
+    type: 'gauge',
+    help: 'Connections whose request head the master is still reading.',
+    value: (i) => uint(i.header.readingHeaders),
   },
 ];
 

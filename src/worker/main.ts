@@ -1,8 +1,11 @@
 // Entry point of a worker process: loads the pool's app, then serves the
-// connections the master hands over until told to stop or orphaned.
-import type { Socket } from 'node:net';
+// requests the master hands over until told to stop or orphaned.
+import { closeSync } from 'node:fs';
 import { inspect } from 'node:util';
+import { DispatchChannel } from '../ipc/channel.js';
+import { mapConnectionTable } from '../ipc/connection-table.js';
 import { WORKER_SETTINGS_ENV, type MasterMessage, type WorkerMessage, type WorkerSettings } from '../ipc/protocol.js';
+import { CHANNEL_FD, MasterRecord, TABLE_FD } from '../ipc/records.js';
 import { findAppMetrics, loadApp, type LoadedApp, type MetricsSource } from './app-loader.js';
 import { WorkerServer } from './server.js';
 
@@ -41,21 +44,27 @@ async function main(): Promise<void> {
   // found, each scrape looks again: the app may load prom-client late.)
   let appMetrics: MetricsSource | null = null;
   let stopRequested = false;
-  const stop = (): void => {
+  const stop = (handBack: boolean): void => {
     if (stopRequested) return;
     stopRequested = true;
     if (!server) process.exit(0);
     server
-      .stop()
+      .stop(handBack)
       .catch((err: unknown) => console.error('shutdown() failed:', err))
       .finally(() => process.exit(0));
   };
-  process.on('SIGQUIT', stop);
-  process.on('message', (message: MasterMessage, handle?: Socket) => {
-    if (message.t === 'conn' && handle) server ? server.accept(handle, message.id) : handle.destroy();
-    else if (message.t === 'stop') stop();
+  process.on('SIGQUIT', () => stop(false));
+  // What it reads at most per record: a request head and what came with it in the master's read.
+  const capacity = settings.maxHeaderSize + 65536;
+  const channel = new DispatchChannel(CHANNEL_FD, capacity, (type, id, fd, payload) => {
+    if (type === MasterRecord.connection && fd >= 0) server ? server.receive(fd, id, payload) : closeSync(fd);
+    else if (type === MasterRecord.watch) server?.watch(id === 1);
+  });
+  const table = mapConnectionTable(TABLE_FD);
+  closeSync(TABLE_FD);
+  process.on('message', (message: MasterMessage) => {
+    if (message.t === 'stop') stop(message.handBack);
     else if (message.t === 'reopen') server?.reopenLogs();
-    else if (message.t === 'watch') server?.watch(message.on);
     else if (message.t === 'metrics') {
       const id = message.id;
       if (app) appMetrics ??= findAppMetrics(settings.app, app.exports);
@@ -67,14 +76,14 @@ async function main(): Promise<void> {
   // The master is gone (even SIGKILLed): no orphan keeps serving.
   process.on('disconnect', () => {
     setTimeout(() => process.exit(1), ORPHAN_GRACE_MS).unref();
-    stop();
+    stop(false);
   });
 
   try {
     const loaded = await loadApp(settings.app);
     await loaded.init?.();
     app = loaded;
-    server = await WorkerServer.start(loaded, settings, (message) => send(message));
+    server = await WorkerServer.start(loaded, settings, (message) => send(message), channel, table);
   } catch (err) {
     const error = err instanceof Error && err.stack ? err.stack : inspect(err);
     send({ t: 'fail', error }, () => process.exit(1));

@@ -1,6 +1,8 @@
 import http from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
+import type { DispatchChannel } from '../ipc/channel.js';
 import type { RetireReason, WorkerSettings, WorkerMessage } from '../ipc/protocol.js';
+import { ConnectionState, WorkerRecord } from '../ipc/records.js';
 import { SlotWriter, type RequestTrace } from '../scoreboard/slot-writer.js';
 import type { LoadedApp } from './app-loader.js';
 import type { AccessLog } from './access-log.js';
@@ -9,23 +11,46 @@ import type { SlowlogWatchdog } from './slowlog-watchdog.js';
 /** How long a stopping worker keeps idle kept-alive connections open for a last request. */
 const STOP_IDLE_GRACE_MS = 1000;
 
+/** Node's list of an http.Server's connections; `idle()` holds those at a request boundary. */
+interface ConnectionsList {
+  idle(): { socket: Socket }[];
+}
+
 /**
- * Serves the connections the master hands over. It never listens itself. Its
- * load (requests in flight plus handed-over connections still waiting for their
- * first request) is in its scoreboard slot, where the master reads it when it
- * picks a worker; only while connections are queued does it also say 'f' when
- * it can take one more.
+ * Node's own record of which connections sit between two requests (no byte
+ * of a next request parsed): the only safe moment to give one back. It is
+ * the list behind server.closeIdleConnections(), under a symbol Node does
+ * not export.
+ */
+function connectionsList(server: http.Server): ConnectionsList {
+  const key = Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === 'http.server.connections');
+  const list = key && (server as unknown as Record<symbol, ConnectionsList | undefined>)[key];
+  if (!list || typeof list.idle !== 'function') {
+    throw new Error(`this Node.js (${process.version}) keeps no list of an http.Server's connections`);
+  }
+  return list;
+}
+
+/**
+ * Serves the requests the master hands over: each arrives as a connection
+ * with its request head already read. It never listens itself. Its load
+ * (requests in flight) is in its scoreboard slot, where the master reads it
+ * when it picks a worker; only while requests are queued does it also report
+ * room. A kept-alive connection stays here between requests, unless this
+ * worker begins as many requests as it may run while holding it: then it
+ * goes back to the master, which hands its next request to a worker with room.
  */
 export class WorkerServer {
   private readonly server: http.Server;
-  /** Dispatched connections whose first request has not begun yet. */
+  private readonly boundaries: ConnectionsList;
+  /** Handed-over connections whose first request has not begun yet. */
   private readonly awaitingFirstRequest = new Set<Socket>();
-  /** Handed-over connections of which the master still holds a copy, with their ids. */
-  private readonly masterCopies = new Map<Socket, number>();
-  /** Set while the master has connections queued and wants to hear 'f'. */
+  /** Every connection this worker holds, with its entry in the connection table. */
+  private readonly held = new Map<Socket, number>();
+  /** Kept-alive connections between two requests. */
+  private readonly idle = new Set<Socket>();
+  /** Set while the master has requests queued and wants to hear of room. */
   private watched = false;
-  /** Every connection this worker holds, to know when a drain is complete. */
-  private readonly connections = new Set<Socket>();
   /**
    * Responses in progress (the requests in flight) and their requests'
    * traces: a stop turns off keep-alive on those not yet sent. Their one
@@ -41,6 +66,8 @@ export class WorkerServer {
   private served = 0;
   private retiring = false;
   private stopping = false;
+  /** A stop that gives idle kept-alive connections back to the master instead of closing them. */
+  private handBackOnStop = false;
   private onDrained: (() => void) | null = null;
   private readonly slot: SlotWriter;
   private readonly slowlog: SlowlogWatchdog | null;
@@ -51,7 +78,13 @@ export class WorkerServer {
    * every module a worker imports lengthens every worker start (ondemand's
    * first request waits for one).
    */
-  static async start(app: LoadedApp, settings: WorkerSettings, send: (message: WorkerMessage) => void): Promise<WorkerServer> {
+  static async start(
+    app: LoadedApp,
+    settings: WorkerSettings,
+    send: (message: WorkerMessage) => void,
+    channel: DispatchChannel,
+    table: Uint8Array,
+  ): Promise<WorkerServer> {
     let accessLog: AccessLog | null = null;
     if (settings.accessLog) {
       const { AccessLog } = await import('./access-log.js');
@@ -75,13 +108,16 @@ export class WorkerServer {
         slot: settings.slot,
       });
     }
-    return new WorkerServer(app, settings, send, accessLog, slowlog);
+    return new WorkerServer(app, settings, send, channel, table, accessLog, slowlog);
   }
 
   private constructor(
     private readonly app: LoadedApp,
     private readonly settings: WorkerSettings,
     private readonly send: (message: WorkerMessage) => void,
+    private readonly channel: DispatchChannel,
+    /** The connection table shared with the master (records.ts, ConnectionState). */
+    private readonly table: Uint8Array,
     accessLog: AccessLog | null,
     slowlog: SlowlogWatchdog | null,
   ) {
@@ -109,30 +145,38 @@ export class WorkerServer {
     // 'listening'. This server only ever gets sockets through 'connection', so
     // without this it would have no slow-client protection at all.
     this.server.emit('listening');
+    this.boundaries = connectionsList(this.server);
   }
 
-  accept(socket: Socket, id: number): void {
-    if (this.stopping) {
-      // The master stops routing before it sends 'stop'; this one crossed it.
-      socket.destroy();
-      this.send({ t: 's', id });
-      return;
-    }
+  /**
+   * A connection from the master (`fd`, its own copy) with the bytes the
+   * master read from it, a whole request head at least: parsed first, then
+   * the rest comes from the socket. Served even while stopping: the master
+   * handed it over before it stopped routing here.
+   */
+  receive(fd: number, entry: number, head: Buffer | undefined): void {
+    const socket = new Socket({ fd, readable: true, writable: true });
+    this.held.set(socket, entry);
     this.awaitingFirstRequest.add(socket);
-    this.connections.add(socket);
     this.slot.connectionAccepted();
-    this.masterCopies.set(socket, id);
-    this.announceFirstWrite(socket);
-    socket.once('close', () => {
-      this.connections.delete(socket);
-      this.releaseMasterCopy(socket);
-      if (this.awaitingFirstRequest.delete(socket)) {
-        this.slot.connectionAbandoned();
-        this.loadEnded();
-      }
-      if (this.stopping) this.checkDrained();
-    });
+    this.markFirstWrites(socket, entry);
+    socket.once('close', () => this.connectionClosed(socket));
     this.server.emit('connection', socket);
+    if (head) socket.emit('data', head);
+  }
+
+  private connectionClosed(socket: Socket): void {
+    const entry = this.held.get(socket);
+    if (entry !== undefined) {
+      this.held.delete(socket);
+      this.channel.send(WorkerRecord.closed, entry);
+    }
+    this.idle.delete(socket);
+    if (this.awaitingFirstRequest.delete(socket)) {
+      this.slot.connectionAbandoned();
+      this.loadEnded();
+    }
+    if (this.stopping) this.checkDrained();
   }
 
   /** The master's queue became non-empty (on) or stayed empty (off). */
@@ -148,16 +192,19 @@ export class WorkerServer {
 
   /**
    * Resolves once in-flight requests are done and the app's shutdown() ran.
-   * A kept-alive connection idle at this moment is not closed at once: its
-   * client may be sending the next request right now, and closing under it
-   * would lose that request. Its next request is answered with
-   * `Connection: close` instead; only connections still idle after a grace
-   * period are closed.
+   * With `handBack`, each kept-alive connection goes back to the master as
+   * soon as it is between two requests, so its next request is served by
+   * another worker. Without, an idle one is not closed at once: its client may
+   * be sending the next request right now, and closing under it would lose
+   * that request. Its next request is answered with `Connection: close`
+   * instead; only connections still idle after a grace period are closed.
    */
-  stop(): Promise<void> {
+  stop(handBack: boolean): Promise<void> {
     this.stopping = true;
+    this.handBackOnStop = handBack;
     this.slot.finishing();
-    for (const res of this.responses.keys()) if (!res.headersSent) res.shouldKeepAlive = false;
+    if (handBack) for (const socket of [...this.idle]) this.handBackIfIdle(socket);
+    else for (const res of this.responses.keys()) if (!res.headersSent) res.shouldKeepAlive = false;
     setTimeout(() => {
       // Only connections between requests: Node does not count one that has
       // not sent its first request yet as idle.
@@ -174,20 +221,35 @@ export class WorkerServer {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const firstOnConnection = this.awaitingFirstRequest.delete(req.socket);
-    if (this.stopping || this.retiring) res.shouldKeepAlive = false;
+    const socket = req.socket;
+    const firstOnConnection = this.awaitingFirstRequest.delete(socket);
+    const entry = this.held.get(socket);
+    if (entry !== undefined) this.table[entry] = ConnectionState.unanswered;
+    this.idle.delete(socket);
+    if (this.stopping && !this.handBackOnStop) res.shouldKeepAlive = false;
     const trace = this.slot.begin(req, firstOnConnection);
     this.responses.set(res, trace);
     // %C needs this request's own user/system split; only an access log pays for the reading.
     if (this.accessLog) this.cpuAtStart.set(res, process.cpuUsage());
     this.slowlog?.track(this.slot.oldestStart());
     res.on('close', this.onResponseClose);
+    // At its limit, no idle connection of its own may wait behind this request.
+    if (this.responses.size >= this.settings.maxConcurrency && this.idle.size > 0) {
+      for (const other of [...this.idle]) this.handBackIfIdle(other);
+    }
     this.invokeHandler(req, res);
   }
 
   private requestEnded(res: http.ServerResponse): void {
     const trace = this.responses.get(res)!;
     this.responses.delete(res);
+    const socket = res.req.socket;
+    const entry = this.held.get(socket);
+    if (entry !== undefined && !socket.destroyed && !socket.writableEnded) {
+      this.table[entry] = ConnectionState.idle;
+      this.idle.add(socket);
+      if (this.stopping && this.handBackOnStop) this.handBackIfIdle(socket);
+    }
     this.served++;
     // Retire before the slot shows it free: the master must not pick it again.
     this.checkRecycling();
@@ -220,31 +282,54 @@ export class WorkerServer {
     }
   }
 
-  /** While watched, tells the master it can take one more connection. */
+  /** While watched, tells the master it can take one more request. */
   private loadEnded(): void {
     if (this.watched && !this.stopping && !this.retiring && this.slot.load() < this.settings.maxConcurrency) {
-      this.send({ t: 'f' });
+      this.channel.send(WorkerRecord.room, 0);
     }
   }
 
   /**
-   * Tells the master, synchronously and before the first byte leaves, that a
-   * response has begun: from then on a 502 from the master would corrupt it.
+   * Marks a request answering in the connection table synchronously, before
+   * the first byte of its response leaves: from then on a 502 from the master
+   * (if this worker died) would corrupt it. Node's http writes every response
+   * through socket.write().
    */
-  private announceFirstWrite(socket: Socket): void {
+  private markFirstWrites(socket: Socket, entry: number): void {
+    const table = this.table;
     const ownWrite = socket.write;
-    socket.write = ((...args: Parameters<Socket['write']>) => {
-      socket.write = ownWrite;
-      this.releaseMasterCopy(socket);
-      return ownWrite.apply(socket, args);
-    }) as Socket['write'];
+    socket.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+      if (table[entry] === ConnectionState.unanswered) table[entry] = ConnectionState.answering;
+      return ownWrite.apply(this, args);
+    } as Socket['write'];
   }
 
-  private releaseMasterCopy(socket: Socket): void {
-    const id = this.masterCopies.get(socket);
-    if (id === undefined) return;
-    this.masterCopies.delete(socket);
-    this.send({ t: 's', id });
+  /**
+   * Gives a kept-alive connection back to the master if it is between two
+   * requests by Node's own reckoning (no byte of a next request parsed; the
+   * bytes not read yet stay in the kernel for the master): reading stops
+   * now, the record goes out, and this process closes its descriptor, which
+   * leaves the connection open in the master.
+   */
+  private handBackIfIdle(socket: Socket): void {
+    const entry = this.held.get(socket);
+    const handle = (socket as unknown as { _handle?: { readStop(): number; readStart(): number } })._handle;
+    if (entry === undefined || !handle || socket.destroyed || socket.writableEnded) return;
+    if (!this.boundaries.idle().some((connection) => connection.socket === socket)) return;
+    handle.readStop();
+    let sent = false;
+    try {
+      sent = this.channel.trySend(WorkerRecord.handBack, entry);
+    } catch {
+      // The master is gone; this worker is about to exit.
+    }
+    if (!sent) {
+      handle.readStart();
+      return;
+    }
+    this.held.delete(socket);
+    this.idle.delete(socket);
+    socket.destroy();
   }
 
   /** Past a recycling limit, ask the master for a replacement; it then stops this worker gracefully. */
@@ -269,7 +354,7 @@ export class WorkerServer {
    * is cut by headers_timeout, and process_control_timeout bounds it all.
    */
   private checkDrained(): void {
-    const idleGone = this.idleClosed || this.connections.size === 0;
+    const idleGone = this.idleClosed || this.held.size === 0;
     if (this.onDrained && this.responses.size === 0 && this.awaitingFirstRequest.size === 0 && idleGone) {
       const resolve = this.onDrained;
       this.onDrained = null;

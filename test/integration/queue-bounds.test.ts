@@ -119,11 +119,11 @@ test('listen.queue_timeout = 1s: a queued connection gets 503 long before the bl
   );
 });
 
-// A graceful stop serves every connection already accepted, queued ones too. The
-// queued client here sends its request only after the master has handed its
-// connection to the worker and told that worker to stop: a deterministic form of
-// a race that also drops queued requests whose bytes were sent long before.
-test('graceful stop: a queued connection is served even if its request arrives after the hand-over', async (t) => {
+// A graceful stop serves every connection already accepted, those whose request
+// head the master is still reading too: the workers are told to stop only once
+// no head is pending. The client here sends its request only after the stop
+// began and the busy worker finished.
+test('graceful stop: a connection accepted before the stop is served even if its request arrives after it', async (t) => {
   const port = await freePort();
   let poold: RunningPoold | undefined;
   const client = new net.Socket();
@@ -141,12 +141,12 @@ test('graceful stop: a queued connection is served even if its request arrives a
     client.on('close', () => resolve());
   });
   await new Promise<void>((resolve) => client.connect(port, '127.0.0.1', resolve));
-  await waitFor('the connection in the queue', () => board(poold!)?.header.listenQueue === 1, 3000);
+  await waitFor('the master to read its head', () => board(poold!)?.header.readingHeaders === 1, 3000);
 
   process.kill(poold.pid, 'SIGTERM');
   await poold.waitForLine(/SIGTERM received, finishing in-flight requests/);
   assert.equal((await blocker).status, 200);
-  // By now the connection has gone to the worker, followed by 'stop'.
+  // Without the rule above, the worker would have been told to stop by now.
   await new Promise((resolve) => setTimeout(resolve, 500));
   if (!client.destroyed) client.write('GET /echo?v=late HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
   await within(closed, 10_000, 'the connection to close');

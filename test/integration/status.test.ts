@@ -45,7 +45,7 @@ const FPM_POOL_FIELDS = [
   'slow requests',
 ];
 /** poold's own pool fields: after FPM's, never among them. */
-const POOLD_POOL_FIELDS = ['max children', 'min spare servers', 'max spare servers'];
+const POOLD_POOL_FIELDS = ['max children', 'min spare servers', 'max spare servers', 'reading headers'];
 const POOL_FIELDS = [...FPM_POOL_FIELDS, ...POOLD_POOL_FIELDS];
 
 /** Per-process fields, text labels ("request URI"). */
@@ -95,7 +95,7 @@ const FPM_OPENMETRICS: [name: string, type: string, help: string][] = [
   ],
   ['phpfpm_slow_requests', 'counter', "The number of requests that exceeded your 'request_slowlog_timeout' value."],
 ];
-const POOLD_OPENMETRICS = ['poold_max_children', 'poold_min_spare_servers', 'poold_max_spare_servers'];
+const POOLD_OPENMETRICS = ['poold_max_children', 'poold_min_spare_servers', 'poold_max_spare_servers', 'poold_reading_headers'];
 
 const CONTENT_TYPES = {
   text: 'text/plain',

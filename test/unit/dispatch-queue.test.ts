@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { DispatchQueue, type QueuedConnection } from '../../src/pool/dispatch-queue.js';
+import { DispatchQueue } from '../../src/pool/dispatch-queue.js';
 
-const conn = (id: number): QueuedConnection => ({ id, socket: {} as Socket, queuedAt: 1_000 + id });
+interface QueuedConnection {
+  id: number;
+  queuedAt: number;
+}
+
+const conn = (id: number): QueuedConnection => ({ id, queuedAt: 1_000 + id });
 const ids = (items: readonly (QueuedConnection | undefined)[]): (number | undefined)[] => items.map((c) => c?.id);
 
 /** The queue's backing array, to check that compaction bounds it. */
-const backing = (queue: DispatchQueue): unknown[] => (queue as unknown as { items: unknown[] }).items;
+const backing = (queue: DispatchQueue<QueuedConnection>): unknown[] => (queue as unknown as { items: unknown[] }).items;
 
-function shiftAll(queue: DispatchQueue): number[] {
+function shiftAll(queue: DispatchQueue<QueuedConnection>): number[] {
   const out: number[] = [];
   for (let c = queue.shift(); c; c = queue.shift()) out.push(c.id);
   return out;
@@ -17,7 +21,7 @@ function shiftAll(queue: DispatchQueue): number[] {
 
 describe('DispatchQueue', () => {
   it('starts empty', () => {
-    const queue = new DispatchQueue();
+    const queue = new DispatchQueue<QueuedConnection>();
     assert.equal(queue.length, 0);
     assert.equal(queue.peek(), undefined);
     assert.equal(queue.shift(), undefined);
@@ -25,7 +29,7 @@ describe('DispatchQueue', () => {
   });
 
   it('is FIFO and tracks its length', () => {
-    const queue = new DispatchQueue();
+    const queue = new DispatchQueue<QueuedConnection>();
     for (let i = 1; i <= 5; i++) queue.push(conn(i));
     assert.equal(queue.length, 5);
     assert.equal(queue.shift()?.id, 1);
@@ -38,7 +42,7 @@ describe('DispatchQueue', () => {
   });
 
   it('peek returns the head without removing it', () => {
-    const queue = new DispatchQueue();
+    const queue = new DispatchQueue<QueuedConnection>();
     queue.push(conn(1));
     queue.push(conn(2));
     assert.equal(queue.peek()?.id, 1);
@@ -51,14 +55,14 @@ describe('DispatchQueue', () => {
   });
 
   it('unshift puts a connection back at the head, keeping its turn', () => {
-    const queue = new DispatchQueue();
+    const queue = new DispatchQueue<QueuedConnection>();
     for (let i = 1; i <= 3; i++) queue.push(conn(i));
     const first = queue.shift()!;
     queue.unshift(first);
     assert.equal(queue.length, 3);
     assert.equal(queue.peek(), first);
     // also on a queue that has never been shifted, and on an empty one
-    const fresh = new DispatchQueue();
+    const fresh = new DispatchQueue<QueuedConnection>();
     fresh.push(conn(2));
     fresh.unshift(conn(1));
     assert.deepEqual(shiftAll(fresh), [1, 2]);
@@ -69,7 +73,7 @@ describe('DispatchQueue', () => {
   });
 
   it('drain returns the waiting connections in order and empties the queue', () => {
-    const queue = new DispatchQueue();
+    const queue = new DispatchQueue<QueuedConnection>();
     for (let i = 1; i <= 4; i++) queue.push(conn(i));
     queue.shift();
     assert.deepEqual(ids(queue.drain()), [2, 3, 4]);
@@ -81,7 +85,7 @@ describe('DispatchQueue', () => {
   });
 
   it('keeps FIFO order across compaction (more than 1024 shifts), with unshift and push interleaved', () => {
-    const queue = new DispatchQueue();
+    const queue = new DispatchQueue<QueuedConnection>();
     let nextIn = 0;
     let nextOut = 0;
     for (let i = 0; i < 3_000; i++) queue.push(conn(nextIn++));
@@ -100,7 +104,7 @@ describe('DispatchQueue', () => {
   });
 
   it('compacts its storage: a long-lived queue does not grow without bound', () => {
-    const queue = new DispatchQueue();
+    const queue = new DispatchQueue<QueuedConnection>();
     for (let i = 0; i < 3; i++) queue.push(conn(i));
     let nextIn = 3;
     for (let i = 0; i < 100_000; i++) {

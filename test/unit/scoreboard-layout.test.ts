@@ -51,6 +51,7 @@ const HEADER: PoolHeader = {
   maxChildren: 50,
   minSpareServers: 7,
   maxSpareServers: 20,
+  readingHeaders: 13,
   slotCount: 50,
 };
 

@@ -5,7 +5,13 @@ import { selectWorker, type Candidate } from '../../src/pool/select-worker.js';
 interface W extends Candidate {
   name: string;
 }
-const w = (name: string, load: number, lastFreeAt: number, accepting = true): W => ({ name, load, lastFreeAt, accepting });
+const w = (name: string, load: number, lastFreeAt: number, accepting = true, held = load): W => ({
+  name,
+  load,
+  lastFreeAt,
+  accepting,
+  held,
+});
 
 describe('selectWorker', () => {
   it('returns undefined with no workers', () => {
@@ -35,6 +41,14 @@ describe('selectWorker', () => {
     assert.equal(selectWorker([w('a', 0, 30), w('b', 0, 20), w('c', 0, 10)], 1)?.name, 'c');
     // a lower load beats an older lastFreeAt
     assert.equal(selectWorker([w('a', 1, 0), w('b', 0, 50)], 2)?.name, 'b');
+  });
+
+  it('among equal loads, prefers the one holding fewer connections, then the one free longest', () => {
+    // b holds an idle kept-alive connection: a request sent to it would make it hand that one back.
+    assert.equal(selectWorker([w('a', 0, 50, true, 0), w('b', 0, 10, true, 1)], 1)?.name, 'a');
+    assert.equal(selectWorker([w('a', 0, 50, true, 2), w('b', 0, 10, true, 1), w('c', 0, 5, true, 1)], 1)?.name, 'c');
+    // a lower load still comes first
+    assert.equal(selectWorker([w('a', 1, 0, true, 0), w('b', 0, 50, true, 3)], 2)?.name, 'b');
   });
 
   it('accepts any iterable, e.g. a Map\'s values', () => {

@@ -26,7 +26,7 @@ const FPM_POOL_LABELS = [
   'max children reached',
   'slow requests',
 ];
-const POOLD_POOL_LABELS = ['max children', 'min spare servers', 'max spare servers'];
+const POOLD_POOL_LABELS = ['max children', 'min spare servers', 'max spare servers', 'reading headers'];
 const FPM_PROCESS_TEXT_LABELS = [
   'pid',
   'state',
@@ -59,7 +59,7 @@ const FPM_OPENMETRICS_FAMILIES: Array<[string, 'gauge' | 'counter']> = [
   ['phpfpm_max_children_reached', 'counter'],
   ['phpfpm_slow_requests', 'counter'],
 ];
-const POOLD_OPENMETRICS_FAMILIES = ['poold_max_children', 'poold_min_spare_servers', 'poold_max_spare_servers'];
+const POOLD_OPENMETRICS_FAMILIES = ['poold_max_children', 'poold_min_spare_servers', 'poold_max_spare_servers', 'poold_reading_headers'];
 
 // ---------------------------------------------------------------------------
 // Fixtures: the reference's pool "dyn" (start 21/Nov/2026:23:44:37 +0000).
@@ -85,6 +85,7 @@ function header(overrides: Partial<PoolHeader> = {}): PoolHeader {
     maxChildren: 5,
     minSpareServers: 1,
     maxSpareServers: 3,
+    readingHeaders: 2,
     slotCount: 5,
     ...overrides,
   };
@@ -297,7 +298,7 @@ describe('status query', () => {
 describe('status render: FPM 8.2 reference outputs, byte for byte', () => {
   /** The body with poold's three extra pool lines removed (they must be right after "slow requests"). */
   function withoutPooldText(body: string): string {
-    const extra = 'max children:         5\nmin spare servers:    1\nmax spare servers:    3\n';
+    const extra = 'max children:         5\nmin spare servers:    1\nmax spare servers:    3\nreading headers:      2\n';
     const at = body.indexOf('slow requests:');
     const after = body.indexOf('\n', at) + 1;
     assert.equal(body.slice(after, after + extra.length), extra, 'poold fields right after slow requests');
@@ -344,7 +345,7 @@ describe('status render: FPM 8.2 reference outputs, byte for byte', () => {
       'script:               -\n' +
       'last request cpu:     0.00\n' +
       'last request memory:  2097152\n';
-    assert.ok(body.endsWith('max spare servers:    3\n' + block), body);
+    assert.ok(body.endsWith('reading headers:      2\n' + block), body);
   });
 
   it('json full', () => {
@@ -375,14 +376,14 @@ describe('status render: FPM 8.2 reference outputs, byte for byte', () => {
     assert.equal(
       body,
       '{"pool":"dyn","process manager":"dynamic","start time":1795304677,"start since":7,"accepted conn":5,"listen queue":0,"max listen queue":0,"listen queue len":64,"idle processes":1,"active processes":1,"total processes":2,"max active processes":1,"max children reached":0,"slow requests":0,' +
-        '"max children":5,"min spare servers":1,"max spare servers":3' +
+        '"max children":5,"min spare servers":1,"max spare servers":3,"reading headers":2' +
         ', "processes":[{"pid":12431,"state":"Idle","start time":1795304677,"start since":7,"requests":2,"request duration":367,"request method":"GET","request uri":"\\/status?json","content length":0,"user":"-","script":"-","last request cpu":0.00,"last request memory":2097152},{"pid":12432,"state":"Running","start time":1795304677,"start since":7,"requests":3,"request duration":277,"request method":"GET","request uri":"\\/status?json&full","content length":0,"user":"-","script":"-","last request cpu":0.00,"last request memory":0}]}',
     );
   });
 
   it('json without full closes after the pool fields', () => {
     const { body } = renderPoolStatus(input(), 'json', false);
-    assert.ok(body.endsWith('"slow requests":0,"max children":5,"min spare servers":1,"max spare servers":3}'), body);
+    assert.ok(body.endsWith('"slow requests":0,"max children":5,"min spare servers":1,"max spare servers":3,"reading headers":2}'), body);
   });
 
   it('xml full', () => {
@@ -417,6 +418,7 @@ describe('status render: FPM 8.2 reference outputs, byte for byte', () => {
         '<max-children>5</max-children>\n' +
         '<min-spare-servers>1</min-spare-servers>\n' +
         '<max-spare-servers>3</max-spare-servers>\n' +
+        '<reading-headers>2</reading-headers>\n' +
         '<processes>\n' +
         '<process><pid>12431</pid><state>Idle</state><start-time>1795304677</start-time><start-since>7</start-since><requests>3</requests><request-duration>381</request-duration><request-method>GET</request-method><request-uri>/status?xml</request-uri><content-length>0</content-length><user>-</user><script>-</script><last-request-cpu>0.00</last-request-cpu><last-request-memory>2097152</last-request-memory></process>\n' +
         '</processes>\n' +
@@ -426,7 +428,7 @@ describe('status render: FPM 8.2 reference outputs, byte for byte', () => {
 
   it('xml without full', () => {
     const { body } = renderPoolStatus(input(), 'xml', false);
-    assert.ok(body.endsWith('<max-spare-servers>3</max-spare-servers>\n</status>'), body);
+    assert.ok(body.endsWith('<reading-headers>2</reading-headers>\n</status>'), body);
     assert.ok(!body.includes('<processes>'));
   });
 
@@ -462,6 +464,7 @@ describe('status render: FPM 8.2 reference outputs, byte for byte', () => {
         row('max children', 5) +
         row('min spare servers', 1) +
         row('max spare servers', 3) +
+        row('reading headers', 2) +
         '</table>\n' +
         '<table border="1">\n' +
         '<tr><th>pid</th><th>state</th><th>start time</th><th>start since</th><th>requests</th><th>request duration</th><th>request method</th><th>request uri</th><th>content length</th><th>user</th><th>script</th><th>last request cpu</th><th>last request memory</th></tr>\n' +
@@ -472,7 +475,7 @@ describe('status render: FPM 8.2 reference outputs, byte for byte', () => {
 
   it('html without full', () => {
     const { body } = renderPoolStatus(input(), 'html', false);
-    assert.ok(body.endsWith('<tr><th>max spare servers</th><td>3</td></tr>\n</table>\n</body></html>'), body);
+    assert.ok(body.endsWith('<tr><th>reading headers</th><td>2</td></tr>\n</table>\n</body></html>'), body);
     assert.equal(htmlTables(body).length, 1);
   });
 
@@ -530,6 +533,7 @@ describe('status render: FPM 8.2 reference outputs, byte for byte', () => {
         ['poold_max_children', 'gauge', ['poold_max_children 5']],
         ['poold_min_spare_servers', 'gauge', ['poold_min_spare_servers 1']],
         ['poold_max_spare_servers', 'gauge', ['poold_max_spare_servers 3']],
+        ['poold_reading_headers', 'gauge', ['poold_reading_headers 2']],
       ],
     );
   });

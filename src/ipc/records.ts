@@ -1,0 +1,53 @@
+// The dispatch channel's records (native/channel.c carries them): what the
+// master and a worker tell each other per connection, in 8-byte headers, not
+// JSON. The Node IPC channel (protocol.ts) stays for the lifecycle.
+
+/** Master → worker. */
+export const MasterRecord = {
+  /** A connection (its descriptor) with the bytes the master read from it: at least a whole request head. id: its table entry. */
+  connection: 1,
+  /** Connections wait in the master's queue (id 1) or no longer do (id 0): while on, say `room` when there is room. */
+  watch: 2,
+} as const;
+
+/** Worker → master. */
+export const WorkerRecord = {
+  /** The channel's other end is gone (the native helper's own type; id: the errno, or 0). */
+  gone: 0,
+  /** Connection `id` closed. */
+  closed: 16,
+  /**
+   * Connection `id` is the master's again: the worker stopped reading it at a
+   * request boundary and closed its descriptor. The payload, if any, is what
+   * it had received but not parsed (a connection it never served).
+   */
+  handBack: 17,
+  /** While watched: its requests in flight went below pm.max_concurrency. */
+  room: 18,
+} as const;
+
+/**
+ * Each worker's connection table: one byte per connection it holds, in memory
+ * shared with the master only (a memfd). The worker writes its state at each
+ * request's start, first response byte and end; the master reads it only when
+ * the worker dies, to know which clients get a 502/504, which connections
+ * can go to another worker, and which are just closed. No message per request.
+ */
+export const ConnectionState = {
+  free: 0,
+  /** Handed over by the master; no request begun on it by the worker yet. */
+  handed: 1,
+  /** Between requests. */
+  idle: 2,
+  /** A request begun, not one byte of its response written. */
+  unanswered: 3,
+  /** Its response has begun. */
+  answering: 4,
+} as const;
+
+/** Entries per worker's table (index 0 unused): the most connections one worker can hold. */
+export const CONNECTION_TABLE_SIZE = 65536;
+
+/** The worker's descriptors for its channel end and its connection table (stdio entries). */
+export const CHANNEL_FD = 4;
+export const TABLE_FD = 5;

@@ -1,0 +1,88 @@
+import type { Socket } from 'node:net';
+import { answerAndClose } from './raw-response.js';
+
+/**
+ * The parts of Node's stream handle the master uses: its descriptor, and
+ * reads started and stopped exactly when it says. `reading` is net.Socket's
+ * own note of whether it started reads; its _read() starts them whenever the
+ * note says no.
+ */
+interface StreamHandle {
+  fd: number;
+  reading: boolean;
+  readStart(): number;
+  readStop(): number;
+}
+
+/**
+ * A client connection as the master holds it, from accept to close: it reads
+ * each request head here, hands the connection to a worker with those bytes,
+ * and keeps its own descriptor meanwhile (to answer 502/504 if the worker
+ * dies, and to read the next head when the worker hands it back).
+ */
+export class ClientConnection {
+  /** What was read since it last came to the master: a whole request head once complete. */
+  buffered: Buffer | null = null;
+  /** When its current wait began (epoch ms): for the head, then in the queue. */
+  since = Date.now();
+  /** Whether the master is reading it (for a head) rather than a worker holding it. */
+  reading = false;
+  /** Whether its handle reads: a fresh accept does (net.Server starts every connection reading). */
+  private handleReads = true;
+
+  constructor(
+    readonly id: number,
+    readonly socket: Socket,
+  ) {}
+
+  /** Its descriptor, passed to a worker (which gets its own copy of it). */
+  get fd(): number {
+    return this.handle?.fd ?? -1;
+  }
+
+  append(chunk: Buffer): Buffer {
+    this.buffered = this.buffered ? Buffer.concat([this.buffered, chunk]) : chunk;
+    return this.buffered;
+  }
+
+  /**
+   * Stops reading now, for good until resumed: pause() alone would let Node
+   * read on into its buffer (it reads ahead to the high-water mark), and
+   * those bytes would never reach the worker that holds the connection.
+   * net.Socket is told its handle still reads, so it never restarts it.
+   */
+  stopReading(): void {
+    this.reading = false;
+    this.socket.pause();
+    const handle = this.handle;
+    if (!handle) return;
+    if (this.handleReads) handle.readStop();
+    this.handleReads = false;
+    handle.reading = true;
+  }
+
+  resumeReading(): void {
+    this.reading = true;
+    this.socket.resume();
+    this.startHandle();
+  }
+
+  /** Answers it with an error status and closes it (reading and discarding what the client still sends). */
+  answer(status: number, headers?: Record<string, string>): void {
+    this.reading = false;
+    this.startHandle();
+    answerAndClose(this.socket, status, headers);
+  }
+
+  private startHandle(): void {
+    const handle = this.handle;
+    if (!handle || this.handleReads) return;
+    this.handleReads = true;
+    handle.reading = true;
+    handle.readStart();
+  }
+
+  private get handle(): StreamHandle | undefined {
+    return (this.socket as unknown as { _handle?: StreamHandle })._handle;
+  }
+}

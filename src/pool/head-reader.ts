@@ -1,0 +1,153 @@
+import { EventEmitter } from 'node:events';
+import type { ClientConnection } from './client-connection.js';
+
+export interface HeadLimits {
+  /** http.headers_timeout: a request head must be complete this long after accept (or after its first byte, on a kept-alive connection). */
+  headersTimeout: number;
+  /** http.keepalive_timeout: a kept-alive connection back in the master is closed after this long without a byte. */
+  keepAliveTimeout: number;
+  /** http.max_header_size. */
+  maxHeaderSize: number;
+}
+
+const END_OF_HEAD = Buffer.from('\r\n\r\n');
+/** Some clients end lines with a bare LF; Node's parser takes those too. */
+const END_OF_HEAD_LF = Buffer.from('\n\n');
+
+/** Whether `bytes` hold a whole request head; `from`: where new bytes begin. */
+function headComplete(bytes: Buffer, from: number): boolean {
+  const start = Math.max(0, from - 3);
+  return bytes.indexOf(END_OF_HEAD, start) !== -1 || bytes.indexOf(END_OF_HEAD_LF, start) !== -1;
+}
+
+interface Waiting {
+  deadline: number;
+  /** 408 once its head has begun (or it is new); a silent close for an idle kept-alive connection. */
+  answer: 408 | null;
+}
+
+interface HeadReaderEvents {
+  /** A whole request head has arrived on it: a request, to dispatch. */
+  head: [connection: ClientConnection];
+  /** A connection stopped waiting (its head came, it failed or closed). */
+  settled: [];
+}
+
+/** How long a kept-alive connection in the master may stay silent once the pool stops. */
+const STOP_IDLE_GRACE_MS = 1000;
+
+/**
+ * The master's reading of request heads: a worker gets a connection only
+ * once a whole request head is there, so a slow or silent client costs no
+ * worker anything. A new connection must send its head within
+ * http.headers_timeout of its accept (else 408); a kept-alive connection that
+ * a worker handed back may stay idle for http.keepalive_timeout, then its next
+ * head has http.headers_timeout. Deadlines are checked by one sweep, not a
+ * timer per connection.
+ */
+export class HeadReader extends EventEmitter<HeadReaderEvents> {
+  private readonly waiting = new Map<ClientConnection, Waiting>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+
+  constructor(private limits: HeadLimits) {
+    super();
+  }
+
+  /** Connections whose head the master is reading (status: "reading headers"). */
+  get count(): number {
+    return this.waiting.size;
+  }
+
+  setLimits(limits: HeadLimits): void {
+    this.limits = limits;
+  }
+
+  /** A new connection: its first head is due within headers_timeout. */
+  readNew(connection: ClientConnection): void {
+    const { socket } = connection;
+    socket.on('data', (chunk: Buffer) => this.onData(connection, chunk));
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.waiting.delete(connection) && this.emit('settled'));
+    this.wait(connection, { deadline: connection.since + this.limits.headersTimeout, answer: 408 });
+  }
+
+  /** A kept-alive connection back from a worker, between two requests. */
+  readAgain(connection: ClientConnection): void {
+    connection.buffered = null;
+    connection.since = Date.now();
+    this.wait(connection, { deadline: connection.since + this.limits.keepAliveTimeout, answer: null });
+  }
+
+  /**
+   * The pool stops: a connection idle between requests gets a last grace
+   * period (its client may be sending right now), then is closed.
+   */
+  shortenIdle(): void {
+    const deadline = Date.now() + STOP_IDLE_GRACE_MS;
+    for (const waiting of this.waiting.values()) {
+      if (waiting.answer === null) waiting.deadline = Math.min(waiting.deadline, deadline);
+    }
+  }
+
+  close(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+    for (const connection of this.waiting.keys()) connection.socket.destroy();
+    this.waiting.clear();
+  }
+
+  private wait(connection: ClientConnection, waiting: Waiting): void {
+    if (connection.socket.destroyed) return;
+    this.waiting.set(connection, waiting);
+    connection.resumeReading();
+    this.sweepTimer ??= setInterval(() => this.sweep(), this.sweepInterval()).unref();
+  }
+
+  private onData(connection: ClientConnection, chunk: Buffer): void {
+    if (!connection.reading) return;
+    const waiting = this.waiting.get(connection);
+    if (!waiting) return;
+    const before = connection.buffered?.length ?? 0;
+    const bytes = connection.append(chunk);
+    if (headComplete(bytes, before)) {
+      connection.stopReading();
+      this.waiting.delete(connection);
+      this.emit('head', connection);
+      this.emit('settled');
+    } else if (bytes.length > this.limits.maxHeaderSize) {
+      this.fail(connection, 431);
+    } else if (waiting.answer === null) {
+      // Its next request has begun: the head is now due.
+      waiting.answer = 408;
+      waiting.deadline = Date.now() + this.limits.headersTimeout;
+    }
+  }
+
+  private fail(connection: ClientConnection, status: 408 | 431): void {
+    this.waiting.delete(connection);
+    connection.answer(status);
+    this.emit('settled');
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [connection, waiting] of this.waiting) {
+      if (now < waiting.deadline) continue;
+      if (waiting.answer === null) {
+        this.waiting.delete(connection);
+        connection.socket.destroy();
+        this.emit('settled');
+      } else this.fail(connection, waiting.answer);
+    }
+    if (this.waiting.size === 0 && this.sweepTimer) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = null;
+    }
+  }
+
+  /** A tenth of the shorter deadline, between 50 ms and 1 s: a deadline is kept within 10 %. */
+  private sweepInterval(): number {
+    const shorter = Math.min(this.limits.headersTimeout, this.limits.keepAliveTimeout);
+    return Math.min(1000, Math.max(50, shorter / 10));
+  }
+}
