@@ -79,6 +79,21 @@ function refuse(connection: ClientConnection): void {
   connection.answer(503, { 'Retry-After': '1' });
 }
 
+/**
+ * Live workers grouped by the scoreboard they write: after a reload that grew
+ * it, the old generation keeps the previous file, where slot numbers repeat.
+ */
+function byScoreboard(workers: Iterable<WorkerProcess>): Map<Scoreboard, WorkerProcess[]> {
+  const groups = new Map<Scoreboard, WorkerProcess[]>();
+  for (const worker of workers) {
+    if (worker.phase === 'exited') continue;
+    const group = groups.get(worker.scoreboard);
+    if (group) group.push(worker);
+    else groups.set(worker.scoreboard, [worker]);
+  }
+  return groups;
+}
+
 function initialWorkers(config: PoolConfig): number {
   if (config.pm === 'static') return config.maxChildren;
   if (config.pm === 'dynamic') return config.startServers;
@@ -387,16 +402,9 @@ export class Pool {
 
   /** These workers' loads, from their scoreboard slots: one read per scoreboard file. */
   private refreshLoads(workers: Iterable<WorkerProcess>): void {
-    const byScoreboard = new Map<Scoreboard, WorkerProcess[]>();
-    for (const worker of workers) {
-      if (worker.phase === 'exited') continue;
-      const group = byScoreboard.get(worker.scoreboard);
-      if (group) group.push(worker);
-      else byScoreboard.set(worker.scoreboard, [worker]);
-    }
-    for (const [scoreboard, workers] of byScoreboard) {
-      const loads = scoreboard.loads(workers.map((worker) => worker.slot));
-      workers.forEach((worker, i) => worker.updateLoad(loads[i]!));
+    for (const [scoreboard, group] of byScoreboard(workers)) {
+      const loads = scoreboard.loads(group.map((worker) => worker.slot));
+      group.forEach((worker, i) => worker.updateLoad(loads[i]!));
     }
   }
 
@@ -548,25 +556,29 @@ export class Pool {
     this.stopWhenQueueEmpty();
   }
 
-  /** request_terminate_timeout and request_slowlog_timeout, from the scoreboard. */
+  /** request_terminate_timeout and request_slowlog_timeout, from every scoreboard a live worker writes. */
   private checkRequestTimeouts(): void {
-    const snapshot = this.scoreboard.read();
-    if (!snapshot) return;
     const limits = { terminate: this.config.requestTerminateTimeout, slowlog: this.config.requestSlowlogTimeout };
-    for (const overdue of findOverdue(snapshot.slots, limits, Date.now(), this.slowSeen)) {
-      const slot = snapshot.slots[overdue.slot]!;
-      const worker = [...this.workers.values()].find((candidate) => candidate.slot === overdue.slot);
-      if (!worker || worker.pid !== slot.pid) continue;
-      const what = `child ${slot.pid}, script '${this.config.app}' (request: "${slot.method} ${slot.uri}")`;
-      const seconds = (overdue.elapsedMs / 1000).toFixed(6);
-      if (overdue.kind === 'terminate') {
-        if (worker.stopReason === 'terminate_timeout') continue;
-        this.log.warning(`[pool ${this.name}] ${what} execution timed out (${seconds} sec), terminating`);
-        worker.terminate(KILL_STEP_MS);
-      } else {
-        this.slowSeen.add(`${slot.pid}:${slot.requestStart}`);
-        this.stats.slowRequests++;
-        this.log.warning(`[pool ${this.name}] ${what} executing too slow (${seconds} sec), logging`);
+    const now = Date.now();
+    for (const [scoreboard, group] of byScoreboard(this.workers.values())) {
+      const snapshot = scoreboard.read();
+      if (!snapshot) continue;
+      const bySlot = new Map(group.map((worker) => [worker.slot, worker]));
+      for (const overdue of findOverdue(snapshot.slots, limits, now, this.slowSeen)) {
+        const slot = snapshot.slots[overdue.slot]!;
+        const worker = bySlot.get(overdue.slot);
+        if (!worker || worker.pid !== slot.pid) continue;
+        const what = `child ${slot.pid}, script '${this.config.app}' (request: "${slot.method} ${slot.uri}")`;
+        const seconds = (overdue.elapsedMs / 1000).toFixed(6);
+        if (overdue.kind === 'terminate') {
+          if (worker.stopReason === 'terminate_timeout') continue;
+          this.log.warning(`[pool ${this.name}] ${what} execution timed out (${seconds} sec), terminating`);
+          worker.terminate(KILL_STEP_MS);
+        } else {
+          this.slowSeen.add(`${slot.pid}:${slot.requestStart}`);
+          this.stats.slowRequests++;
+          this.log.warning(`[pool ${this.name}] ${what} executing too slow (${seconds} sec), logging`);
+        }
       }
     }
     if (this.slowSeen.size > 10_000) this.slowSeen.clear();

@@ -2,10 +2,20 @@
 // replaced) and request_slowlog_timeout (a stack of the blocked main thread in
 // the slowlog, once per request).
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { FIXTURES, cleanup, freePort, get, globalSection, startPoold, waitFor, type RunningPoold } from '../helpers/poold.js';
+import {
+  FIXTURES,
+  cleanup,
+  freePort,
+  get,
+  globalSection,
+  startPoold,
+  waitFor,
+  withPrivateStatusListener,
+  type RunningPoold,
+} from '../helpers/poold.js';
 import { board } from '../helpers/scoreboard.js';
 
 const APP = path.join(FIXTURES, 'app.js');
@@ -142,4 +152,42 @@ test('request_slowlog_timeout = 1s: one slowlog entry per slow request, naming t
   assert.equal(poold.lines.filter((line) => /executing too slow/.test(line)).length, 2);
   await waitFor('the slow-request counter in the scoreboard', () => board(poold!)?.header.slowRequests === 2, 5000);
   assert.deepEqual(poold.workerPids(), [pid!], 'logging a slow request does not kill the worker');
+});
+
+// A reload that raises pm.max_children builds a bigger scoreboard; the old
+// generation keeps writing the previous one, where slot numbers repeat. Both
+// generations' requests must still be timed.
+test('request_terminate_timeout after a reload that grew the scoreboard: old and new workers are both timed', async (t) => {
+  const port = await freePort();
+  let poold: RunningPoold | undefined;
+  t.after(() => cleanup(poold));
+  const before = config(port, APP, 'request_terminate_timeout = 2s');
+  poold = await startPoold(before.replace('process_control_timeout = 3s', 'process_control_timeout = 30s'));
+  const [old] = poold.workerPids();
+  // Blocked for longer than the whole test: only the terminate timeout can end it early.
+  const stuck = get(port, '/block?ms=20000', 30_000);
+  await waitFor('the old worker to run it', () => board(poold!)?.slots.some((slot) => slot.state === 'Running'), 5000);
+
+  const from = poold.lines.length;
+  writeFileSync(
+    path.join(poold.dir, 'poold.conf'),
+    withPrivateStatusListener(before.replace('pm.max_children = 1', 'pm.max_children = 3'))
+      .replace('process_control_timeout = 3s', 'process_control_timeout = 30s')
+      .replaceAll('@DIR@', poold.dir),
+  );
+  process.kill(poold.pid, 'SIGHUP');
+  await poold.waitForLine(/reloading in progress/, 15_000, from);
+
+  // The old worker, draining with the previous scoreboard, is still cut at its limit.
+  const startedAt = performance.now();
+  assert.equal((await stuck).status, 504);
+  await poold.waitForLine(new RegExp(`child ${old}, script .* execution timed out`), 15_000, from);
+  t.diagnostic(`the old generation's request ended ${Math.round(performance.now() - startedAt)} ms after the reload began`);
+
+  // A new worker, in slot 0 of the new scoreboard as the old one was of the old, is timed too.
+  const fresh = await get(port, '/block?ms=20000', 30_000);
+  assert.equal(fresh.status, 504);
+  const timedOut = poold.lines.slice(from).filter((line) => /execution timed out/.test(line));
+  assert.equal(timedOut.length, 2, timedOut.join('\n'));
+  assert.ok(!timedOut[1]!.includes(`child ${old},`), timedOut.join('\n'));
 });
