@@ -35,6 +35,10 @@ export class ClientConnection {
     readonly socket: Socket,
   ) {}
 
+  get closed(): boolean {
+    return this.socket.destroyed;
+  }
+
   /** Its descriptor, passed to a worker (which gets its own copy of it). */
   get fd(): number {
     return this.handle?.fd ?? -1;

@@ -6,6 +6,8 @@ import { selectWorker, type Candidate } from './select-worker.js';
 export interface Waiter {
   /** When it began to wait (epoch ms); reset when it is queued. */
   since: number;
+  /** The client is gone (an error closed it): nothing to hand over. */
+  readonly closed: boolean;
 }
 
 /** A worker as dispatch sees it. */
@@ -90,6 +92,7 @@ export class Dispatcher<C extends Waiter, W extends DispatchTarget<C>> extends E
 
   /** A request has arrived: to a worker with room, else to the queue, else refused. */
   offer(connection: C): void {
+    if (connection.closed) return;
     if (this.queue.length === 0) {
       this.edges.refreshLoads(this.workers);
       const worker = selectWorker(this.workers, this.settings.maxConcurrency);
@@ -120,6 +123,7 @@ export class Dispatcher<C extends Waiter, W extends DispatchTarget<C>> extends E
         const worker = selectWorker(this.candidates(refused), this.settings.maxConcurrency);
         if (!worker) break;
         const next = this.queue.shift()!;
+        if (next.closed) continue;
         if (worker.hand(next)) this.emit('handed', (Date.now() - next.since) / 1000);
         else {
           this.queue.unshift(next);

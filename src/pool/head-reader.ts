@@ -48,6 +48,8 @@ const STOP_IDLE_GRACE_MS = 1000;
 export class HeadReader extends EventEmitter<HeadReaderEvents> {
   private readonly waiting = new Map<ClientConnection, Waiting>();
   private sweepTimer: NodeJS.Timeout | null = null;
+  /** Once the pool stops: how long a kept-alive connection may stay silent, instead of keepalive_timeout. */
+  private idleLimit: number | null = null;
 
   constructor(private limits: HeadLimits) {
     super();
@@ -75,7 +77,7 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
   readAgain(connection: ClientConnection): void {
     connection.buffered = null;
     connection.since = Date.now();
-    this.wait(connection, { deadline: connection.since + this.limits.keepAliveTimeout, answer: null });
+    this.wait(connection, { deadline: connection.since + (this.idleLimit ?? this.limits.keepAliveTimeout), answer: null });
   }
 
   /**
@@ -83,6 +85,7 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
    * period (its client may be sending right now), then is closed.
    */
   shortenIdle(): void {
+    this.idleLimit = STOP_IDLE_GRACE_MS;
     const deadline = Date.now() + STOP_IDLE_GRACE_MS;
     for (const waiting of this.waiting.values()) {
       if (waiting.answer === null) waiting.deadline = Math.min(waiting.deadline, deadline);

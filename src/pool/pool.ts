@@ -1,4 +1,3 @@
-import { constants as osConstants } from 'node:os';
 import type { Server, Socket } from 'node:net';
 import type { PoolConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
@@ -6,57 +5,21 @@ import { PROCESS_MANAGERS } from '../pm/index.js';
 import { INITIAL_PM_STATE, type PmState, type WorkerView } from '../pm/types.js';
 import { Scoreboard, scoreboardPath, type ScoreboardSnapshot } from '../scoreboard/file.js';
 import { addDurations, emptyDurations, type DurationHistogram } from '../scoreboard/layout.js';
+import { newStats, poolHeader, type RestartReason } from './accounting.js';
 import { restartDelay } from './backoff.js';
 import { ClientConnection } from './client-connection.js';
 import { Dispatcher, type DispatchSettings } from './dispatcher.js';
 import { HeadReader, type HeadLimits } from './head-reader.js';
-import { findOverdue, timeoutCheckInterval } from './request-timeouts.js';
-import { WorkerProcess, type StopReason, type WorkerExit } from './worker-process.js';
+import { killLadder } from './kill-ladder.js';
+import { findOverdueWorkers, timeoutCheckInterval } from './request-timeouts.js';
+import { waitExited, waitReady } from './rollout.js';
+import { WorkerProcess, describeExit, type WorkerExit } from './worker-process.js';
 
-/** After SIGTERM, how long a worker gets before SIGKILL (FPM's 1 s step). */
-const KILL_STEP_MS = 1000;
-
-export type RestartReason = StopReason | 'crash';
-
-/** FPM's pool counters, plus poold's own; they live as long as the pool, across reloads. */
-export interface PoolStats {
-  startTime: number;
-  acceptedConn: number;
-  maxListenQueue: number;
-  maxActive: number;
-  maxChildrenReached: number;
-  slowRequests: number;
-  restarts: Record<RestartReason, number>;
-}
-
-function newStats(): PoolStats {
-  return {
-    startTime: Date.now(),
-    acceptedConn: 0,
-    maxListenQueue: 0,
-    maxActive: 0,
-    maxChildrenReached: 0,
-    slowRequests: 0,
-    restarts: {
-      crash: 0,
-      max_requests: 0,
-      max_memory: 0,
-      idle: 0,
-      terminate_timeout: 0,
-      reload: 0,
-      shutdown: 0,
-    },
-  };
-}
+export type { PoolStats, RestartReason } from './accounting.js';
 
 /** Set by the master to feed metrics: the pool itself knows nothing of prom-client. */
 export interface PoolObserver {
   queueWaited(seconds: number): void;
-}
-
-function describeExit({ code, signal }: WorkerExit): string {
-  if (signal) return `exited on signal ${osConstants.signals[signal] ?? '?'} (${signal})`;
-  return `exited with code ${code}`;
 }
 
 function dispatchSettings(config: PoolConfig): DispatchSettings {
@@ -194,7 +157,7 @@ export class Pool {
       const worker = this.spawn();
       if (worker) fresh.push(worker);
     }
-    const failure = await this.waitReady(fresh, timeoutMs);
+    const failure = await waitReady(fresh, timeoutMs);
     if (failure === null) this.resolveServing();
     return failure;
   }
@@ -232,10 +195,10 @@ export class Pool {
       const worker = this.spawn(next, generation);
       if (worker) fresh.push(worker);
     }
-    const failure = await this.waitReady(fresh, drainTimeoutMs);
+    const failure = await waitReady(fresh, drainTimeoutMs);
     if (failure !== null || this.stopping) {
-      for (const worker of fresh) worker.stop('reload');
-      setTimeout(() => fresh.forEach((worker) => worker.kill('SIGKILL')), KILL_STEP_MS).unref();
+      // Nothing was routed to them.
+      killLadder(fresh);
       listener?.close();
       return this.stopping ? 'poold is stopping' : failure;
     }
@@ -255,50 +218,9 @@ export class Pool {
     for (const worker of old) worker.stop('reload', true);
     this.dispatcher.drain();
     this.manage('event');
-    await this.waitExited(old, drainTimeoutMs);
+    await waitExited(old, drainTimeoutMs);
     if (this.scoreboard !== previousScoreboard) previousScoreboard.close();
     return null;
-  }
-
-  /** Null once all are ready; otherwise why not (one failed, or the time ran out). */
-  private waitReady(workers: WorkerProcess[], timeoutMs: number): Promise<string | null> {
-    return new Promise((resolve) => {
-      let pending = workers.length;
-      let lastError = '';
-      const timer = setTimeout(
-        () => resolve(`the new workers were not ready within ${timeoutMs / 1000}s`),
-        timeoutMs,
-      );
-      const settle = (result: string | null) => {
-        clearTimeout(timer);
-        resolve(result);
-      };
-      if (pending === 0) settle('no worker could be started');
-      for (const worker of workers) {
-        let ready = false;
-        worker.once('fail', (error) => (lastError = error.split('\n')[0] ?? error));
-        worker.once('ready', () => {
-          ready = true;
-          if (--pending === 0) settle(null);
-        });
-        // Any exit before ready counts, including one a stop asked for.
-        worker.once('exit', (exit) => {
-          if (!ready) settle(`child ${worker.pid} ${describeExit(exit)} before it was ready${lastError ? `: ${lastError}` : ''}`);
-        });
-      }
-    });
-  }
-
-  /** Resolves once these workers have exited; after `timeoutMs` they get SIGTERM, then SIGKILL. */
-  private waitExited(workers: WorkerProcess[], timeoutMs: number): Promise<void> {
-    const alive = workers.filter((worker) => worker.phase !== 'exited');
-    if (alive.length === 0) return Promise.resolve();
-    const term = setTimeout(() => alive.forEach((worker) => worker.kill('SIGTERM')), timeoutMs);
-    const kill = setTimeout(() => alive.forEach((worker) => worker.kill('SIGKILL')), timeoutMs + KILL_STEP_MS);
-    return Promise.all(alive.map((worker) => new Promise((resolve) => worker.once('exit', resolve)))).then(() => {
-      clearTimeout(term);
-      clearTimeout(kill);
-    });
   }
 
   /** The 1 s process-manager heartbeat. */
@@ -306,7 +228,8 @@ export class Pool {
     this.refreshLoads(this.workers.values());
     this.manage('tick');
     this.writeHeader();
-    this.dispatcher.syncWatch();
+    // Room is reported as it appears; this catches a report that could not be sent.
+    this.drainQueue();
   }
 
   /** Every request's duration since the pool started: exited workers' counts plus live workers' slots. */
@@ -378,10 +301,7 @@ export class Pool {
     this.clearTimers();
     this.heads.close();
     this.dispatcher.refuseAll();
-    for (const worker of this.workers.values()) worker.kill('SIGTERM');
-    setTimeout(() => {
-      for (const worker of this.workers.values()) worker.kill('SIGKILL');
-    }, KILL_STEP_MS).unref();
+    killLadder([...this.workers.values()]);
     this.resolveIfStopped();
     return this.stopped;
   }
@@ -559,61 +479,35 @@ export class Pool {
   /** request_terminate_timeout and request_slowlog_timeout, from every scoreboard a live worker writes. */
   private checkRequestTimeouts(): void {
     const limits = { terminate: this.config.requestTerminateTimeout, slowlog: this.config.requestSlowlogTimeout };
-    const now = Date.now();
-    for (const [scoreboard, group] of byScoreboard(this.workers.values())) {
+    const readings = [...byScoreboard(this.workers.values())].flatMap(([scoreboard, workers]) => {
       const snapshot = scoreboard.read();
-      if (!snapshot) continue;
-      const bySlot = new Map(group.map((worker) => [worker.slot, worker]));
-      for (const overdue of findOverdue(snapshot.slots, limits, now, this.slowSeen)) {
-        const slot = snapshot.slots[overdue.slot]!;
-        const worker = bySlot.get(overdue.slot);
-        if (!worker || worker.pid !== slot.pid) continue;
-        const what = `child ${slot.pid}, script '${this.config.app}' (request: "${slot.method} ${slot.uri}")`;
-        const seconds = (overdue.elapsedMs / 1000).toFixed(6);
-        if (overdue.kind === 'terminate') {
-          if (worker.stopReason === 'terminate_timeout') continue;
-          this.log.warning(`[pool ${this.name}] ${what} execution timed out (${seconds} sec), terminating`);
-          worker.terminate(KILL_STEP_MS);
-        } else {
-          this.slowSeen.add(`${slot.pid}:${slot.requestStart}`);
-          this.stats.slowRequests++;
-          this.log.warning(`[pool ${this.name}] ${what} executing too slow (${seconds} sec), logging`);
-        }
+      return snapshot ? [{ slots: snapshot.slots, workers }] : [];
+    });
+    for (const { worker, slot, kind, elapsedMs } of findOverdueWorkers(readings, limits, Date.now(), this.slowSeen)) {
+      const what = `child ${slot.pid}, script '${this.config.app}' (request: "${slot.method} ${slot.uri}")`;
+      const seconds = (elapsedMs / 1000).toFixed(6);
+      if (kind === 'terminate') {
+        if (worker.stopReason === 'terminate_timeout') continue;
+        this.log.warning(`[pool ${this.name}] ${what} execution timed out (${seconds} sec), terminating`);
+        worker.killOverdue();
+      } else {
+        this.slowSeen.add(`${slot.pid}:${slot.requestStart}`);
+        this.stats.slowRequests++;
+        this.log.warning(`[pool ${this.name}] ${what} executing too slow (${seconds} sec), logging`);
       }
     }
     if (this.slowSeen.size > 10_000) this.slowSeen.clear();
   }
 
   private writeHeader(): void {
-    let idle = 0;
-    let active = 0;
-    for (const worker of this.workers.values()) {
-      if (worker.phase === 'exited') continue;
-      if (worker.phase === 'ready' && worker.load === 0) idle++;
-      else active++;
-    }
-    const { config, stats } = this;
-    this.scoreboard.writeHeader({
-      pool: config.name,
-      pm: config.pm,
-      startTime: stats.startTime,
-      acceptedConn: stats.acceptedConn,
-      listenQueue: this.dispatcher.queued,
-      maxListenQueue: stats.maxListenQueue,
-      // The queue's capacity; unbounded, the kernel backlog behind it is the limit.
-      listenQueueLen: config.listenQueueMax || config.listenBacklog,
-      idle,
-      active,
-      total: idle + active,
-      maxActive: stats.maxActive,
-      maxChildrenReached: stats.maxChildrenReached,
-      slowRequests: stats.slowRequests,
-      maxChildren: config.maxChildren,
-      minSpareServers: config.minSpareServers,
-      maxSpareServers: config.maxSpareServers,
-      readingHeaders: this.heads.count,
-      slotCount: this.scoreboard.slotCount,
-    });
+    this.scoreboard.writeHeader(
+      poolHeader(this.config, this.stats, {
+        workers: this.workers.values(),
+        listenQueue: this.dispatcher.queued,
+        readingHeaders: this.heads.count,
+        slotCount: this.scoreboard.slotCount,
+      }),
+    );
   }
 
   private resolveIfStopped(): void {

@@ -42,6 +42,50 @@ export function findOverdue(
   return overdue;
 }
 
+/** A worker as the checks know it: the slot it writes in its scoreboard, and its pid. */
+export interface TimedWorker {
+  slot: number;
+  pid: number;
+}
+
+/** One scoreboard as read, and the live workers that write it. */
+export interface ScoreboardReading<W extends TimedWorker> {
+  slots: readonly Slot[];
+  workers: readonly W[];
+}
+
+export interface OverdueWorker<W> {
+  worker: W;
+  /** Its slot as read: what it runs. */
+  slot: Slot;
+  kind: 'terminate' | 'slow';
+  elapsedMs: number;
+}
+
+/**
+ * The workers whose request is past a limit, across every scoreboard a live
+ * worker writes (after a reload that grew it, the old generation keeps the
+ * previous one, and slot numbers repeat between them). A slot counts only
+ * for the worker that owns it by index in that scoreboard and by pid.
+ */
+export function findOverdueWorkers<W extends TimedWorker>(
+  readings: Iterable<ScoreboardReading<W>>,
+  limits: TimeoutLimits,
+  now: number,
+  slowSeen: ReadonlySet<string>,
+): OverdueWorker<W>[] {
+  const found: OverdueWorker<W>[] = [];
+  for (const { slots, workers } of readings) {
+    const bySlot = new Map(workers.map((worker) => [worker.slot, worker]));
+    for (const overdue of findOverdue(slots, limits, now, slowSeen)) {
+      const slot = slots[overdue.slot]!;
+      const worker = bySlot.get(overdue.slot);
+      if (worker && worker.pid === slot.pid) found.push({ worker, slot, kind: overdue.kind, elapsedMs: overdue.elapsedMs });
+    }
+  }
+  return found;
+}
+
 /** How often the master checks: often enough that a limit fires at most ~10% late. */
 export function timeoutCheckInterval(limits: TimeoutLimits): number | null {
   const active = [limits.terminate, limits.slowlog].filter((ms) => ms > 0);

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { createInterface } from 'node:readline';
 import { DispatchChannel } from '../ipc/channel.js';
 import { createConnectionTable } from '../ipc/connection-table.js';
@@ -10,6 +11,7 @@ import { nativeBinding } from '../native/binding.js';
 import type { Scoreboard } from '../scoreboard/file.js';
 import type { SlotLoad } from '../scoreboard/layout.js';
 import type { ClientConnection } from './client-connection.js';
+import { killLadder } from './kill-ladder.js';
 import { spawnWorker, type SpawnOptions } from './spawn-worker.js';
 
 /** After a worker exits, how long its last IPC messages may take to arrive. */
@@ -26,6 +28,11 @@ export interface WorkerExit {
   /** True when it exited before ever becoming ready. */
   beforeReady: boolean;
   uptimeMs: number;
+}
+
+export function describeExit({ code, signal }: WorkerExit): string {
+  if (signal) return `exited on signal ${osConstants.signals[signal] ?? '?'} (${signal})`;
+  return `exited with code ${code}`;
 }
 
 interface WorkerEvents {
@@ -235,13 +242,12 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
    * a second later if the app kept it alive. Requests it had not started
    * answering get 504 instead of 502.
    */
-  terminate(killStepMs: number): void {
+  killOverdue(): void {
     if (this.phase === 'exited' || this.stopReason === 'terminate_timeout') return;
     this.stopReason = 'terminate_timeout';
     this.phase = 'stopping';
     this.unansweredStatus = 504;
-    this.kill('SIGTERM');
-    setTimeout(() => this.kill('SIGKILL'), killStepMs).unref();
+    killLadder([this]);
   }
 
   private onMessage(message: WorkerMessage): void {

@@ -203,7 +203,7 @@ export class WorkerServer {
     this.stopping = true;
     this.handBackOnStop = handBack;
     this.slot.finishing();
-    if (handBack) for (const socket of [...this.idle]) this.handBackIfIdle(socket);
+    if (handBack) this.handBackIdle(this.idle);
     else for (const res of this.responses.keys()) if (!res.headersSent) res.shouldKeepAlive = false;
     setTimeout(() => {
       // Only connections between requests: Node does not count one that has
@@ -234,9 +234,7 @@ export class WorkerServer {
     this.slowlog?.track(this.slot.oldestStart());
     res.on('close', this.onResponseClose);
     // At its limit, no idle connection of its own may wait behind this request.
-    if (this.responses.size >= this.settings.maxConcurrency && this.idle.size > 0) {
-      for (const other of [...this.idle]) this.handBackIfIdle(other);
-    }
+    if (this.responses.size >= this.settings.maxConcurrency && this.idle.size > 0) this.handBackIdle(this.idle);
     this.invokeHandler(req, res);
   }
 
@@ -248,7 +246,7 @@ export class WorkerServer {
     if (entry !== undefined && !socket.destroyed && !socket.writableEnded) {
       this.table[entry] = ConnectionState.idle;
       this.idle.add(socket);
-      if (this.stopping && this.handBackOnStop) this.handBackIfIdle(socket);
+      if (this.stopping && this.handBackOnStop) this.handBackIdle([socket]);
     }
     this.served++;
     // Retire before the slot shows it free: the master must not pick it again.
@@ -305,17 +303,23 @@ export class WorkerServer {
   }
 
   /**
-   * Gives a kept-alive connection back to the master if it is between two
-   * requests by Node's own reckoning (no byte of a next request parsed; the
-   * bytes not read yet stay in the kernel for the master): reading stops
-   * now, the record goes out, and this process closes its descriptor, which
-   * leaves the connection open in the master.
+   * Gives kept-alive connections back to the master, those that are between
+   * two requests by Node's own reckoning (no byte of a next request parsed;
+   * the bytes not read yet stay in the kernel for the master).
    */
-  private handBackIfIdle(socket: Socket): void {
+  private handBackIdle(sockets: Iterable<Socket>): void {
+    const atBoundary = new Set(this.boundaries.idle().map((connection) => connection.socket));
+    for (const socket of [...sockets]) if (atBoundary.has(socket)) this.handBack(socket);
+  }
+
+  /**
+   * Reading stops now, the record goes out, and this process closes its
+   * descriptor, which leaves the connection open in the master.
+   */
+  private handBack(socket: Socket): void {
     const entry = this.held.get(socket);
     const handle = (socket as unknown as { _handle?: { readStop(): number; readStart(): number } })._handle;
     if (entry === undefined || !handle || socket.destroyed || socket.writableEnded) return;
-    if (!this.boundaries.idle().some((connection) => connection.socket === socket)) return;
     handle.readStop();
     let sent = false;
     try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { findOverdue, timeoutCheckInterval } from '../../src/pool/request-timeouts.js';
+import { findOverdue, findOverdueWorkers, timeoutCheckInterval } from '../../src/pool/request-timeouts.js';
 import { freeSlot, SLOT_STATES, type Slot, type SlotState } from '../../src/scoreboard/layout.js';
 
 const NOW = 1_700_000_000_000;
@@ -103,5 +103,33 @@ describe('timeoutCheckInterval', () => {
       const interval = timeoutCheckInterval({ terminate: ms, slowlog: 0 })!;
       assert.ok(interval >= 100 && interval <= 1000, `${ms} → ${interval}`);
     }
+  });
+});
+
+describe('findOverdueWorkers', () => {
+  const limits = { terminate: 1_000, slowlog: 0 };
+
+  it('checks every scoreboard, matching a slot to the worker that writes it there, by index and pid', () => {
+    // After a reload that grew the scoreboard: slot 0 exists in both files, for two different workers.
+    const old = { slot: 0, pid: 10, name: 'old' };
+    const fresh = { slot: 0, pid: 20, name: 'new' };
+    const readings = [
+      { slots: [slot(20, 'Running', 5_000), slot(0, 'Free', 0)], workers: [fresh] },
+      { slots: [slot(10, 'Running', 3_000)], workers: [old] },
+    ];
+    const found = findOverdueWorkers(readings, limits, NOW, none);
+    assert.deepEqual(
+      found.map(({ worker, kind, elapsedMs }) => [worker.name, kind, elapsedMs]),
+      [
+        ['new', 'terminate', 5_000],
+        ['old', 'terminate', 3_000],
+      ],
+    );
+    assert.equal(found[0]!.slot.pid, 20);
+  });
+
+  it('ignores a slot whose pid is not its worker\'s, and a slot no live worker writes', () => {
+    const readings = [{ slots: [slot(99, 'Running', 5_000), slot(11, 'Running', 5_000)], workers: [{ slot: 0, pid: 10 }] }];
+    assert.deepEqual(findOverdueWorkers(readings, limits, NOW, none), []);
   });
 });

@@ -1,0 +1,86 @@
+// A pool's counters and the scoreboard header made of them: FPM's pool
+// fields, which outlive its workers and its reloads.
+import type { PoolConfig } from '../config/types.js';
+import type { PoolHeader } from '../scoreboard/layout.js';
+import type { StopReason, WorkerPhase } from './worker-process.js';
+
+export type RestartReason = StopReason | 'crash';
+
+/** FPM's pool counters, plus poold's own; they live as long as the pool, across reloads. */
+export interface PoolStats {
+  startTime: number;
+  acceptedConn: number;
+  maxListenQueue: number;
+  maxActive: number;
+  maxChildrenReached: number;
+  slowRequests: number;
+  restarts: Record<RestartReason, number>;
+}
+
+export function newStats(): PoolStats {
+  return {
+    startTime: Date.now(),
+    acceptedConn: 0,
+    maxListenQueue: 0,
+    maxActive: 0,
+    maxChildrenReached: 0,
+    slowRequests: 0,
+    restarts: {
+      crash: 0,
+      max_requests: 0,
+      max_memory: 0,
+      idle: 0,
+      terminate_timeout: 0,
+      reload: 0,
+      shutdown: 0,
+    },
+  };
+}
+
+/** What the header needs of a worker. */
+export interface CountedWorker {
+  phase: WorkerPhase;
+  load: number;
+}
+
+/** Idle (ready, nothing in flight) and active (the rest) live workers, as FPM counts them. */
+export function countWorkers(workers: Iterable<CountedWorker>): { idle: number; active: number } {
+  let idle = 0;
+  let active = 0;
+  for (const worker of workers) {
+    if (worker.phase === 'exited') continue;
+    if (worker.phase === 'ready' && worker.load === 0) idle++;
+    else active++;
+  }
+  return { idle, active };
+}
+
+/** The pool's scoreboard header. */
+export function poolHeader(
+  config: PoolConfig,
+  stats: PoolStats,
+  now: { workers: Iterable<CountedWorker>; listenQueue: number; readingHeaders: number; slotCount: number },
+): PoolHeader {
+  const { idle, active } = countWorkers(now.workers);
+  return {
+    pool: config.name,
+    pm: config.pm,
+    startTime: stats.startTime,
+    acceptedConn: stats.acceptedConn,
+    listenQueue: now.listenQueue,
+    maxListenQueue: stats.maxListenQueue,
+    // The queue's capacity; unbounded, the kernel backlog behind it is the limit.
+    listenQueueLen: config.listenQueueMax || config.listenBacklog,
+    idle,
+    active,
+    total: idle + active,
+    maxActive: stats.maxActive,
+    maxChildrenReached: stats.maxChildrenReached,
+    slowRequests: stats.slowRequests,
+    maxChildren: config.maxChildren,
+    minSpareServers: config.minSpareServers,
+    maxSpareServers: config.maxSpareServers,
+    readingHeaders: now.readingHeaders,
+    slotCount: now.slotCount,
+  };
+}
