@@ -27,7 +27,11 @@ typedef struct {
   napi_ref callback;
   napi_async_context context;
   int fd;
+  /** close() was called: the poll is stopped and the descriptor closed. */
   int closed;
+  /** The memory is freed once libuv is done with the handle and JS with the external, whichever is last. */
+  int handle_closed;
+  int finalized;
   size_t capacity;
   uint8_t *buffer;
 } channel_t;
@@ -60,15 +64,20 @@ static void call_back(channel_t *channel, int type, uint32_t id, int fd, const u
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value callback, receiver, argv[4], result;
   napi_get_reference_value(env, channel->callback, &callback);
+  // The receiver must be an object: napi_make_callback converts it with
+  // ToObject, and undefined would throw instead of calling.
   napi_get_global(env, &receiver);
   napi_create_int32(env, type, &argv[0]);
   napi_create_uint32(env, id, &argv[1]);
   napi_create_int32(env, fd, &argv[2]);
-  if (length > 0) napi_create_buffer_copy(env, length, payload, NULL, &argv[3]);
-  else napi_get_undefined(env, &argv[3]);
+  if (length == 0 || napi_create_buffer_copy(env, length, payload, NULL, &argv[3]) != napi_ok) {
+    napi_get_undefined(env, &argv[3]);
+  }
   // make_callback, not call_function: process.nextTick callbacks and
   // promise jobs the record caused run right after it, as after any I/O.
-  if (napi_make_callback(env, channel->context, receiver, callback, 4, argv, &result) == napi_pending_exception) {
+  bool pending = false;
+  if (napi_make_callback(env, channel->context, receiver, callback, 4, argv, &result) != napi_ok &&
+      napi_is_exception_pending(env, &pending) == napi_ok && pending) {
     napi_value error;
     napi_get_and_clear_last_exception(env, &error);
     napi_fatal_exception(env, error);
@@ -108,13 +117,20 @@ static void on_poll(uv_poll_t *poll, int status, int events) {
       call_back(channel, 0, length < 0 ? (uint32_t)errno : 0, -1, NULL, 0);
       return;
     }
-    int fd = -1;
+    // The control buffer has room for two descriptors (CMSG_SPACE rounds
+    // up), so a peer that sends two gets both through: count them all.
+    int fd = -1, received = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
-        memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t k = 0; k < count; k++, received++) {
+        int each;
+        memcpy(&each, CMSG_DATA(c) + k * sizeof(int), sizeof each);
+        if (received == 0) fd = each;
+        else close(each);
       }
     }
-    if ((size_t)length < RECORD_HEADER || (message.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    if ((size_t)length < RECORD_HEADER || received > 1 || (message.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
       // Not a record poold sends: drop it, and never leak what it carried.
       if (fd >= 0) close(fd);
       continue;
@@ -125,16 +141,26 @@ static void on_poll(uv_poll_t *poll, int status, int events) {
   }
 }
 
-static void finalize_channel(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)data;
-  (void)hint;
-}
-
-static void free_channel(uv_handle_t *handle) {
-  channel_t *channel = handle->data;
+static void release(channel_t *channel) {
   free(channel->buffer);
   free(channel);
+}
+
+// The external is gone: JS can no longer send or close. An open channel keeps
+// polling and calling back (a receiver need not hold on to it); a closed one
+// is freed once libuv has let go of its handle too.
+static void finalize_channel(napi_env env, void *data, void *hint) {
+  channel_t *channel = data;
+  (void)env;
+  (void)hint;
+  channel->finalized = 1;
+  if (channel->handle_closed) release(channel);
+}
+
+static void on_handle_closed(uv_handle_t *handle) {
+  channel_t *channel = handle->data;
+  channel->handle_closed = 1;
+  if (channel->finalized) release(channel);
 }
 
 // open(fd, capacity, callback(type, id, fd, payload)) -> channel: polls `fd`
@@ -182,12 +208,19 @@ static napi_value open_channel(napi_env env, napi_callback_info info) {
     return NULL;
   }
   channel->poll.data = channel;
+  err = uv_poll_start(&channel->poll, UV_READABLE, on_poll);
+  if (err != 0) {
+    // No external will ever own it: the close callback frees it.
+    channel->closed = channel->finalized = 1;
+    uv_close((uv_handle_t *)&channel->poll, on_handle_closed);
+    poold_throw_errno(env, "uv_poll_start", -err);
+    return NULL;
+  }
+  uv_unref((uv_handle_t *)&channel->poll);
   napi_value name, external;
   napi_create_string_utf8(env, "poold.channel", NAPI_AUTO_LENGTH, &name);
   napi_create_reference(env, argv[2], 1, &channel->callback);
   napi_async_init(env, NULL, name, &channel->context);
-  uv_poll_start(&channel->poll, UV_READABLE, on_poll);
-  uv_unref((uv_handle_t *)&channel->poll);
   napi_create_external(env, channel, finalize_channel, NULL, &external);
   return external;
 }
@@ -280,7 +313,7 @@ static napi_value close_channel(napi_env env, napi_callback_info info) {
     close(channel->fd);
     napi_delete_reference(env, channel->callback);
     napi_async_destroy(env, channel->context);
-    uv_close((uv_handle_t *)&channel->poll, free_channel);
+    uv_close((uv_handle_t *)&channel->poll, on_handle_closed);
   }
   return NULL;
 }

@@ -4,6 +4,7 @@ import { Master, StartError } from '../master/master.js';
 import { isDaemonChild, launchDaemon, reportToLauncher } from './daemon.js';
 import { EXIT } from './exit-codes.js';
 import { loadConfigOrReport } from './load-config.js';
+import { nativeHelperProblem } from './native-helper.js';
 
 export interface StartOptions {
   config: string;
@@ -12,6 +13,12 @@ export interface StartOptions {
 }
 
 export async function startCommand(options: StartOptions): Promise<number> {
+  const problem = nativeHelperProblem();
+  if (problem) {
+    process.stderr.write(`ERROR: ${problem}\n`);
+    reportToLauncher({ ok: false, code: EXIT.UNAVAILABLE, message: problem });
+    return EXIT.UNAVAILABLE;
+  }
   const configFile = path.resolve(options.config);
   const loaded = loadConfigOrReport(configFile);
   if (!loaded) {

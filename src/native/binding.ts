@@ -20,29 +20,60 @@ export interface NativeBinding {
 export type Channel = { readonly __channel: unique symbol };
 
 // dist/src/<dir>/<file>.js, bundled or not: the package root is three levels up.
-const BUILT = fileURLToPath(new URL('../../../build/Release/poold.node', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const BUILT = `${ROOT}build/Release/poold.node`;
+const PLATFORM = `${process.platform}-${process.arch}`;
+
+/**
+ * musl or glibc, told apart as node-gyp-build tells them (LIBC, else Alpine's
+ * release file): the prebuild its test loaded at install is the one that runs.
+ */
+function libc(): string {
+  return process.env.LIBC || (existsSync('/etc/alpine-release') ? 'musl' : 'glibc');
+}
+
+const REBUILD =
+  'install python3, make and g++ (Debian: apt-get install python3 make g++), then run npm rebuild --build-from-source where poold is installed';
 
 export class NativeHelperError extends Error {}
+
+/**
+ * The helper's file, found in node-gyp-build's order: a build from source
+ * (build/Release: a clone, or an install on a platform with no prebuild),
+ * else the prebuild for this platform and libc that the package ships
+ * (prebuilds/linux-x64/poold.glibc.node, poold.musl.node: scripts/prebuild.sh).
+ * These few lines stand in for node-gyp-build's loader, which is CommonJS:
+ * require() in a worker would set up the CommonJS loader, 3 ms of its start.
+ * Null when there is neither.
+ */
+export function nativeHelperPath(): string | null {
+  if (existsSync(BUILT)) return BUILT;
+  const prebuilt = `${ROOT}prebuilds/${PLATFORM}/poold.${libc()}.node`;
+  return existsSync(prebuilt) ? prebuilt : null;
+}
 
 let binding: NativeBinding | null = null;
 
 /**
  * The native helper, loaded once. Loaded with process.dlopen(): require()
  * would first set up the CommonJS loader, 3 ms of every worker's start
- * against 0.2 ms. Throws NativeHelperError with what to do when it is missing.
+ * against 0.2 ms. Throws NativeHelperError, one line that says what is wrong
+ * and what to do, when it is missing or does not load.
  */
 export function nativeBinding(): NativeBinding {
   if (binding) return binding;
-  if (!existsSync(BUILT)) {
+  const file = nativeHelperPath();
+  if (!file) {
     throw new NativeHelperError(
-      `poold's native helper is missing (${BUILT}): it is built at install, which needs python3, make and g++ (Debian: apt-get install python3 make g++); then run npm rebuild`,
+      `poold's native helper is missing: the package has no prebuilt one for ${PLATFORM} (${libc()}) and it was not built from source (no ${BUILT}); ${REBUILD}`,
     );
   }
   const module = { exports: {} as NativeBinding };
   try {
-    process.dlopen(module, BUILT);
+    process.dlopen(module, file);
   } catch (err) {
-    throw new NativeHelperError(`poold's native helper does not load: ${(err as Error).message}; run npm rebuild`);
+    const reason = (err as Error).message.replace(/\s*\n\s*/g, ' ');
+    throw new NativeHelperError(`poold's native helper ${file} does not load (${reason}); ${REBUILD}`);
   }
   binding = module.exports;
   return binding;

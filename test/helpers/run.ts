@@ -15,15 +15,18 @@ export interface CommandOptions {
   env?: NodeJS.ProcessEnv;
   /** Written to its stdin, which is then closed; without it stdin is /dev/null. */
   input?: string;
+  /** Its working directory; this process's by default. */
+  cwd?: string;
 }
 
 /** Runs `command ARGS`; it is SIGKILLed, and the call rejects, after `timeoutMs`. */
 export function runCommand(command: string, args: string[], options: CommandOptions = {}): Promise<CommandResult> {
-  const { timeoutMs = 30_000, env = {}, input } = options;
+  const { timeoutMs = 30_000, env = {}, input, cwd } = options;
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
+      cwd,
     });
     let stdout = '';
     let stderr = '';

@@ -2,12 +2,14 @@
 // sees it: found by the master's pid, it shows a worker stuck in synchronous
 // code, what it runs and for how long, while it is stuck.
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readScoreboard } from '../../src/scoreboard/file.js';
 import { fileSize } from '../../src/scoreboard/layout.js';
-import { requestLog } from '../helpers/cli.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { requestLog, waitExit, waitLogEnd, writeConfig } from '../helpers/cli.js';
+import { runCommand } from '../helpers/run.js';
 import {
   FIXTURES,
   ROOT,
@@ -15,6 +17,7 @@ import {
   freePort,
   get,
   globalSection,
+  poolSection,
   startPoold,
   tempDir,
   waitFor,
@@ -91,48 +94,44 @@ test('while a worker is blocked, its slot shows Running, the request, and a grow
   await waitFor('the header to count the accepted connection', () => readScoreboard(file)?.header.acceptedConn === 1, 3000);
 });
 
-test('without the native helper (no compiler at install), poold warns and keeps the scoreboard with system calls', async (t) => {
-  // The package as a machine without python3/make/g++ installs it: no build/.
+test('without the native helper (no compiler at install), poold start and poold test fail at once and say what to install', async (t) => {
+  // The package as a machine with no prebuild for it and no python3/make/g++
+  // leaves it: no build/, no prebuilds/.
   const pkg = tempDir('poold-no-helper-');
   cpSync(path.join(ROOT, 'dist'), path.join(pkg, 'dist'), { recursive: true });
   cpSync(path.join(ROOT, 'package.json'), path.join(pkg, 'package.json'));
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
-  const port = await freePort();
+  const config = globalSection() + poolSection('www', await freePort(), APP);
+  const { dir, file } = writeConfig(config);
   let poold: RunningPoold | undefined;
   t.after(async () => {
     await cleanup(poold);
     rmSync(pkg, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   });
-  poold = await startPoold(
-    globalSection() +
-      `[www]\nlisten = 127.0.0.1:${port}\napp = ${APP}\npm = static\npm.max_children = 2\n` +
-      `env[REQUEST_LOG] = @DIR@/requests.log\n`,
-    { bin: path.join(pkg, 'dist/bin/poold.js') },
+  const bin = path.join(pkg, 'dist/bin/poold.js');
+  const missing = `${realpathSync(pkg)}/build/Release/poold.node`;
+  const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const message = new RegExp(
+    literal(`ERROR: poold's native helper is missing: the package has no prebuilt one for ${process.platform}-${process.arch} `) +
+      '\\((glibc|musl)\\)' +
+      literal(
+        ` and it was not built from source (no ${missing}); install python3, make and g++ ` +
+          `(Debian: apt-get install python3 make g++), then run npm rebuild --build-from-source where poold is installed`,
+      ) +
+      '\\n?$',
   );
-  assert.ok(
-    poold.lines.some((line) =>
-      /WARNING: the native scoreboard helper was not built at install .*: scoreboard slots are written with pwrite\(\)/.test(line),
-    ),
-    poold.lines.join('\n'),
-  );
-  const file = scoreboardFile(poold);
-  await waitFor('both workers idle', () => slotsIn(readScoreboard(file), 'Idle').length === 2);
 
-  const blocked = get(port, '/block?ms=1500', 15_000);
-  const [logged] = await waitFor('the request to reach a worker', () => requestLog(poold!.dir).length === 1 && requestLog(poold!.dir));
-  const pid = Number(logged!.split(' ')[1]);
-  const running = workerSlots(readScoreboard(file)).find((slot) => slot.pid === pid);
-  assert.equal(running?.state, 'Running', JSON.stringify(running));
-  assert.equal(running.uri, '/block?ms=1500');
-  // The master read the blocked worker's load from its slot: this one goes to the other.
-  assert.equal((await get(port, '/')).status, 200);
-  const [, second] = requestLog(poold.dir);
-  assert.notEqual(Number(second?.split(' ')[1]), pid, `served by another worker: ${second}`);
-  assert.equal((await blocked).status, 200);
-  const done = await waitFor('the slot back to Idle', () => {
-    const slot = workerSlots(readScoreboard(file)).find((candidate) => candidate.pid === pid);
-    return slot?.state === 'Idle' && slot;
-  });
-  assert.equal(done.requests, 1);
-  assert.ok(done.requestDuration >= 1_400_000, `requestDuration ${done.requestDuration} µs`);
+  const tested = await runCommand(process.execPath, [bin, 'test', '-c', file], { timeoutMs: 10_000 });
+  assert.equal(tested.code, EXIT.UNAVAILABLE, tested.stderr);
+  assert.match(tested.stderr, message);
+  assert.equal(tested.stderr.split('\n').length, 2, 'one line');
+  assert.equal(tested.stdout, '');
+
+  // One line and out, before the configuration is even read: no pool, no worker.
+  poold = await startPoold(config, { bin, noWait: true });
+  assert.equal(await waitExit(poold, 10_000), EXIT.UNAVAILABLE);
+  await waitLogEnd(poold);
+  assert.equal(poold.lines.length, 1, poold.lines.join('\n'));
+  assert.match(poold.lines[0]!, message);
 });
