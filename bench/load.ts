@@ -17,7 +17,6 @@
 // 14). On 2 cores the client competes with the server, and the leaner it is
 // the less it distorts results.
 import net from 'node:net';
-import autocannon from 'autocannon';
 import { summarize, type LatencySummary } from './stats.js';
 
 export interface LoopGroup {
@@ -233,49 +232,4 @@ export function runClosedLoops(options: LoopOptions): Promise<GroupResult[]> {
       errors: state.errors,
     }));
   });
-}
-
-export interface KeepAliveOptions {
-  port: number;
-  path: string;
-  connections: number;
-  warmupMs: number;
-  durationMs: number;
-  onMeasureStart?: () => void;
-  onMeasureEnd?: () => void;
-}
-
-export interface KeepAliveResult {
-  requestsPerSecond: number;
-  completed: number;
-  /** autocannon's latencies: whole milliseconds. */
-  latencyMs: { p50: number; p99: number; max: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-
-function cannon(options: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => {
-    autocannon(options, (err, result) => (err ? reject(err) : resolve(result)));
-  });
-}
-
-/** Keep-alive throughput with autocannon: a warm-up run, then the measured run. */
-export async function runKeepAlive(options: KeepAliveOptions): Promise<KeepAliveResult> {
-  const url = `http://127.0.0.1:${options.port}${options.path}`;
-  const common = { url, connections: options.connections, pipelining: 1, timeout: 10 };
-  if (options.warmupMs > 0) await cannon({ ...common, duration: options.warmupMs / 1000 });
-  options.onMeasureStart?.();
-  const result = await cannon({ ...common, duration: options.durationMs / 1000 });
-  options.onMeasureEnd?.();
-  return {
-    // result.duration is the measured run's real length, in seconds.
-    requestsPerSecond: result.requests.total / result.duration,
-    completed: result.requests.total,
-    latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-  };
 }

@@ -4,7 +4,7 @@
 // worker runtime (dist/src/worker/main.js) or to a bare worker
 // (bench/bare-worker.ts: a Node http server given the same sockets the same
 // way, running the same app, with none of poold's bookkeeping). Load is
-// autocannon, keep-alive, from this process.
+// bench/load.ts's closed loops on 50 kept-alive connections, from this process.
 //
 //   node dist/bench/worker-cost.js [--rounds 3] [--workers 8] [--duration 8] [--warmup 2]
 //
@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { WORKER_SETTINGS_ENV, type MasterMessage, type WorkerSettings } from '../src/ipc/protocol.js';
 import { Scoreboard, scoreboardDir } from '../src/scoreboard/file.js';
-import { runKeepAlive } from './load.js';
+import { runClosedLoops } from './load.js';
 import { DEFAULT_APP, ROOT } from './servers.js';
 import { processCpu } from './stats.js';
 
@@ -83,16 +83,16 @@ async function measure(kind: Kind, options: { workers: number; durationMs: numbe
     await new Promise<void>((resolve) => dispatcher.listen(0, '127.0.0.1', resolve));
     let cpuAtStart = 0;
     let cpuUsed = 0;
-    const result = await runKeepAlive({
+    const [result] = await runClosedLoops({
       port: (dispatcher.address() as net.AddressInfo).port,
-      path: '/',
-      connections: 50,
+      groups: [{ name: 'hello', path: '/', connections: 50 }],
+      keepAlive: true,
       warmupMs: options.warmupMs,
       durationMs: options.durationMs,
       onMeasureStart: () => (cpuAtStart = workersCpu(workers)),
       onMeasureEnd: () => (cpuUsed = workersCpu(workers) - cpuAtStart),
     });
-    return { reqPerSec: result.requestsPerSecond, workerUsPerRequest: (cpuUsed * 1e6) / result.completed };
+    return { reqPerSec: result!.requestsPerSecond, workerUsPerRequest: (cpuUsed * 1e6) / result!.completed };
   } finally {
     dispatcher.close();
     await Promise.all(workers.map((w) => new Promise((resolve) => (w.exitCode !== null ? resolve(null) : (w.once('exit', resolve), w.kill('SIGKILL'))))));
