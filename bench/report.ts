@@ -102,7 +102,7 @@ function verdictOf(check: Check, row: Omit<Row, 'verdict'>, options: Options): V
   };
 }
 
-export function summarize(runs: Run[], options: Options): Row[] {
+export function summaryRows(runs: Run[], options: Options): Row[] {
   const rows: Row[] = [];
   for (const name of options.only) {
     for (const metric of SCENARIOS[name].metrics) {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { setUpCpuGroups, type CpuGroups } from './cgroup.js';
 import { parseOptions, USAGE, UsageError, type Options } from './options.js';
 import { machine, sourceState } from './provenance.js';
-import { describeRun, formatCpu, formatDiagnostics, formatSummary, summarize, warningsFor, writeJson } from './report.js';
+import { describeRun, formatCpu, formatDiagnostics, formatSummary, summaryRows, warningsFor, writeJson } from './report.js';
 import { profileOnce, runComparison, type Profiled, type RunContext } from './runner.js';
 import { SCENARIOS, SYSTEMS } from './scenarios.js';
 import { DEFAULT_APP, killEverything, killEverythingAndWait, ROOT } from './servers.js';
@@ -97,10 +97,16 @@ async function main(): Promise<void> {
     }
   }
 
-  const rows = summarize(runs, o);
+  const rows = summaryRows(runs, o);
   const warnings = warningsFor(runs);
   if (!cpuGroups) warnings.unshift(`scheduling: ${schedulingNote}`);
-  const out = ['', formatSummary(rows), '', 'CPU in the measured window, % of one core (2 cores = 200%), medians over the rounds:', formatCpu(runs, o)];
+  const out = [
+    '',
+    formatSummary(rows),
+    '',
+    `CPU in the measured window, % of one core (${host.nproc} cores = ${host.nproc * 100}%), medians over the rounds:`,
+    formatCpu(runs, o),
+  ];
   if (profiled.length) out.push(formatDiagnostics(profiled));
   if (warnings.length) out.push('', 'WARNINGS (treat the numbers concerned with care):', ...warnings.map((w) => `  ${w}`));
   process.stdout.write(`${out.join('\n')}\n\n`);

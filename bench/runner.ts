@@ -44,7 +44,7 @@ function start(system: System, ctx: RunContext, nodeFlags: string[] | undefined)
 }
 
 /** One scenario against one system, from start to a stopped server. */
-export async function measure(scenario: Scenario, system: System, ctx: RunContext, nodeFlags?: string[]): Promise<Measurement> {
+async function measure(scenario: Scenario, system: System, ctx: RunContext, nodeFlags?: string[]): Promise<Measurement> {
   const { options } = ctx;
   const server = await start(system, ctx, nodeFlags);
   let before: CpuSnapshot | undefined;
@@ -79,7 +79,7 @@ export async function measure(scenario: Scenario, system: System, ctx: RunContex
 }
 
 /** Round r (0-based) starts at the r-th system, so each takes every place in turn and drift is shared. */
-export function orderOf(systems: SystemName[], r: number): SystemName[] {
+function orderOf(systems: SystemName[], r: number): SystemName[] {
   const k = r % systems.length;
   return [...systems.slice(k), ...systems.slice(0, k)];
 }
