@@ -1,5 +1,5 @@
-// Starts and stops the two servers under test, tracking every pid they create
-// so that each one can be stopped completely (by pid, never by name).
+// Starts and stops the servers under test, tracking every pid they create so
+// that each one can be stopped completely (by pid, never by name).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { findOnPath } from '../src/pool/spawn-worker.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const POOLD_BIN = path.join(ROOT, 'dist/bin/poold.js');
-export const CLUSTER_SERVER = fileURLToPath(new URL('./cluster-server.js', import.meta.url));
+const POOLD_BIN = path.join(ROOT, 'dist/bin/poold.js');
+const CLUSTER_SERVER = fileURLToPath(new URL('./cluster-server.js', import.meta.url));
 export const DEFAULT_APP = path.join(ROOT, 'examples/hello/app.js');
 
 const START_TIMEOUT_MS = 20_000;
@@ -18,8 +18,10 @@ const STOP_TIMEOUT_MS = 10_000;
 
 /** Every pid any server in this run announced; killed on the way out whatever happens. */
 const everyPid = new Set<number>();
+/** Every server's temporary directory that still exists. */
+const everyDir = new Set<string>();
 
-export function isAlive(pid: number): boolean {
+function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -36,9 +38,15 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-/** Last resort (bench interrupted or crashed): SIGKILL whatever we started. */
+/** Last resort (bench interrupted or crashed): SIGKILL whatever we started and remove its files. */
 export function killEverything(): void {
   for (const pid of everyPid) signal(pid, 'SIGKILL');
+  for (const dir of everyDir) removeDir(dir);
+}
+
+function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  everyDir.delete(dir);
 }
 
 /** killEverything(), then waits (bounded) until those processes are gone. */
@@ -60,7 +68,7 @@ async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boole
 }
 
 /** An unused loopback port (bound then released). */
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -84,14 +92,12 @@ function portRefuses(port: number): Promise<boolean> {
 }
 
 export interface RunningServer {
-  kind: 'poold' | 'cluster';
   port: number;
   /** The master (poold) or primary (cluster). */
   masterPid: number;
   workerPids: number[];
   /** Stops master and workers; resolves once every pid is gone and the port refuses. */
   stop(): Promise<void>;
-  log(): string;
 }
 
 interface Spawned {
@@ -110,12 +116,12 @@ const SETPRIV = findOnPath('setpriv');
  * that first moves itself into that cgroup, so the server and every process it
  * forks are in the group from their first instruction.
  */
-function spawnTracked(args: string[], env: NodeJS.ProcessEnv, cgroupProcs?: string): Spawned {
+function spawnTracked(args: string[], cgroupProcs?: string): Spawned {
   let argv = [process.execPath, ...args];
   if (SETPRIV) argv = [SETPRIV, '--pdeathsig', 'SIGTERM', '--', ...argv];
   if (cgroupProcs) argv = ['/bin/sh', '-c', 'echo $$ > "$0" && exec "$@"', cgroupProcs, ...argv];
   const [file, ...rest] = argv as [string, ...string[]];
-  const child = spawn(file, rest, { stdio: ['pipe', 'pipe', 'pipe'], env });
+  const child = spawn(file, rest, { stdio: ['pipe', 'pipe', 'pipe'] });
   everyPid.add(child.pid!);
   const output: string[] = [];
   let partial = '';
@@ -144,15 +150,15 @@ async function stopTracked(spawned: Spawned, masterPid: number, workerPids: () =
   spawned.child.stdin?.destroy();
   const leftovers = all().filter(isAlive);
   if (leftovers.length > 0) throw new Error(`could not stop pids ${leftovers.join(', ')}`);
+  // Gone: from now on these pids may be reused by processes that are not ours.
+  for (const pid of all()) everyPid.delete(pid);
   if (!(await portRefuses(port))) {
     throw new Error(`port ${port} still accepts connections after the server stopped`);
   }
 }
 
 export interface StartOptions {
-  port: number;
   workers: number;
-  app?: string;
   /** Extra node flags for the master/primary only (e.g. --cpu-prof). */
   nodeFlags?: string[];
   /** poold only: another build's dist/bin/poold.js, to compare a patched tree. */
@@ -161,11 +167,31 @@ export interface StartOptions {
   poolExtra?: string[];
   /** A cgroup.procs file to start the server in (see cgroup.ts). */
   cgroupProcs?: string;
-  env?: NodeJS.ProcessEnv;
 }
 
+/** How often startPoold() tries another port when the one it picked was taken meanwhile. */
+const PORT_ATTEMPTS = 3;
+
+class PortTaken extends Error {}
+
+/**
+ * poold has no way to report a port the kernel picked, so it gets a port that
+ * was free a moment ago; if something took it in between, poold fails to bind
+ * and exits, and the next attempt picks another.
+ */
 export async function startPoold(options: StartOptions): Promise<RunningServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startPooldOn(await freePort(), options);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt === PORT_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function startPooldOn(port: number, options: StartOptions): Promise<RunningServer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'poold-bench-'));
+  everyDir.add(dir);
   const configFile = path.join(dir, 'poold.conf');
   writeFileSync(
     configFile,
@@ -175,8 +201,8 @@ export async function startPoold(options: StartOptions): Promise<RunningServer> 
       'process_control_timeout = 3s',
       '',
       '[bench]',
-      `listen = 127.0.0.1:${options.port}`,
-      `app = ${options.app ?? DEFAULT_APP}`,
+      `listen = 127.0.0.1:${port}`,
+      `app = ${DEFAULT_APP}`,
       'pm = static',
       `pm.max_children = ${options.workers}`,
       ...(options.poolExtra ?? []),
@@ -185,7 +211,6 @@ export async function startPoold(options: StartOptions): Promise<RunningServer> 
   );
   const spawned = spawnTracked(
     [...(options.nodeFlags ?? []), options.pooldBin ?? POOLD_BIN, 'start', '-c', configFile],
-    { ...process.env, ...options.env },
     options.cgroupProcs,
   );
   const masterPid = spawned.child.pid!;
@@ -201,19 +226,19 @@ export async function startPoold(options: StartOptions): Promise<RunningServer> 
     START_TIMEOUT_MS,
   );
   const server: RunningServer = {
-    kind: 'poold',
-    port: options.port,
+    port,
     masterPid,
     workerPids: workerPids(),
     stop: async () => {
-      await stopTracked(spawned, masterPid, workerPids, options.port);
-      rmSync(dir, { recursive: true, force: true });
+      await stopTracked(spawned, masterPid, workerPids, port);
+      removeDir(dir);
     },
-    log: () => spawned.output.join('\n'),
   };
   if (!ready || exitedEarly) {
     await server.stop().catch(() => {});
-    throw new Error(`poold did not become ready:\n${spawned.output.join('\n')}`);
+    const log = spawned.output.join('\n');
+    if (log.includes('Address already in use')) throw new PortTaken(`port ${port} was taken`);
+    throw new Error(`poold did not become ready:\n${log}`);
   }
   if (server.workerPids.length !== options.workers) {
     await server.stop().catch(() => {});
@@ -222,36 +247,30 @@ export async function startPoold(options: StartOptions): Promise<RunningServer> 
   return server;
 }
 
-export async function startCluster(options: StartOptions): Promise<RunningServer> {
+export type ClusterPolicy = 'rr' | 'none';
+
+export async function startCluster(options: StartOptions & { policy: ClusterPolicy }): Promise<RunningServer> {
   const spawned = spawnTracked(
-    [
-      ...(options.nodeFlags ?? []),
-      CLUSTER_SERVER,
-      options.app ?? DEFAULT_APP,
-      String(options.port),
-      String(options.workers),
-    ],
-    { ...process.env, ...options.env },
+    [...(options.nodeFlags ?? []), CLUSTER_SERVER, DEFAULT_APP, String(options.workers), options.policy],
     options.cgroupProcs,
   );
   const masterPid = spawned.child.pid!;
-  let info: { workers: number[] } | undefined;
+  let info: { port: number; workers: number[] } | undefined;
   let exitedEarly = false;
   void spawned.exited.then(() => (exitedEarly = true));
   await waitUntil(() => {
     const line = spawned.output.find((l) => l.startsWith('{"ready":true'));
-    if (line) info = JSON.parse(line) as { workers: number[] };
+    if (line) info = JSON.parse(line) as { port: number; workers: number[] };
     return exitedEarly || info !== undefined;
   }, START_TIMEOUT_MS);
   const workerPids = info?.workers ?? [];
   for (const pid of workerPids) everyPid.add(pid);
+  const port = info?.port ?? 0;
   const server: RunningServer = {
-    kind: 'cluster',
-    port: options.port,
+    port,
     masterPid,
     workerPids,
-    stop: () => stopTracked(spawned, masterPid, () => workerPids, options.port),
-    log: () => spawned.output.join('\n'),
+    stop: () => stopTracked(spawned, masterPid, () => workerPids, port),
   };
   if (!info || exitedEarly) {
     await server.stop().catch(() => {});
