@@ -318,7 +318,37 @@ static napi_value close_channel(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// peek(fd, buffer) -> how many bytes are waiting on a connected socket, copied
+// into `buffer` without taking them (MSG_PEEK): the master looks for a whole
+// request head and, when it is there, hands the connection over with the
+// bytes still in the kernel for the worker to read. 0: nothing yet; -1: the
+// peer closed.
+static napi_value peek(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd = -1;
+  void *data = NULL;
+  size_t length = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 || !arg_int32(env, argv[0], &fd) ||
+      fd < 0 || napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "peek(fd, buffer)");
+    return NULL;
+  }
+  ssize_t got;
+  do got = recv(fd, data, length, MSG_PEEK | MSG_DONTWAIT);
+  while (got < 0 && errno == EINTR);
+  if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) got = 0;
+  else if (got == 0 && length > 0) got = -1;
+  else if (got < 0) {
+    poold_throw_errno(env, "recv", errno);
+    return NULL;
+  }
+  napi_value result;
+  napi_create_int32(env, (int32_t)got, &result);
+  return result;
+}
+
 int poold_register_channel(napi_env env, napi_value exports) {
   return poold_export(env, exports, "socketpair", make_pair) && poold_export(env, exports, "open", open_channel) &&
-         poold_export(env, exports, "send", send_record) && poold_export(env, exports, "close", close_channel);
+         poold_export(env, exports, "send", send_record) && poold_export(env, exports, "close", close_channel) && poold_export(env, exports, "peek", peek);
 }

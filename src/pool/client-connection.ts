@@ -27,8 +27,8 @@ export class ClientConnection {
   since = Date.now();
   /** Whether the master is reading it (for a head) rather than a worker holding it. */
   reading = false;
-  /** Whether its handle reads: a fresh accept does (net.Server starts every connection reading). */
-  private handleReads = true;
+  /** Whether its handle reads: not at first (the listener pauses new connections). */
+  private handleReads = false;
 
   constructor(
     readonly id: number,

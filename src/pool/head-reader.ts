@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { nativeBinding } from '../native/binding.js';
 import type { ClientConnection } from './client-connection.js';
 
 export interface HeadLimits {
@@ -47,6 +48,8 @@ const STOP_IDLE_GRACE_MS = 1000;
  */
 export class HeadReader extends EventEmitter<HeadReaderEvents> {
   private readonly waiting = new Map<ClientConnection, Waiting>();
+  /** Where a connection's waiting bytes are looked at (http.max_header_size of them at most). */
+  private peekBuffer = Buffer.alloc(0);
   private sweepTimer: NodeJS.Timeout | null = null;
   /** Once the pool stops: how long a kept-alive connection may stay silent, instead of keepalive_timeout. */
   private idleLimit: number | null = null;
@@ -64,13 +67,29 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
     this.limits = limits;
   }
 
-  /** A new connection: its first head is due within headers_timeout. */
+  /**
+   * A new connection: its first head is due within headers_timeout. Most
+   * clients send it with the connection, so it is usually there already: then
+   * it is handed on at once, its bytes left in the kernel for the worker to
+   * read. Otherwise the master reads what comes until the head is whole.
+   */
   readNew(connection: ClientConnection): void {
     const { socket } = connection;
     socket.on('data', (chunk: Buffer) => this.onData(connection, chunk));
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.waiting.delete(connection) && this.emit('settled'));
-    this.wait(connection, { deadline: connection.since + this.limits.headersTimeout, answer: 408 });
+    if (this.headWaiting(connection)) this.emit('head', connection);
+    else this.wait(connection, { deadline: connection.since + this.limits.headersTimeout, answer: 408 });
+  }
+
+  /**
+   * A request whose worker died before beginning it goes to another worker if
+   * its head is still to be had: read by the master, or still in the kernel.
+   * If that worker had taken the bytes, the client gets a 502.
+   */
+  resubmit(connection: ClientConnection): void {
+    if (connection.buffered || this.headWaiting(connection)) this.emit('head', connection);
+    else connection.answer(502);
   }
 
   /** A kept-alive connection back from a worker, between two requests. */
@@ -97,6 +116,15 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
     this.sweepTimer = null;
     for (const connection of this.waiting.keys()) connection.socket.destroy();
     this.waiting.clear();
+  }
+
+  /** Whether a whole request head waits unread in the kernel for this connection. */
+  private headWaiting(connection: ClientConnection): boolean {
+    const fd = connection.fd;
+    if (fd < 0) return false;
+    if (this.peekBuffer.length !== this.limits.maxHeaderSize) this.peekBuffer = Buffer.alloc(this.limits.maxHeaderSize);
+    const waiting = nativeBinding().peek(fd, this.peekBuffer);
+    return waiting > 0 && headComplete(this.peekBuffer.subarray(0, waiting), 0);
   }
 
   private wait(connection: ClientConnection, waiting: Waiting): void {

@@ -111,14 +111,15 @@ export async function listenOn(server: net.Server, options: BindOptions): Promis
 }
 
 /**
- * Binds and listens on a pool's address in the master, which reads each
- * request head before it hands the connection to a worker.
+ * Binds and listens on a pool's address in the master. New connections are
+ * paused: the master first looks whether their request head is there, and
+ * reads from them only when it is not.
  */
 export async function bindListener(pool: PoolConfig): Promise<net.Server> {
   // noDelay: Node sets TCP_NODELAY only on connections its own http server accepts;
   // these are accepted here and handed over, so without it a response written in
   // several chunks stalls on Nagle's algorithm (~40 ms per exchange).
-  const server = net.createServer({ noDelay: true });
+  const server = net.createServer({ pauseOnConnect: true, noDelay: true });
   await listenOn(server, { ...pool, address: pool.listen, label: `[pool ${pool.name}]` });
   return server;
 }
