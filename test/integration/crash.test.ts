@@ -93,13 +93,18 @@ test('a worker killed right after its first write: never a 502 once its response
   let poold: RunningPoold | undefined;
   t.after(() => cleanup(poold));
   poold = await startPoold(globalSection() + pool(port, 1));
-  // No delay between the write and the kill: the master learns that the
-  // response began ('s') and that the worker died at nearly the same moment.
+  // No delay between the write and the kill. On Node 20 the first bytes leave
+  // inside res.write(), so the response has begun: no 502 may follow them. From
+  // Node 22 on, res.write() only corks and the bytes would leave on the next
+  // tick: none did, and the master's clean 502 is the right answer. Either
+  // way, never two status lines.
   for (let i = 0; i < 3; i++) {
     const [pid] = poold.liveWorkerPids();
     const result = await exchange({ port }, ['GET /partial-now HTTP/1.1\r\nHost: localhost\r\n\r\n'], 10_000);
-    assert.doesNotMatch(result.data, /502/, `got ${JSON.stringify(result.data)}`);
-    assert.ok(result.data === '' || /^HTTP\/1\.1 200 OK\r\n/.test(result.data), `got ${JSON.stringify(result.data)}`);
+    const got = JSON.stringify(result.data);
+    assert.ok(result.data === '' || /^HTTP\/1\.1 (200 OK|502 Bad Gateway)\r\n/.test(result.data), `got ${got}`);
+    assert.equal(result.data.match(/HTTP\/1\.1 /g)?.length ?? 0, result.data === '' ? 0 : 1, `got ${got}`);
+    if (result.data.startsWith('HTTP/1.1 200')) assert.doesNotMatch(result.data, /502/, `got ${got}`);
     await assertReplaced(poold, port, pid!);
   }
 });
