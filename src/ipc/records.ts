@@ -14,12 +14,9 @@ export const MasterRecord = {
 export const WorkerRecord = {
   /** The channel's other end is gone (the native helper's own type; id: the errno, or 0). */
   gone: 0,
-  /** Connection `id` closed. */
-  closed: 16,
   /**
    * Connection `id` is the master's again: the worker stopped reading it at a
-   * request boundary and closed its descriptor. The payload, if any, is what
-   * it had received but not parsed (a connection it never served).
+   * request boundary and closed its descriptor.
    */
   handBack: 17,
   /** While watched: its requests in flight went below pm.max_concurrency. */
@@ -29,9 +26,11 @@ export const WorkerRecord = {
 /**
  * Each worker's connection table: one byte per connection it holds, in memory
  * shared with the master only (a memfd). The worker writes its state at each
- * request's start, first response byte and end; the master reads it only when
- * the worker dies, to know which clients get a 502/504, which connections
- * can go to another worker, and which are just closed. No message per request.
+ * request's start, first response byte and end, and when it closes. No
+ * message per request, nor per connection: the master sweeps the table for
+ * closed connections now and then, and reads the rest only when the worker
+ * dies, to know which clients get a 502/504, which requests can go to
+ * another worker, and which connections are just closed.
  */
 export const ConnectionState = {
   free: 0,
@@ -43,6 +42,8 @@ export const ConnectionState = {
   unanswered: 3,
   /** Its response has begun. */
   answering: 4,
+  /** The worker closed its descriptor: the master closes its own and frees the entry. */
+  closed: 5,
 } as const;
 
 /** Entries per worker's table (index 0 unused): the most connections one worker can hold. */

@@ -50,6 +50,8 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
   private readonly waiting = new Map<ClientConnection, Waiting>();
   /** Where a connection's waiting bytes are looked at (http.max_header_size of them at most). */
   private peekBuffer = Buffer.alloc(0);
+  /** New connections found with a whole head in this turn of the event loop, in accept order. */
+  private arrived: ClientConnection[] = [];
   private sweepTimer: NodeJS.Timeout | null = null;
   /** Once the pool stops: how long a kept-alive connection may stay silent, instead of keepalive_timeout. */
   private idleLimit: number | null = null;
@@ -78,8 +80,20 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
     socket.on('data', (chunk: Buffer) => this.onData(connection, chunk));
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.waiting.delete(connection) && this.emit('settled'));
-    if (this.headWaiting(connection)) this.emit('head', connection);
-    else this.wait(connection, { deadline: connection.since + this.limits.headersTimeout, answer: 408 });
+    if (!this.headWaiting(connection)) {
+      this.wait(connection, { deadline: connection.since + this.limits.headersTimeout, answer: 408 });
+      return;
+    }
+    // Emitted after this turn's reads: a connection accepted earlier whose
+    // bytes arrived earlier too may be read in this same turn, after this
+    // accept, and its request must not be overtaken.
+    if (this.arrived.push(connection) === 1) {
+      setImmediate(() => {
+        const arrived = this.arrived;
+        this.arrived = [];
+        for (const head of arrived) this.emit('head', head);
+      });
+    }
   }
 
   /**

@@ -16,6 +16,13 @@ import { spawnWorker, type SpawnOptions } from './spawn-worker.js';
 
 /** After a worker exits, how long its last IPC messages may take to arrive. */
 const EXIT_DRAIN_MS = 200;
+/**
+ * How often the master looks for connections the worker closed, to close its
+ * own descriptor: a record per close would wake the master (and cost the
+ * worker a system call) for every connection. A connection the worker closed
+ * without shutting it down (a keep-alive timeout) sends its FIN this much later.
+ */
+const CLOSED_SWEEP_MS = 50;
 
 export type WorkerPhase = 'starting' | 'ready' | 'stopping' | 'exited';
 
@@ -80,6 +87,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private readonly connections = new Map<number, ClientConnection>();
   /** Table entries free for the next connection handed over. */
   private readonly freeEntries: number[] = [];
+  private sweepTimer: NodeJS.Timeout | null = null;
   private readonly metricsReplies = new Map<number, (data: unknown[] | null) => void>();
   private nextMetricsId = 1;
   private unansweredStatus: 502 | 504 = 502;
@@ -168,6 +176,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
    * when it cannot take it now (channel full or gone, table full).
    */
   hand(connection: ClientConnection): boolean {
+    if (this.freeEntries.length === 0) this.sweepClosed();
     const entry = this.freeEntries.pop();
     if (entry === undefined) return false;
     this.table[entry] = ConnectionState.handed;
@@ -184,7 +193,23 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     }
     this.connections.set(entry, connection);
     this.dispatched++;
+    this.sweepTimer ??= setTimeout(() => this.sweepClosed(), CLOSED_SWEEP_MS);
     return true;
+  }
+
+  /** Closes the master's descriptors of connections the worker has closed. */
+  private sweepClosed(): void {
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = null;
+    for (const [entry, connection] of this.connections) {
+      if (this.table[entry] !== ConnectionState.closed) continue;
+      this.release(entry);
+      // destroy() closes only the master's descriptor; end() would shut down the connection for both.
+      connection.socket.destroy();
+    }
+    if (this.connections.size > 0 && this.phase !== 'exited') {
+      this.sweepTimer = setTimeout(() => this.sweepClosed(), CLOSED_SWEEP_MS);
+    }
   }
 
   /**
@@ -275,11 +300,9 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       return;
     }
     const connection = this.connections.get(entry);
-    if (!connection || (type !== WorkerRecord.closed && type !== WorkerRecord.handBack)) return;
+    if (!connection || type !== WorkerRecord.handBack) return;
     this.release(entry);
-    // destroy() closes only the master's descriptor; end() would shut down the connection for both.
-    if (type === WorkerRecord.closed) connection.socket.destroy();
-    else this.emit('handBack', connection);
+    this.emit('handBack', connection);
   }
 
   private release(entry: number): void {
@@ -292,6 +315,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     const beforeReady = this.phase === 'starting';
     this.phase = 'exited';
     this.channel.close();
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
     for (const [entry, connection] of [...this.connections]) {
       const state = this.table[entry];
       this.release(entry);

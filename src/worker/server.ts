@@ -169,7 +169,7 @@ export class WorkerServer {
     const entry = this.held.get(socket);
     if (entry !== undefined) {
       this.held.delete(socket);
-      this.channel.send(WorkerRecord.closed, entry);
+      this.table[entry] = ConnectionState.closed;
     }
     this.idle.delete(socket);
     if (this.awaitingFirstRequest.delete(socket)) {
