@@ -149,10 +149,10 @@ export class WorkerServer {
   }
 
   /**
-   * A connection from the master (`fd`, its own copy) with the bytes the
-   * master read from it, a whole request head at least: parsed first, then
-   * the rest comes from the socket. Served even while stopping: the master
-   * handed it over before it stopped routing here.
+   * A connection from the master (`fd`, its own copy) whose request head has
+   * arrived: still in the kernel, or read by the master and passed here as
+   * `head` (parsed first, then the rest comes from the socket). Served even
+   * while stopping: the master handed it over before it stopped routing here.
    */
   receive(fd: number, entry: number, head: Buffer | undefined): void {
     const socket = new Socket({ fd, readable: true, writable: true });
