@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { readScoreboard } from '../../src/scoreboard/file.js';
 import { fileSize } from '../../src/scoreboard/layout.js';
-import { requestLog } from '../helpers/cli.js';
+import { requestLog, waitExit, waitLogEnd } from '../helpers/cli.js';
 import {
   FIXTURES,
   ROOT,
@@ -23,6 +23,10 @@ import {
 import { scoreboardFile, slotsIn, workerSlots } from '../helpers/scoreboard.js';
 
 const APP = path.join(FIXTURES, 'app.js');
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
 
 test('while a worker is blocked, its slot shows Running, the request, and a growing duration', async (t) => {
   const port = await freePort();
@@ -91,8 +95,9 @@ test('while a worker is blocked, its slot shows Running, the request, and a grow
   await waitFor('the header to count the accepted connection', () => readScoreboard(file)?.header.acceptedConn === 1, 3000);
 });
 
-test('without the native helper (no compiler at install), poold warns and keeps the scoreboard with system calls', async (t) => {
+test('without the native helper (no compiler at install), poold refuses to start and says how to build it', async (t) => {
   // The package as a machine without python3/make/g++ installs it: no build/.
+  // Dispatch needs the helper (its channel carries every connection), so there is no fallback.
   const pkg = tempDir('poold-no-helper-');
   cpSync(path.join(ROOT, 'dist'), path.join(pkg, 'dist'), { recursive: true });
   cpSync(path.join(ROOT, 'package.json'), path.join(pkg, 'package.json'));
@@ -104,35 +109,17 @@ test('without the native helper (no compiler at install), poold warns and keeps 
     rmSync(pkg, { recursive: true, force: true });
   });
   poold = await startPoold(
-    globalSection() +
-      `[www]\nlisten = 127.0.0.1:${port}\napp = ${APP}\npm = static\npm.max_children = 2\n` +
-      `env[REQUEST_LOG] = @DIR@/requests.log\n`,
-    { bin: path.join(pkg, 'dist/bin/poold.js') },
+    globalSection() + `[www]\nlisten = 127.0.0.1:${port}\napp = ${APP}\npm = static\npm.max_children = 2\n`,
+    { bin: path.join(pkg, 'dist/bin/poold.js'), noWait: true },
   );
-  assert.ok(
-    poold.lines.some((line) =>
-      /WARNING: the native scoreboard helper was not built at install .*: scoreboard slots are written with pwrite\(\)/.test(line),
-    ),
-    poold.lines.join('\n'),
+  assert.equal(await waitExit(poold, 15_000), 70, poold.lines.join('\n'));
+  await waitLogEnd(poold);
+  const log = poold.lines.join('\n');
+  assert.match(
+    log,
+    new RegExp(`ALERT: .*poold's native helper is missing \\(${escape(path.join(pkg, 'build/Release/poold.node'))}\\).*npm rebuild`),
   );
-  const file = scoreboardFile(poold);
-  await waitFor('both workers idle', () => slotsIn(readScoreboard(file), 'Idle').length === 2);
-
-  const blocked = get(port, '/block?ms=1500', 15_000);
-  const [logged] = await waitFor('the request to reach a worker', () => requestLog(poold!.dir).length === 1 && requestLog(poold!.dir));
-  const pid = Number(logged!.split(' ')[1]);
-  const running = workerSlots(readScoreboard(file)).find((slot) => slot.pid === pid);
-  assert.equal(running?.state, 'Running', JSON.stringify(running));
-  assert.equal(running.uri, '/block?ms=1500');
-  // The master read the blocked worker's load from its slot: this one goes to the other.
-  assert.equal((await get(port, '/')).status, 200);
-  const [, second] = requestLog(poold.dir);
-  assert.notEqual(Number(second?.split(' ')[1]), pid, `served by another worker: ${second}`);
-  assert.equal((await blocked).status, 200);
-  const done = await waitFor('the slot back to Idle', () => {
-    const slot = workerSlots(readScoreboard(file)).find((candidate) => candidate.pid === pid);
-    return slot?.state === 'Idle' && slot;
-  });
-  assert.equal(done.requests, 1);
-  assert.ok(done.requestDuration >= 1_400_000, `requestDuration ${done.requestDuration} µs`);
+  assert.match(log, /python3, make and g\+\+/, 'it names what the build needs');
+  assert.deepEqual(poold.workerPids(), [], 'no worker was started');
+  assert.ok(!log.includes('ready to handle connections'), log);
 });
