@@ -269,7 +269,7 @@ interface HandBackOutcome {
 }
 
 /** After A's 2nd request: each request logged once, A's after B's, and A still serves a 3rd request. */
-async function checkServedOnce(poold: RunningPoold, a: RawConnection, outcome: HandBackOutcome): Promise<void> {
+async function checkServedOnce(poold: RunningPoold, a: RawConnection, a1: string, outcome: HandBackOutcome): Promise<void> {
   assert.equal(outcome.b.status, 200);
   assert.equal(outcome.a2.status, 200);
   assert.equal(outcome.a2.body, 'a2');
@@ -280,7 +280,19 @@ async function checkServedOnce(poold: RunningPoold, a: RawConnection, outcome: H
   assert.equal(a.unread, '');
   assert.equal(a.ended, null, 'A is still open');
   await waitFor('a3 in the request log', () => loggedUrls(poold).includes('/echo?v=a3'));
-  assert.deepEqual(loggedUrls(poold), ['/echo?v=a1', B_URL, '/echo?v=a2', '/echo?v=a3'], 'each request served once, in this order');
+  assert.deepEqual(loggedUrls(poold), [a1, B_URL, '/echo?v=a2', '/echo?v=a3'], 'each request served once, in this order');
+}
+
+/** Whether the master is reading one head (A's), per the status page. */
+async function masterReadsA(poold: RunningPoold): Promise<Record<string, unknown>> {
+  return pollUntil(
+    'A back in the master, which reads its next head',
+    async () => {
+      const s = await poolStatus(poold);
+      return s['reading headers'] === 1 && s;
+    },
+    10_000,
+  );
 }
 
 test('hand-back: an idle kept-alive connection goes back to the master when its worker is at its limit; its next head (in two pieces) is served once, after', async (t) => {
@@ -293,31 +305,25 @@ test('hand-back: an idle kept-alive connection goes back to the master when its 
   await b.write(RawConnection.get(B_URL));
   const bResponse = b.response(15_000);
   await waitFor('B to reach the worker', () => loggedUrls(poold).includes(B_URL));
-  const status = await pollUntil(
-    'A back in the master, which reads its next head',
-    async () => {
-      const s = await poolStatus(poold);
-      return s['reading headers'] === 1 && s;
-    },
-    10_000,
-  );
+  const status = await masterReadsA(poold);
   assert.equal(status['listen queue'], 0);
 
   await a.write(A2[0]!);
   await sleep(300);
   await a.write(A2[1]!);
   const a2 = await a.response(15_000);
-  await checkServedOnce(poold, a, { a2, b: await bResponse });
+  await checkServedOnce(poold, a, '/echo?v=a1', { a2, b: await bResponse });
 });
 
-test('hand-back: the first half of the next head sent before the worker reaches its limit; served once either way', async (t) => {
+test('hand-back: the first half of the next head, sent before B, parsed by the worker: it keeps A; served once', async (t) => {
   const { poold, port } = await daemon(t, 1, LONG_KEEPALIVE);
   const a = await RawConnection.open(port);
   const b = await RawConnection.open(port);
   t.after(() => [a, b].forEach((connection) => connection.destroy()));
   assert.equal((await a.request('/echo?v=a1')).body, 'a1');
-  // The worker may parse this half (then A is not at a request boundary and it keeps A)
-  // or not yet (then A goes back with these bytes unread, for the master to read).
+  // The idle worker reads this half at once: A is no longer at a request
+  // boundary, so B's request does not send it back (were the half still
+  // unread, A would go back with it: the next test).
   await a.write(A2[0]!);
   await sleep(100);
   await b.write(RawConnection.get(B_URL));
@@ -327,7 +333,44 @@ test('hand-back: the first half of the next head sent before the worker reaches 
   t.diagnostic(`while B blocks the worker, the master reads ${String(status['reading headers'])} head(s)`);
   await a.write(A2[1]!);
   const a2 = await a.response(15_000);
-  await checkServedOnce(poold, a, { a2, b: await bResponse });
+  await checkServedOnce(poold, a, '/echo?v=a1', { a2, b: await bResponse });
+});
+
+test('hand-back: the first half of the next head still unread when the worker begins B: A goes back with it, the master reads it; served once', async (t) => {
+  const { poold, port } = await daemon(t, 1, LONG_KEEPALIVE);
+  const a = await RawConnection.open(port);
+  const b = await RawConnection.open(port);
+  t.after(() => [a, b].forEach((connection) => connection.destroy()));
+  // A's first request is answered; once it has ended (A idle, the slot Idle),
+  // the worker's event loop is stuck for 2 s with nothing in flight.
+  const A1 = '/then-block?ms=2000';
+  assert.equal((await a.request(A1)).status, 200);
+  await pollUntil('the first request ended in the slot (the worker now stuck)', async () => {
+    const s = await request({ socketPath: path.join(poold.dir, 'status.sock') }, '/status?json&full', { timeoutMs: 5000 });
+    const [worker] = (JSON.parse(s.body) as { processes: Record<string, unknown>[] }).processes;
+    return worker?.['state'] === 'Idle' && worker['request uri'] === A1;
+  });
+  // So the master, reading B's head, sees room and hands B over: its record
+  // waits in the worker's channel.
+  await b.write(RawConnection.get(B_URL));
+  const bResponse = b.response(15_000);
+  let last: Record<string, unknown> = {};
+  await pollUntil("the master to hand B's connection over", async () => {
+    last = await poolStatus(poold);
+    return last['accepted conn'] === 2 && last['reading headers'] === 0 && last['listen queue'] === 0;
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}; last status ${JSON.stringify(last)}; requests ${loggedUrls(poold).join(' ')}`);
+  });
+  assert.deepEqual(loggedUrls(poold), [A1], 'the worker is still stuck');
+  // Behind B's record, A's half: when the worker wakes, it begins B first (at its
+  // limit) while A, with these bytes unread, is still at a request boundary.
+  await a.write(A2[0]!);
+  await waitFor('B to reach the worker', () => loggedUrls(poold).includes(B_URL), 15_000);
+  const status = await masterReadsA(poold);
+  assert.equal(status['listen queue'], 0);
+  await a.write(A2[1]!);
+  const a2 = await a.response(15_000);
+  await checkServedOnce(poold, a, A1, { a2, b: await bResponse });
 });
 
 // ---------------------------------------------------------------------------
