@@ -388,31 +388,40 @@ test('58 slow clients (8 silent, 50 slowloris) hold no worker: /echo answers at 
   );
   let settled = false;
   const slow = Promise.all([...idle, ...slowloris]).finally(() => (settled = true));
+  slow.catch(() => {}); // awaited below; this only keeps an early failure from leaving it unhandled
 
-  const echoes: { ms: number; status: number; body: string }[] = [];
   const statuses: { readingHeaders: number; listenQueue: number }[] = [];
-  const echoLoop = (async () => {
-    for (let i = 0; !settled && i < 200; i++) {
-      const sentAt = performance.now();
-      const response = await get(port, `/echo?v=${i}`, 10_000);
-      echoes.push({ ms: performance.now() - sentAt, status: response.status, body: response.body });
-      await sleep(100);
-    }
-  })();
   const statusLoop = (async () => {
     for (let i = 0; !settled && i < 200; i++) {
       const s = await poolStatus(poold);
       statuses.push({ readingHeaders: Number(s['reading headers']), listenQueue: Number(s['listen queue']) });
-      await sleep(200);
+      await sleep(100);
     }
   })();
+  // Every slow client connected and waiting in the master (a burst of 58
+  // connects is not what is measured here, their wait is).
+  await waitFor(
+    'all 58 slow clients in "reading headers" at once',
+    () => statuses.some((s) => s.readingHeaders >= 58),
+    10_000,
+  );
+  const echoes: { ms: number; at: number; status: number; body: string }[] = [];
+  for (let i = 0; !settled && i < 200; i++) {
+    const sentAt = performance.now();
+    const response = await get(port, `/echo?v=${i}`, 10_000);
+    echoes.push({ ms: performance.now() - sentAt, at: sentAt - startedAt, status: response.status, body: response.body });
+    await sleep(100);
+  }
   const results: Exchange[] = await slow;
-  await Promise.all([echoLoop, statusLoop]);
+  await statusLoop;
 
-  const echoMax = Math.max(...echoes.map((e) => e.ms));
+  const slowest = [...echoes]
+    .sort((x, y) => y.ms - x.ms)
+    .slice(0, 3)
+    .map((e) => `${Math.round(e.ms)} ms at ${Math.round(e.at)} ms`);
   const readingMax = Math.max(...statuses.map((s) => s.readingHeaders));
   t.diagnostic(
-    `${echoes.length} /echo requests meanwhile, slowest ${Math.round(echoMax)} ms; ` +
+    `${echoes.length} /echo requests meanwhile (${echoes.filter((e) => e.ms >= 100).length} ≥ 100 ms), slowest ${slowest.join(', ')}; ` +
       `reading headers at most ${readingMax}; slow clients closed after ` +
       `${Math.round(Math.min(...results.map((r) => r.elapsedMs)))}..${Math.round(Math.max(...results.map((r) => r.elapsedMs)))} ms`,
   );
@@ -424,7 +433,6 @@ test('58 slow clients (8 silent, 50 slowloris) hold no worker: /echo answers at 
   }
   assert.ok(statuses.length > 0);
   assert.ok(readingMax > 0, 'the status page showed the connections whose heads the master reads');
-  assert.ok(readingMax >= 58, `all 58 slow clients at once in "reading headers" (at most ${readingMax})`);
   assert.deepEqual(
     statuses.filter((s) => s.listenQueue !== 0),
     [],
