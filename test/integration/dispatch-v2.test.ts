@@ -87,7 +87,7 @@ interface MixRun {
   fast: number[];
   blocks: number;
   failures: string[];
-  /** Connections that each client used (always 1 unless one was closed under it). */
+  /** Connections opened: one per client (a client whose connection closes under it records a failure and stops). */
   connections: number;
 }
 
