@@ -51,6 +51,12 @@ describe('selectWorker', () => {
     assert.equal(selectWorker([w('a', 1, 0, true, 0), w('b', 0, 50, true, 3)], 2)?.name, 'b');
   });
 
+  it('with everything equal, keeps the first in order (a stable choice)', () => {
+    const workers = [w('a', 1, 10, true, 2), w('b', 1, 10, true, 2), w('c', 1, 10, true, 2)];
+    assert.equal(selectWorker(workers, 2)?.name, 'a');
+    assert.equal(selectWorker(workers.slice(1), 2)?.name, 'b');
+  });
+
   it('accepts any iterable, e.g. a Map\'s values', () => {
     const map = new Map([
       [1, w('a', 1, 5)],
