@@ -89,14 +89,10 @@ static void stop_polling(channel_t *channel) {
   if (!channel->closed && uv_is_active((uv_handle_t *)&channel->poll)) uv_poll_stop(&channel->poll);
 }
 
-static void on_poll(uv_poll_t *poll, int status, int events) {
-  channel_t *channel = poll->data;
-  (void)events;
-  if (status < 0) {
-    stop_polling(channel);
-    call_back(channel, 0, (uint32_t)-status, -1, NULL, 0);
-    return;
-  }
+// Reads the records waiting on the channel, at most READS_PER_WAKE, calling
+// back once per record. Safe to re-enter from a callback: each record is
+// copied out before its callback runs.
+static void read_records(channel_t *channel) {
   for (int i = 0; i < READS_PER_WAKE && !channel->closed; i++) {
     union {
       struct cmsghdr header;
@@ -139,6 +135,17 @@ static void on_poll(uv_poll_t *poll, int status, int events) {
     memcpy(&id, channel->buffer + 4, sizeof id);
     call_back(channel, channel->buffer[0], id, fd, channel->buffer + RECORD_HEADER, (size_t)length - RECORD_HEADER);
   }
+}
+
+static void on_poll(uv_poll_t *poll, int status, int events) {
+  channel_t *channel = poll->data;
+  (void)events;
+  if (status < 0) {
+    stop_polling(channel);
+    call_back(channel, 0, (uint32_t)-status, -1, NULL, 0);
+    return;
+  }
+  read_records(channel);
 }
 
 static void release(channel_t *channel) {
@@ -318,6 +325,22 @@ static napi_value close_channel(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// poll(channel): reads the records already waiting, now, as the poll would on
+// the loop's next turn: a worker about to run a request that fills its room
+// takes in (and gives back) the requests handed to it meanwhile.
+static napi_value poll_now(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  channel_t *channel = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
+      !(channel = channel_arg(env, argv[0]))) {
+    napi_throw_type_error(env, NULL, "poll(channel)");
+    return NULL;
+  }
+  if (!channel->closed) read_records(channel);
+  return NULL;
+}
+
 // peek(fd, buffer) -> how many bytes are waiting on a connected socket, copied
 // into `buffer` without taking them (MSG_PEEK): the master looks for a whole
 // request head and, when it is there, hands the connection over with the
@@ -350,5 +373,6 @@ static napi_value peek(napi_env env, napi_callback_info info) {
 
 int poold_register_channel(napi_env env, napi_value exports) {
   return poold_export(env, exports, "socketpair", make_pair) && poold_export(env, exports, "open", open_channel) &&
-         poold_export(env, exports, "send", send_record) && poold_export(env, exports, "close", close_channel) && poold_export(env, exports, "peek", peek);
+         poold_export(env, exports, "send", send_record) && poold_export(env, exports, "close", close_channel) && poold_export(env, exports, "peek", peek) &&
+         poold_export(env, exports, "poll", poll_now);
 }

@@ -40,6 +40,11 @@ export class DispatchChannel {
     return true;
   }
 
+  /** Takes in the records already waiting now, rather than on the loop's next turn. */
+  readWaiting(): void {
+    if (!this.closed) nativeBinding().poll(this.channel);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

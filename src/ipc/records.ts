@@ -21,6 +21,12 @@ export const WorkerRecord = {
   handBack: 17,
   /** While watched: its requests in flight went below pm.max_concurrency. */
   room: 18,
+  /**
+   * Connection `id` arrived when this worker had no room left (a request on
+   * one of its kept-alive connections began first): it read nothing of it and
+   * closed its descriptor; the master dispatches the request again, first in line.
+   */
+  returned: 19,
 } as const;
 
 /**

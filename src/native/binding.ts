@@ -14,6 +14,8 @@ export interface NativeBinding {
   /** One record, with at most one descriptor; false when the channel is full. */
   send(channel: Channel, type: number, id: number, fd: number, payload?: Buffer): boolean;
   close(channel: Channel): void;
+  /** Reads the records already waiting on the channel now, calling back for each. */
+  poll(channel: Channel): void;
   /** Copies the bytes waiting on a connected socket into `into` without taking them; 0: none yet, -1: the peer closed. */
   peek(fd: number, into: Buffer): number;
 }

@@ -113,9 +113,24 @@ export class Dispatcher<C extends Waiter, W extends DispatchTarget<C>> extends E
     this.emit('queued', this.queue.length);
   }
 
+  /**
+   * A request handed to a worker that turned out to have no room (it gave it
+   * back unread): it was at the head of the line, and goes first again.
+   */
+  retry(connection: C): void {
+    if (connection.closed) return;
+    this.queue.unshift(connection);
+    this.drain();
+    if (this.queue.length > 0) {
+      this.armQueueTimeout();
+      this.emit('queued', this.queue.length);
+    }
+  }
+
   /** Room may have appeared (a worker ready, a request ended, a worker gone): serve the queue in order. */
   drain(): void {
-    if (this.queue.length > 0) {
+    const hadQueue = this.queue.length > 0;
+    if (hadQueue) {
       this.edges.refreshLoads(this.workers);
       // A worker that could not take one (its channel full) is not asked again in this pass.
       const refused = new Set<W>();
@@ -131,6 +146,8 @@ export class Dispatcher<C extends Waiter, W extends DispatchTarget<C>> extends E
         }
       }
     }
+    // The watch lingers from the moment the queue emptied, not from when it was last seen waiting.
+    if (hadQueue) this.lastQueuedAt = Date.now();
     this.syncWatch();
   }
 

@@ -423,6 +423,7 @@ export class Pool {
     worker.on('free', () => this.drainQueue());
     worker.on('handBack', (connection) => this.heads.readAgain(connection));
     worker.on('unserved', (connection) => this.heads.resubmit(connection));
+    worker.on('returned', (connection) => this.dispatcher.retry(connection));
     worker.on('retire', (reason) => {
       const limit = reason === 'max_requests' ? 'pm.max_requests' : 'pm.max_memory';
       this.log.notice(`${prefix} reached ${limit}, replacing it`);

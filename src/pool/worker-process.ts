@@ -50,6 +50,8 @@ interface WorkerEvents {
   handBack: [connection: ClientConnection];
   /** A connection whose request it never began (it died first): the request goes to another worker as it is. */
   unserved: [connection: ClientConnection];
+  /** A request it gave back unread (it had no room left when it arrived): dispatched again, first in line. */
+  returned: [connection: ClientConnection];
   retire: [reason: RetireReason];
   output: [stream: 'stdout' | 'stderr', line: string];
   exit: [exit: WorkerExit];
@@ -300,9 +302,16 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       return;
     }
     const connection = this.connections.get(entry);
-    if (!connection || type !== WorkerRecord.handBack) return;
-    this.release(entry);
-    this.emit('handBack', connection);
+    if (!connection) return;
+    if (type === WorkerRecord.handBack) {
+      this.release(entry);
+      this.emit('handBack', connection);
+    } else if (type === WorkerRecord.returned) {
+      this.release(entry);
+      // It never counted this one in its slot.
+      this.dispatched--;
+      this.emit('returned', connection);
+    }
   }
 
   private release(entry: number): void {

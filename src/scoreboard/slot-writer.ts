@@ -145,6 +145,15 @@ export class SlotWriter {
     this.flush();
   }
 
+  /**
+   * A handed-over connection given back unread: as if it had never come (the
+   * master no longer counts it as handed over either).
+   */
+  connectionReturned(): void {
+    this.slot.accepted--;
+    this.connectionAbandoned();
+  }
+
   /** Requests in flight plus handed-over connections waiting for their first one. */
   load(): number {
     return this.slot.active + this.slot.waiting;

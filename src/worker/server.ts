@@ -1,3 +1,4 @@
+import { closeSync } from 'node:fs';
 import http from 'node:http';
 import { Socket } from 'node:net';
 import type { DispatchChannel } from '../ipc/channel.js';
@@ -155,6 +156,13 @@ export class WorkerServer {
    * while stopping: the master handed it over before it stopped routing here.
    */
   receive(fd: number, entry: number, head: Buffer | undefined): void {
+    if (this.slot.load() >= this.settings.maxConcurrency) {
+      // Handed over on a reading of its slot that a kept-alive request has
+      // since made stale: it would wait here behind that request.
+      closeSync(fd);
+      this.channel.send(WorkerRecord.returned, entry);
+      return;
+    }
     const socket = new Socket({ fd, readable: true, writable: true });
     this.held.set(socket, entry);
     this.awaitingFirstRequest.add(socket);
@@ -233,8 +241,15 @@ export class WorkerServer {
     if (this.accessLog) this.cpuAtStart.set(res, process.cpuUsage());
     this.slowlog?.track(this.slot.oldestStart());
     res.on('close', this.onResponseClose);
-    // At its limit, no idle connection of its own may wait behind this request.
-    if (this.responses.size >= this.settings.maxConcurrency && this.idle.size > 0) this.handBackIdle(this.idle);
+    if (this.responses.size >= this.settings.maxConcurrency) {
+      // At its limit, nothing may wait behind this request: neither a request
+      // the master handed over meanwhile (its record is read now, and given
+      // back; so is one received whose head is still unread in the kernel),
+      // nor an idle connection of its own.
+      this.channel.readWaiting();
+      for (const waiting of [...this.awaitingFirstRequest]) if (waiting.bytesRead === 0) this.giveBack(waiting);
+      if (this.idle.size > 0) this.handBackIdle(this.idle);
+    }
     this.invokeHandler(req, res);
   }
 
@@ -300,6 +315,22 @@ export class WorkerServer {
       if (table[entry] === ConnectionState.unanswered) table[entry] = ConnectionState.answering;
       return ownWrite.apply(this, args);
     } as Socket['write'];
+  }
+
+  /**
+   * Gives back a connection received but not read from (its request head is
+   * still in the kernel): the master dispatches that request again.
+   */
+  private giveBack(socket: Socket): void {
+    const entry = this.held.get(socket);
+    const handle = (socket as unknown as { _handle?: { readStop(): number } })._handle;
+    if (entry === undefined || !handle) return;
+    handle.readStop();
+    this.held.delete(socket);
+    this.awaitingFirstRequest.delete(socket);
+    this.channel.send(WorkerRecord.returned, entry);
+    this.slot.connectionReturned();
+    socket.destroy();
   }
 
   /**

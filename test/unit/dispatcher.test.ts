@@ -9,6 +9,7 @@ import { Dispatcher, type DispatchSettings, type DispatchTarget } from '../../sr
 interface Conn {
   name: string;
   since: number;
+  closed: boolean;
 }
 
 /** Everything the dispatcher did, in order, across workers and edges. */
@@ -119,7 +120,7 @@ function harness(t: TestContext, names: string[], settings: Partial<DispatchSett
     handedEvents,
     queuedEvents,
     // The head reader's `since` is its accept time; the dispatcher resets it when it queues.
-    conn: (name) => ({ name, since: Date.now() - 5 }),
+    conn: (name) => ({ name, since: Date.now() - 5, closed: false }),
   };
 }
 
@@ -377,7 +378,7 @@ describe('Dispatcher: the queue', () => {
     const [a] = h.workers as [FakeWorker];
     a.load = 1;
     // Its head took 30 s to arrive (since = its accept); the queue's clock starts now.
-    h.dispatcher.offer({ name: 'c1', since: Date.now() - 30_000 });
+    h.dispatcher.offer({ name: 'c1', since: Date.now() - 30_000, closed: false });
     t.mock.timers.tick(999);
     assert.deepEqual(h.refused, []);
     a.finish();
@@ -575,5 +576,43 @@ describe('Dispatcher: watch (room reports while requests wait)', () => {
     h.dispatcher.syncWatch();
     assert.equal(a.watched, true, 'c2 still waits');
     assert.ok(!a.watches.includes(false), `never turned off meanwhile: ${a.watches}`);
+  });
+});
+
+describe('Dispatcher: a request given back, a client gone', () => {
+  it('a request a worker gave back goes first in line, ahead of those queued since', (t) => {
+    const h = harness(t, ['a']);
+    h.workers[0]!.load = 1;
+    h.dispatcher.offer(h.conn('c1'));
+    h.dispatcher.offer(h.conn('c2'));
+    const back = h.conn('back');
+    h.dispatcher.retry(back);
+    assert.equal(h.dispatcher.queued, 3);
+    h.workers[0]!.finish();
+    h.dispatcher.drain();
+    assert.deepEqual(hands(h.journal), ['hand:a:back']);
+  });
+
+  it('a request given back is handed at once when a worker has room', (t) => {
+    const h = harness(t, ['a', 'b']);
+    h.workers[0]!.load = 1;
+    h.dispatcher.retry(h.conn('back'));
+    assert.deepEqual(hands(h.journal), ['hand:b:back']);
+    assert.equal(h.dispatcher.queued, 0);
+  });
+
+  it('skips a request whose client is gone, now or while it waited', (t) => {
+    const h = harness(t, ['a']);
+    h.dispatcher.offer({ ...h.conn('gone'), closed: true });
+    assert.deepEqual(hands(h.journal), []);
+    assert.equal(h.dispatcher.queued, 0);
+    h.workers[0]!.load = 1;
+    const waiting = h.conn('left');
+    h.dispatcher.offer(waiting);
+    h.dispatcher.offer(h.conn('stayed'));
+    waiting.closed = true;
+    h.workers[0]!.finish();
+    h.dispatcher.drain();
+    assert.deepEqual(hands(h.journal), ['hand:a:stayed']);
   });
 });
