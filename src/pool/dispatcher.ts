@@ -16,6 +16,8 @@ export interface DispatchTarget<C extends Waiter> extends Candidate {
   hand(connection: C): boolean;
   /** Connections are queued (on) or have not been for a while (off): while on, it reports room ('free'). */
   watch(on: boolean): void;
+  /** Since when (epoch ms) the oldest queued request waits, 0 when none (no linger): it then keeps no idle connection. */
+  queueWaitingSince(since: number): void;
 }
 
 export interface DispatchSettings {
@@ -58,6 +60,8 @@ export class Dispatcher<C extends Waiter, W extends DispatchTarget<C>> extends E
   private queueTimer: NodeJS.Timeout | null = null;
   /** Last time (epoch ms) a request was waiting in the queue. */
   private lastQueuedAt = 0;
+  /** What the workers were last told of the oldest queued request's wait. */
+  private toldQueueSince = 0;
 
   constructor(
     private settings: DispatchSettings,
@@ -77,6 +81,7 @@ export class Dispatcher<C extends Waiter, W extends DispatchTarget<C>> extends E
   /** Workers that take new requests from now on. */
   add(worker: W): void {
     this.workers.add(worker);
+    worker.queueWaitingSince(this.toldQueueSince);
   }
 
   remove(worker: W): void {
@@ -87,7 +92,7 @@ export class Dispatcher<C extends Waiter, W extends DispatchTarget<C>> extends E
   replaceWorkers(workers: Iterable<W>): void {
     for (const worker of this.workers) worker.watch(false);
     this.workers.clear();
-    for (const worker of workers) this.workers.add(worker);
+    for (const worker of workers) this.add(worker);
   }
 
   /** A request has arrived: to a worker with room, else to the queue, else refused. */
@@ -163,7 +168,12 @@ export class Dispatcher<C extends Waiter, W extends DispatchTarget<C>> extends E
     const now = Date.now();
     if (this.queue.length > 0) this.lastQueuedAt = now;
     const on = now - this.lastQueuedAt < WATCH_LINGER_MS;
-    for (const worker of this.workers) worker.watch(on);
+    const since = this.queue.peek()?.since ?? 0;
+    for (const worker of this.workers) {
+      worker.watch(on);
+      if (since !== this.toldQueueSince) worker.queueWaitingSince(since);
+    }
+    this.toldQueueSince = since;
   }
 
   private *candidates(except: ReadonlySet<W>): Generator<W> {

@@ -6,7 +6,14 @@ import { createInterface } from 'node:readline';
 import { DispatchChannel } from '../ipc/channel.js';
 import { createConnectionTable } from '../ipc/connection-table.js';
 import type { MasterMessage, RetireReason, WorkerMessage } from '../ipc/protocol.js';
-import { CONNECTION_TABLE_SIZE, ConnectionState, MasterRecord, WorkerRecord } from '../ipc/records.js';
+import {
+  CONNECTION_TABLE_SIZE,
+  ConnectionState,
+  FIRST_CONNECTION_ENTRY,
+  MasterRecord,
+  QUEUE_SINCE_INDEX,
+  WorkerRecord,
+} from '../ipc/records.js';
 import { nativeBinding } from '../native/binding.js';
 import type { Scoreboard } from '../scoreboard/file.js';
 import type { SlotLoad } from '../scoreboard/layout.js';
@@ -85,6 +92,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private readonly channel: DispatchChannel;
   /** Its connection table (records.ts), shared with it; read when it dies. */
   private readonly table: Uint8Array;
+  private readonly queueSince: Float64Array;
   /** The connections it holds, by their entry in the table. */
   private readonly connections = new Map<number, ClientConnection>();
   /** Table entries free for the next connection handed over. */
@@ -106,7 +114,8 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     const [masterEnd, workerEnd] = nativeBinding().socketpair();
     const { fd: tableFd, table } = createConnectionTable();
     this.table = table;
-    for (let entry = CONNECTION_TABLE_SIZE - 1; entry > 0; entry--) this.freeEntries.push(entry);
+    this.queueSince = new Float64Array(table.buffer, 0, 1);
+    for (let entry = CONNECTION_TABLE_SIZE - 1; entry >= FIRST_CONNECTION_ENTRY; entry--) this.freeEntries.push(entry);
     try {
       this.child = spawnWorker({ ...options, channelFd: workerEnd, tableFd });
     } catch (err) {
@@ -226,6 +235,11 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     const message: MasterMessage = { t: 'stop', handBack };
     if (this.child.connected) this.child.send(message, (err: Error | null) => err && this.kill('SIGTERM'));
     else this.kill('SIGTERM');
+  }
+
+  /** Tells it, through its connection table, since when the oldest queued request waits (0: none). */
+  queueWaitingSince(since: number): void {
+    if (this.phase !== 'exited') this.queueSince[QUEUE_SINCE_INDEX] = since;
   }
 
   /** Asks it to report room whenever it can take a request (on), or to stop (off). */

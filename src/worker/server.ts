@@ -3,7 +3,7 @@ import http from 'node:http';
 import { Socket } from 'node:net';
 import type { DispatchChannel } from '../ipc/channel.js';
 import type { RetireReason, WorkerSettings, WorkerMessage } from '../ipc/protocol.js';
-import { ConnectionState, WorkerRecord } from '../ipc/records.js';
+import { ConnectionState, FAIR_WAIT_MS, QUEUE_SINCE_INDEX, WorkerRecord } from '../ipc/records.js';
 import { SlotWriter, type RequestTrace } from '../scoreboard/slot-writer.js';
 import type { LoadedApp } from './app-loader.js';
 import type { AccessLog } from './access-log.js';
@@ -52,6 +52,8 @@ export class WorkerServer {
   private readonly idle = new Set<Socket>();
   /** Set while the master has requests queued and wants to hear of room. */
   private watched = false;
+  /** The table's first 8 bytes: since when the oldest request in the master's queue waits (records.ts). */
+  private readonly queueSince: Float64Array;
   /**
    * Responses in progress (the requests in flight) and their requests'
    * traces: a stop turns off keep-alive on those not yet sent. Their one
@@ -124,6 +126,7 @@ export class WorkerServer {
   ) {
     this.accessLog = accessLog;
     this.slowlog = slowlog;
+    this.queueSince = new Float64Array(table.buffer, table.byteOffset, 1);
     this.slot = new SlotWriter(settings.scoreboard, settings.slot);
     const server = this;
     this.onResponseClose = function (this: http.ServerResponse) {
@@ -228,6 +231,12 @@ export class WorkerServer {
     });
   }
 
+  /** Whether a request has waited FAIR_WAIT_MS in the master's queue. */
+  private queuedLong(): boolean {
+    const since = this.queueSince[QUEUE_SINCE_INDEX]!;
+    return since > 0 && Date.now() - since >= FAIR_WAIT_MS;
+  }
+
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const socket = req.socket;
     const firstOnConnection = this.awaitingFirstRequest.delete(socket);
@@ -261,7 +270,7 @@ export class WorkerServer {
     if (entry !== undefined && !socket.destroyed && !socket.writableEnded) {
       this.table[entry] = ConnectionState.idle;
       this.idle.add(socket);
-      if (this.stopping && this.handBackOnStop) this.handBackIdle([socket]);
+      if (this.queuedLong() || (this.stopping && this.handBackOnStop)) this.handBackIdle([socket]);
     }
     this.served++;
     // Retire before the slot shows it free: the master must not pick it again.

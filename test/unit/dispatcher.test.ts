@@ -57,6 +57,13 @@ class FakeWorker implements DispatchTarget<Conn> {
     this.watches.push(on);
   }
 
+  /** What it was last told of the oldest queued request's wait (the table's float); undefined if never. */
+  queueSince: number | undefined = undefined;
+
+  queueWaitingSince(since: number): void {
+    this.queueSince = since;
+  }
+
   /** A request it ran has ended. */
   finish(): void {
     this.load--;
@@ -614,5 +621,36 @@ describe('Dispatcher: a request given back, a client gone', () => {
     h.workers[0]!.finish();
     h.dispatcher.drain();
     assert.deepEqual(hands(h.journal), ['hand:a:stayed']);
+  });
+});
+
+describe('Dispatcher: since when requests wait, as workers see it', () => {
+  it('tells every worker when the oldest queued request began to wait, and 0 once the queue empties, without the watch\'s linger', (t) => {
+    const h = harness(t, ['a', 'b']);
+    assert.deepEqual(h.workers.map((w) => w.queueSince), [0, 0], 'told on joining');
+    h.workers.forEach((w) => (w.load = 1));
+    h.dispatcher.offer(h.conn('c1'));
+    const queuedAt = Date.now();
+    t.mock.timers.tick(3);
+    h.dispatcher.offer(h.conn('c2'));
+    assert.deepEqual(h.workers.map((w) => w.queueSince), [queuedAt, queuedAt], 'the oldest one');
+    h.workers[0]!.finish();
+    h.dispatcher.drain();
+    assert.deepEqual(h.workers.map((w) => w.queueSince), [queuedAt + 3, queuedAt + 3], 'c2 is now the oldest');
+    h.workers[0]!.finish();
+    h.dispatcher.drain();
+    assert.equal(h.dispatcher.queued, 0);
+    assert.deepEqual(h.workers.map((w) => w.queueSince), [0, 0], 'at once');
+    assert.equal(h.workers[1]!.watched, true, 'while the watch lingers');
+  });
+
+  it('a worker added while requests wait is told so', (t) => {
+    const h = harness(t, ['a']);
+    h.workers[0]!.load = 1;
+    h.dispatcher.offer(h.conn('c1'));
+    const late = new FakeWorker('late', h.journal);
+    late.accepting = false;
+    h.dispatcher.add(late);
+    assert.equal(late.queueSince, Date.now());
   });
 });
