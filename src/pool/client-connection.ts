@@ -15,13 +15,14 @@ interface StreamHandle {
 }
 
 /**
- * A client connection as the master holds it, from accept to close: it reads
- * each request head here, hands the connection to a worker with those bytes,
- * and keeps its own descriptor meanwhile (to answer 502/504 if the worker
- * dies, and to read the next head when the worker hands it back).
+ * A client connection as the master holds it, from accept to close: the
+ * master waits here for each request head (reading it only when it has not
+ * arrived whole), hands the connection to a worker with the bytes it read, if
+ * any, and keeps its own descriptor meanwhile (to answer 502/504 if the
+ * worker dies, and to read the next head when the worker hands it back).
  */
 export class ClientConnection {
-  /** What was read since it last came to the master: a whole request head once complete. */
+  /** What the master read since it last came back to it: a whole request head once complete (null: nothing read). */
   buffered: Buffer | null = null;
   /** When its current wait began (epoch ms): for the head, then in the queue. */
   since = Date.now();
@@ -30,10 +31,7 @@ export class ClientConnection {
   /** Whether its handle reads: not at first (the listener pauses new connections). */
   private handleReads = false;
 
-  constructor(
-    readonly id: number,
-    readonly socket: Socket,
-  ) {}
+  constructor(readonly socket: Socket) {}
 
   get closed(): boolean {
     return this.socket.destroyed;

@@ -77,7 +77,6 @@ export class Pool {
   private readonly dispatcher: Dispatcher<ClientConnection, WorkerProcess>;
   private pmState: PmState = INITIAL_PM_STATE;
   private nextWorkerId = 1;
-  private nextConnectionId = 1;
   /** Consecutive workers that died before becoming ready. */
   private startFailures = 0;
   private spawnNotBefore = 0;
@@ -133,7 +132,7 @@ export class Pool {
   private listen(listener: Server): void {
     listener.on('connection', (socket: Socket) => {
       this.stats.acceptedConn++;
-      this.heads.readNew(new ClientConnection(this.nextConnectionId++, socket));
+      this.heads.readNew(new ClientConnection(socket));
     });
   }
 
