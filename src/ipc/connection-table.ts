@@ -1,6 +1,71 @@
 import { nativeBinding } from '../native/binding.js';
 import { CONNECTION_TABLE_SIZE } from './records.js';
 
+/** Int32 words of the header, after the float64 at bytes 0–7. */
+const OFFERED = 0;
+const FULL = 1;
+
+/**
+ * The header of a worker's connection table: what the master and the worker
+ * must tell each other at once, without a record.
+ *
+ * - Bytes 0–7, a float64: since when (epoch ms) the oldest request in the
+ *   master's queue has waited, 0 when none does. A worker that ends a request
+ *   while one has waited FAIR_WAIT_MS gives the connection back rather than
+ *   keep it: its next request must queue behind those, not reach this worker
+ *   first and overtake them.
+ * - Bytes 8–11, `offered`: connections the master has handed over or is
+ *   handing over right now. Bytes 12–15, `full`: 1 while the worker runs as
+ *   many requests as it may. The master picks a worker by its slot, read a
+ *   moment before it sends; a request of the worker's own kept-alive
+ *   connections may begin in between. So the two hand-shake, as in Dekker's
+ *   algorithm: the master counts its offer, then gives it up if the worker is
+ *   full; the worker marks itself full, then takes in (and gives back) every
+ *   offer counted until then. Whatever the timing, either the master sees
+ *   `full` or the worker sees the offer. Atomics, because each side's write
+ *   must be visible before its read of the other's.
+ */
+export class TableHeader {
+  private readonly since: Float64Array;
+  private readonly words: Int32Array;
+
+  constructor(table: Uint8Array) {
+    this.since = new Float64Array(table.buffer, table.byteOffset, 1);
+    this.words = new Int32Array(table.buffer, table.byteOffset + 8, 2);
+  }
+
+  get queueSince(): number {
+    return this.since[0]!;
+  }
+
+  set queueSince(epochMs: number) {
+    this.since[0] = epochMs;
+  }
+
+  /** The master: counts a hand-over it is about to send; false (given up) when the worker is full. */
+  offer(): boolean {
+    Atomics.add(this.words, OFFERED, 1);
+    if (Atomics.load(this.words, FULL) === 0) return true;
+    this.withdraw();
+    return false;
+  }
+
+  /** The master: a counted hand-over that was not sent after all. */
+  withdraw(): void {
+    Atomics.sub(this.words, OFFERED, 1);
+  }
+
+  /** The worker: whether it runs as many requests as it may. */
+  setFull(full: boolean): void {
+    Atomics.store(this.words, FULL, full ? 1 : 0);
+  }
+
+  /** The worker: hand-overs counted by the master so far. */
+  offered(): number {
+    return Atomics.load(this.words, OFFERED);
+  }
+}
+
 /** A worker's connection table (records.ts, ConnectionState), mapped from its memfd. */
 export function mapConnectionTable(fd: number): Uint8Array {
   return new Uint8Array(nativeBinding().map(fd, CONNECTION_TABLE_SIZE));

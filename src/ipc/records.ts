@@ -52,18 +52,10 @@ export const ConnectionState = {
   closed: 5,
 } as const;
 
-/** Bytes of each worker's table: its first 8 are the queue's age (below), then one per connection. */
+/** Bytes of each worker's table: a 16-byte header (connection-table.ts), then one per connection. */
 export const CONNECTION_TABLE_SIZE = 65536;
 /** The first table entry a connection can have. */
-export const FIRST_CONNECTION_ENTRY = 8;
-/**
- * Bytes 0–7 of the table, a float64: since when (epoch ms) the oldest request
- * in the master's queue has waited, 0 when none does. A worker that ends a
- * request while one has waited FAIR_WAIT_MS gives the connection back rather
- * than keep it: its next request must queue behind those, not reach this
- * worker first and overtake them.
- */
-export const QUEUE_SINCE_INDEX = 0;
+export const FIRST_CONNECTION_ENTRY = 16;
 /**
  * Below this wait, a kept-alive connection's next request may still reach its
  * own worker first: queues that short cost more in moves than they lose in

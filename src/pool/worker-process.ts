@@ -4,14 +4,13 @@ import { closeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { createInterface } from 'node:readline';
 import { DispatchChannel } from '../ipc/channel.js';
-import { createConnectionTable } from '../ipc/connection-table.js';
+import { createConnectionTable, TableHeader } from '../ipc/connection-table.js';
 import type { MasterMessage, RetireReason, WorkerMessage } from '../ipc/protocol.js';
 import {
   CONNECTION_TABLE_SIZE,
   ConnectionState,
   FIRST_CONNECTION_ENTRY,
   MasterRecord,
-  QUEUE_SINCE_INDEX,
   WorkerRecord,
 } from '../ipc/records.js';
 import { nativeBinding } from '../native/binding.js';
@@ -92,7 +91,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private readonly channel: DispatchChannel;
   /** Its connection table (records.ts), shared with it; read when it dies. */
   private readonly table: Uint8Array;
-  private readonly queueSince: Float64Array;
+  private readonly header: TableHeader;
   /** The connections it holds, by their entry in the table. */
   private readonly connections = new Map<number, ClientConnection>();
   /** Table entries free for the next connection handed over. */
@@ -114,7 +113,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     const [masterEnd, workerEnd] = nativeBinding().socketpair();
     const { fd: tableFd, table } = createConnectionTable();
     this.table = table;
-    this.queueSince = new Float64Array(table.buffer, 0, 1);
+    this.header = new TableHeader(table);
     for (let entry = CONNECTION_TABLE_SIZE - 1; entry >= FIRST_CONNECTION_ENTRY; entry--) this.freeEntries.push(entry);
     try {
       this.child = spawnWorker({ ...options, channelFd: workerEnd, tableFd });
@@ -188,8 +187,8 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
    */
   hand(connection: ClientConnection): boolean {
     if (this.freeEntries.length === 0) this.sweepClosed();
-    const entry = this.freeEntries.pop();
-    if (entry === undefined) return false;
+    if (connection.fd < 0 || this.freeEntries.length === 0 || !this.header.offer()) return false;
+    const entry = this.freeEntries.pop()!;
     this.table[entry] = ConnectionState.handed;
     let sent = false;
     try {
@@ -198,6 +197,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       // Its end is gone: it is exiting, and its exit answers for what it holds.
     }
     if (!sent) {
+      this.header.withdraw();
       this.table[entry] = ConnectionState.free;
       this.freeEntries.push(entry);
       return false;
@@ -239,7 +239,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
 
   /** Tells it, through its connection table, since when the oldest queued request waits (0: none). */
   queueWaitingSince(since: number): void {
-    if (this.phase !== 'exited') this.queueSince[QUEUE_SINCE_INDEX] = since;
+    if (this.phase !== 'exited') this.header.queueSince = since;
   }
 
   /** Asks it to report room whenever it can take a request (on), or to stop (off). */

@@ -57,8 +57,10 @@ async function main(): Promise<void> {
   // What it reads at most per record: a request head and what came with it in the master's read.
   const capacity = settings.maxHeaderSize + 65536;
   const channel = new DispatchChannel(CHANNEL_FD, capacity, (type, id, fd, payload) => {
-    if (type === MasterRecord.connection && fd >= 0) server ? server.receive(fd, id, payload) : closeSync(fd);
-    else if (type === MasterRecord.watch) server?.watch(id === 1);
+    if (type === MasterRecord.connection) {
+      if (server) server.receive(fd, id, payload);
+      else if (fd >= 0) closeSync(fd);
+    } else if (type === MasterRecord.watch) server?.watch(id === 1);
   });
   const table = mapConnectionTable(TABLE_FD);
   closeSync(TABLE_FD);

@@ -3,7 +3,8 @@ import http from 'node:http';
 import { Socket } from 'node:net';
 import type { DispatchChannel } from '../ipc/channel.js';
 import type { RetireReason, WorkerSettings, WorkerMessage } from '../ipc/protocol.js';
-import { ConnectionState, FAIR_WAIT_MS, QUEUE_SINCE_INDEX, WorkerRecord } from '../ipc/records.js';
+import { TableHeader } from '../ipc/connection-table.js';
+import { ConnectionState, FAIR_WAIT_MS, WorkerRecord } from '../ipc/records.js';
 import { SlotWriter, type RequestTrace } from '../scoreboard/slot-writer.js';
 import type { LoadedApp } from './app-loader.js';
 import type { AccessLog } from './access-log.js';
@@ -11,6 +12,8 @@ import type { SlowlogWatchdog } from './slowlog-watchdog.js';
 
 /** How long a stopping worker keeps idle kept-alive connections open for a last request. */
 const STOP_IDLE_GRACE_MS = 1000;
+/** The most a worker waits for a hand-over the master counted but has not sent yet (it sends at once). */
+const OFFER_WAIT_MS = 5;
 
 /** Node's list of an http.Server's connections; `idle()` holds those at a request boundary. */
 interface ConnectionsList {
@@ -52,8 +55,10 @@ export class WorkerServer {
   private readonly idle = new Set<Socket>();
   /** Set while the master has requests queued and wants to hear of room. */
   private watched = false;
-  /** The table's first 8 bytes: since when the oldest request in the master's queue waits (records.ts). */
-  private readonly queueSince: Float64Array;
+  /** What the master and this worker tell each other through the table (connection-table.ts). */
+  private readonly header: TableHeader;
+  /** Connection records received from the master, served or given back: its offers, as this side counts them. */
+  private received = 0;
   /**
    * Responses in progress (the requests in flight) and their requests'
    * traces: a stop turns off keep-alive on those not yet sent. Their one
@@ -126,7 +131,7 @@ export class WorkerServer {
   ) {
     this.accessLog = accessLog;
     this.slowlog = slowlog;
-    this.queueSince = new Float64Array(table.buffer, table.byteOffset, 1);
+    this.header = new TableHeader(table);
     this.slot = new SlotWriter(settings.scoreboard, settings.slot);
     const server = this;
     this.onResponseClose = function (this: http.ServerResponse) {
@@ -159,6 +164,8 @@ export class WorkerServer {
    * while stopping: the master handed it over before it stopped routing here.
    */
   receive(fd: number, entry: number, head: Buffer | undefined): void {
+    this.received++;
+    if (fd < 0) return;
     if (this.slot.load() >= this.settings.maxConcurrency) {
       // Handed over on a reading of its slot that a kept-alive request has
       // since made stale: it would wait here behind that request.
@@ -231,9 +238,21 @@ export class WorkerServer {
     });
   }
 
+  /**
+   * Reads every connection record the master counted before this worker
+   * marked itself full; one may still be on its way (the master counted it
+   * and is sending it), so this waits for it, briefly: the master sends right
+   * after it counts.
+   */
+  private takeOffers(): void {
+    const deadline = Date.now() + OFFER_WAIT_MS;
+    this.channel.readWaiting();
+    while (this.header.offered() > this.received && Date.now() < deadline) this.channel.readWaiting();
+  }
+
   /** Whether a request has waited FAIR_WAIT_MS in the master's queue. */
   private queuedLong(): boolean {
-    const since = this.queueSince[QUEUE_SINCE_INDEX]!;
+    const since = this.header.queueSince;
     return since > 0 && Date.now() - since >= FAIR_WAIT_MS;
   }
 
@@ -255,7 +274,8 @@ export class WorkerServer {
       // the master handed over meanwhile (its record is read now, and given
       // back; so is one received whose head is still unread in the kernel),
       // nor an idle connection of its own.
-      this.channel.readWaiting();
+      this.header.setFull(true);
+      this.takeOffers();
       for (const waiting of [...this.awaitingFirstRequest]) if (waiting.bytesRead === 0) this.giveBack(waiting);
       if (this.idle.size > 0) this.handBackIdle(this.idle);
     }
@@ -265,6 +285,7 @@ export class WorkerServer {
   private requestEnded(res: http.ServerResponse): void {
     const trace = this.responses.get(res)!;
     this.responses.delete(res);
+    if (this.responses.size < this.settings.maxConcurrency) this.header.setFull(false);
     const socket = res.req.socket;
     const entry = this.held.get(socket);
     if (entry !== undefined && !socket.destroyed && !socket.writableEnded) {
