@@ -84,7 +84,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private slotAccepted = 0;
   /** Its slot says Finishing: retiring, it must get nothing new. */
   private finishing = false;
-  /** Whether it was last told to report 'f' (connections are queued). */
+  /** Whether it was last told to report room (requests are queued). */
   private watched = false;
   stopReason: StopReason | null = null;
   private readonly child: ChildProcess;

@@ -412,11 +412,10 @@ export class WorkerServer {
 
   /**
    * Drained: no request in flight, no handed-over connection still waiting
-   * for its first request, and every kept-alive connection closed (after its
-   * last response, or after the grace period). The master accepted those
-   * connections before the stop, so they are served when their request
-   * arrives (a client's request can trail the hand-over); one that never sends
-   * is cut by headers_timeout, and process_control_timeout bounds it all.
+   * for its request to be read, and every kept-alive connection gone (handed
+   * back, closed after its last response, or after the grace period); a
+   * client that never completes its request is cut by headers_timeout, and
+   * process_control_timeout bounds it all.
    */
   private checkDrained(): void {
     const idleGone = this.idleClosed || this.held.size === 0;
