@@ -57,9 +57,11 @@ export const CONNECTION_TABLE_SIZE = 65536;
 /** The first table entry a connection can have. */
 export const FIRST_CONNECTION_ENTRY = 16;
 /**
- * Below this wait, a kept-alive connection's next request may still reach its
- * own worker first: queues that short cost more in moves than they lose in
- * order (a move is a read in the master and a new socket in a worker).
+ * While requests wait in the master's queue, a worker keeps the connection of
+ * a request that just ended (its next request may reach this worker first)
+ * only if both that request and the oldest queued one took less than this:
+ * then a move (a read in the master, a new socket in a worker) would cost
+ * more than the overtaking loses.
  */
 export const FAIR_WAIT_MS = 10;
 

@@ -250,10 +250,17 @@ export class WorkerServer {
     while (this.header.offered() > this.received && Date.now() < deadline) this.channel.readWaiting();
   }
 
-  /** Whether a request has waited FAIR_WAIT_MS in the master's queue. */
-  private queuedLong(): boolean {
+  /**
+   * Whether the connection of a request that just ended must queue for its
+   * next one rather than stay here: requests wait in the master's queue, and
+   * either one has waited FAIR_WAIT_MS, or this request took that long (a
+   * move then costs little beside the requests it would overtake).
+   */
+  private mustQueueNext(trace: RequestTrace): boolean {
     const since = this.header.queueSince;
-    return since > 0 && Date.now() - since >= FAIR_WAIT_MS;
+    if (since === 0) return false;
+    const now = Date.now();
+    return now - since >= FAIR_WAIT_MS || now - trace.startedAt >= FAIR_WAIT_MS;
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -291,7 +298,7 @@ export class WorkerServer {
     if (entry !== undefined && !socket.destroyed && !socket.writableEnded) {
       this.table[entry] = ConnectionState.idle;
       this.idle.add(socket);
-      if (this.queuedLong() || (this.stopping && this.handBackOnStop)) this.handBackIdle([socket]);
+      if (this.mustQueueNext(trace) || (this.stopping && this.handBackOnStop)) this.handBackIdle([socket]);
     }
     this.served++;
     // Retire before the slot shows it free: the master must not pick it again.
