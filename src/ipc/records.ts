@@ -59,11 +59,15 @@ export const FIRST_CONNECTION_ENTRY = 16;
 /**
  * While requests wait in the master's queue, a worker keeps the connection of
  * a request that just ended (its next request may reach this worker first)
- * only if both that request and the oldest queued one took less than this:
- * then a move (a read in the master, a new socket in a worker) would cost
- * more than the overtaking loses.
+ * only if the oldest queued request has waited less than FAIR_WAIT_MS and the
+ * request that ended took less than SLOW_REQUEST_MS: then a move (a read in
+ * the master, a new socket in a worker) would cost more than the overtaking
+ * loses. The second bound is wider because a request's own time also counts
+ * time it spent waiting for the CPU, which under load reaches 10 ms or more
+ * for requests that are fast.
  */
 export const FAIR_WAIT_MS = 10;
+export const SLOW_REQUEST_MS = 50;
 
 /** The worker's descriptors for its channel end and its connection table (stdio entries). */
 export const CHANNEL_FD = 4;

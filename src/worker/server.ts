@@ -4,7 +4,7 @@ import { Socket } from 'node:net';
 import type { DispatchChannel } from '../ipc/channel.js';
 import type { RetireReason, WorkerSettings, WorkerMessage } from '../ipc/protocol.js';
 import { TableHeader } from '../ipc/connection-table.js';
-import { ConnectionState, FAIR_WAIT_MS, WorkerRecord } from '../ipc/records.js';
+import { ConnectionState, FAIR_WAIT_MS, SLOW_REQUEST_MS, WorkerRecord } from '../ipc/records.js';
 import { SlotWriter, type RequestTrace } from '../scoreboard/slot-writer.js';
 import type { LoadedApp } from './app-loader.js';
 import type { AccessLog } from './access-log.js';
@@ -253,14 +253,14 @@ export class WorkerServer {
   /**
    * Whether the connection of a request that just ended must queue for its
    * next one rather than stay here: requests wait in the master's queue, and
-   * either one has waited FAIR_WAIT_MS, or this request took that long (a
-   * move then costs little beside the requests it would overtake).
+   * either one has waited FAIR_WAIT_MS, or this request took SLOW_REQUEST_MS
+   * (a move then costs little beside the requests it would overtake).
    */
   private mustQueueNext(trace: RequestTrace): boolean {
     const since = this.header.queueSince;
     if (since === 0) return false;
     const now = Date.now();
-    return now - since >= FAIR_WAIT_MS || now - trace.startedAt >= FAIR_WAIT_MS;
+    return now - since >= FAIR_WAIT_MS || now - trace.startedAt >= SLOW_REQUEST_MS;
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
