@@ -304,17 +304,23 @@ static napi_value send_record(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// close(channel): stops polling and closes the descriptor; idempotent.
-static napi_value close_channel(napi_env env, napi_callback_info info) {
+// The one argument of close() and poll(): a channel, or NULL with a TypeError thrown.
+static channel_t *only_channel_arg(napi_env env, napi_callback_info info, const char *usage) {
   size_t argc = 1;
   napi_value argv[1];
   channel_t *channel = NULL;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
       !(channel = channel_arg(env, argv[0]))) {
-    napi_throw_type_error(env, NULL, "close(channel)");
+    napi_throw_type_error(env, NULL, usage);
     return NULL;
   }
-  if (!channel->closed) {
+  return channel;
+}
+
+// close(channel): stops polling and closes the descriptor; idempotent.
+static napi_value close_channel(napi_env env, napi_callback_info info) {
+  channel_t *channel = only_channel_arg(env, info, "close(channel)");
+  if (channel && !channel->closed) {
     stop_polling(channel);
     channel->closed = 1;
     close(channel->fd);
@@ -329,15 +335,8 @@ static napi_value close_channel(napi_env env, napi_callback_info info) {
 // the loop's next turn: a worker about to run a request that fills its room
 // takes in (and gives back) the requests handed to it meanwhile.
 static napi_value poll_now(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  channel_t *channel = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
-      !(channel = channel_arg(env, argv[0]))) {
-    napi_throw_type_error(env, NULL, "poll(channel)");
-    return NULL;
-  }
-  if (!channel->closed) read_records(channel);
+  channel_t *channel = only_channel_arg(env, info, "poll(channel)");
+  if (channel && !channel->closed) read_records(channel);
   return NULL;
 }
 

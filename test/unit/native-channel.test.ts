@@ -266,4 +266,41 @@ describe('native dispatch channel', () => {
       message: /^uv_poll_init: /,
     });
   });
+
+  it('poll() reads the records already waiting at once, in order, without waiting for the loop', () => {
+    const [a, b] = pair();
+    const out = sender(a);
+    const { channel, records } = receiver(b);
+    native.send(out, 1, 7, -1);
+    native.send(out, 2, 8, -1, Buffer.from('x'));
+    assert.equal(records.length, 0, 'nothing before the loop turns');
+    native.poll(channel);
+    assert.deepEqual(
+      records.map((r) => [r.type, r.id, r.payload?.toString()]),
+      [
+        [1, 7, undefined],
+        [2, 8, 'x'],
+      ],
+    );
+    native.poll(channel);
+    assert.equal(records.length, 2, 'nothing twice; an empty channel is no error');
+  });
+
+  it('peek() shows the bytes waiting on a socket without taking them: 0 when none, -1 once the peer closed', async () => {
+    const [a, b] = pair();
+    const into = Buffer.alloc(64);
+    assert.equal(native.peek(b, into), 0);
+    fs.writeSync(a, 'GET / HTTP/1.1\r\n\r\n');
+    await waitFor('the bytes to arrive', () => native.peek(b, into) > 0);
+    assert.equal(into.toString('latin1', 0, native.peek(b, into)), 'GET / HTTP/1.1\r\n\r\n');
+    assert.equal(native.peek(b, into), 18, 'still there: nothing was taken');
+    assert.equal(native.peek(b, Buffer.alloc(4)), 4, 'at most the buffer');
+    const closed = fs.openSync(path.join(dir, 'peek-closed'), 'w+');
+    fs.closeSync(closed);
+    assert.throws(() => native.peek(closed, into), { code: 'EBADF' });
+    const [c, d] = native.socketpair();
+    fs.closeSync(c);
+    assert.equal(native.peek(d, into), -1);
+    fs.closeSync(d);
+  });
 });
