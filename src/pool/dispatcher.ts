@@ -150,9 +150,9 @@ export class Dispatcher<C extends Waiter, W extends DispatchTarget<C>> extends E
           refused.add(worker);
         }
       }
+      // The watch lingers from the moment the queue emptied, not from when it was last seen waiting.
+      this.lastQueuedAt = Date.now();
     }
-    // The watch lingers from the moment the queue emptied, not from when it was last seen waiting.
-    if (hadQueue) this.lastQueuedAt = Date.now();
     this.syncWatch();
   }
 
@@ -190,6 +190,8 @@ export class Dispatcher<C extends Waiter, W extends DispatchTarget<C>> extends E
         this.queueTimer = null;
         const cutoff = Date.now() - this.settings.queueTimeout;
         while (this.queue.length > 0 && this.queue.peek()!.since <= cutoff) this.edges.refuse(this.queue.shift()!);
+        // The oldest waiting request is another one now (or none): the workers go by its wait.
+        this.syncWatch();
         this.armQueueTimeout();
       },
       Math.max(0, oldest.since + timeout - Date.now()),

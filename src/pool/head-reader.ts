@@ -67,6 +67,11 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
 
   setLimits(limits: HeadLimits): void {
     this.limits = limits;
+    // The sweep's pace follows the deadlines it keeps.
+    if (this.sweepTimer) {
+      clearInterval(this.sweepTimer);
+      this.startSweep();
+    }
   }
 
   /**
@@ -145,7 +150,13 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
     if (connection.socket.destroyed) return;
     this.waiting.set(connection, waiting);
     connection.resumeReading();
-    this.sweepTimer ??= setInterval(() => this.sweep(), this.sweepInterval()).unref();
+    if (!this.sweepTimer) this.startSweep();
+  }
+
+  /** A tenth of the shorter deadline, between 50 ms and 1 s: a deadline is kept within 10 %. */
+  private startSweep(): void {
+    const shorter = Math.min(this.limits.headersTimeout, this.limits.keepAliveTimeout);
+    this.sweepTimer = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, shorter / 10))).unref();
   }
 
   private onData(connection: ClientConnection, chunk: Buffer): void {
@@ -188,11 +199,5 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
       clearInterval(this.sweepTimer);
       this.sweepTimer = null;
     }
-  }
-
-  /** A tenth of the shorter deadline, between 50 ms and 1 s: a deadline is kept within 10 %. */
-  private sweepInterval(): number {
-    const shorter = Math.min(this.limits.headersTimeout, this.limits.keepAliveTimeout);
-    return Math.min(1000, Math.max(50, shorter / 10));
   }
 }

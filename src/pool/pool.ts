@@ -272,10 +272,6 @@ export class Pool {
     this.listener.close();
   }
 
-  /** Connections whose request head the master is still reading. */
-  get readingHeaders(): number {
-    return this.heads.count;
-  }
 
   /**
    * Graceful stop: connections already accepted are still served, each worker

@@ -181,9 +181,10 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * Hands over a connection whose request head the master has read, with
-   * those bytes: one record on its channel, the descriptor attached. False
-   * when it cannot take it now (channel full or gone, table full).
+   * Hands over a connection whose request head has arrived: one record on its
+   * channel, the descriptor attached, with the bytes the master read if it
+   * read any. False when it cannot take it now (full, channel full or gone,
+   * table full).
    */
   hand(connection: ClientConnection): boolean {
     if (this.freeEntries.length === 0) this.sweepClosed();
@@ -322,7 +323,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       this.emit('handBack', connection);
     } else if (type === WorkerRecord.returned) {
       this.release(entry);
-      // It never counted this one in its slot.
+      // Its slot does not count this one (or no longer does).
       this.dispatched--;
       this.emit('returned', connection);
     }

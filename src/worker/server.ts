@@ -246,8 +246,8 @@ export class WorkerServer {
    */
   private takeOffers(): void {
     const deadline = Date.now() + OFFER_WAIT_MS;
-    this.channel.readWaiting();
-    while (this.header.offered() > this.received && Date.now() < deadline) this.channel.readWaiting();
+    do this.channel.readWaiting();
+    while (this.header.offered() > this.received && Date.now() < deadline);
   }
 
   /**
@@ -283,7 +283,7 @@ export class WorkerServer {
       // nor an idle connection of its own.
       this.header.setFull(true);
       this.takeOffers();
-      for (const waiting of [...this.awaitingFirstRequest]) if (waiting.bytesRead === 0) this.giveBack(waiting);
+      for (const waiting of this.awaitingFirstRequest) if (waiting.bytesRead === 0) this.giveBack(waiting);
       if (this.idle.size > 0) this.handBackIdle(this.idle);
     }
     this.invokeHandler(req, res);
