@@ -13,6 +13,7 @@ import {
   type Directive,
   type PoolScalars,
 } from './schema.js';
+import { describeAnswer, fpmAnswer } from './fpm-answers.js';
 import { formatIssue, type ConfigIssue, type GlobalConfig, type SourceLocation } from './types.js';
 import { InvalidValue, type ValueType } from './values.js';
 
@@ -47,7 +48,7 @@ export function assemble(doc: IniDocument, env: NodeJS.ProcessEnv): Draft {
       issues.push(at(entry, 'Array are not allowed in the global section'));
       continue;
     }
-    const directive = lookup(entry, 'global', issues);
+    const directive = lookup(entry, 'global', issues, warnings);
     if (directive?.section === 'global') {
       parseInto(global, directive, entry, issues);
     }
@@ -75,7 +76,7 @@ export function assemble(doc: IniDocument, env: NodeJS.ProcessEnv): Draft {
         addEnv(draft, entry, env, poolIssues, warnings);
         continue;
       }
-      const directive = lookup(entry, 'pool', poolIssues);
+      const directive = lookup(entry, 'pool', poolIssues, warnings, pool.name);
       if (directive?.section !== 'pool') continue;
       if (parseInto(draft.values, directive, entry, poolIssues)) {
         draft.sources[directive.name] = { file: entry.file, line: entry.line };
@@ -91,10 +92,16 @@ export function assemble(doc: IniDocument, env: NodeJS.ProcessEnv): Draft {
 }
 
 /** Finds the entry's directive; reports unknown names and names used in the wrong section. */
-function lookup(entry: IniEntry, section: 'global' | 'pool', issues: ConfigIssue[]): Directive | undefined {
+function lookup(
+  entry: IniEntry,
+  section: 'global' | 'pool',
+  issues: ConfigIssue[],
+  warnings: string[],
+  pool?: string,
+): Directive | undefined {
   const directive = findDirective(entry.key);
   if (!directive) {
-    issues.push(at(entry, `unknown entry '${entry.key}'`));
+    unknown(entry, issues, warnings, pool);
   } else if (directive.section !== section) {
     issues.push(
       at(
@@ -136,7 +143,7 @@ function addEnv(
 ): void {
   const field = `${entry.key}[${entry.subkey}]`;
   if (entry.key !== ENV_DIRECTIVE) {
-    issues.push(at(entry, `unknown entry '${entry.key}'`));
+    unknown(entry, issues, warnings, draft.name);
   } else if (entry.subkey === '') {
     issues.push(at(entry, `You must provide a key for field '${entry.key}'`));
   } else if (entry.value === '') {
@@ -157,6 +164,18 @@ function addEnv(
     }
     draft.env[entry.subkey!] = value;
     draft.sources[field] = { file: entry.file, line: entry.line };
+  }
+}
+
+/** A directive poold does not implement: FPM's own are answered, anything else is unknown. */
+function unknown(entry: IniEntry, issues: ConfigIssue[], warnings: string[], pool?: string): void {
+  const answer = fpmAnswer(entry.key, entry.subkey);
+  if (!answer) {
+    issues.push(at(entry, `unknown entry '${entry.key}'`));
+  } else if (answer.kind === 'refused') {
+    issues.push(at(entry, describeAnswer(entry.key, entry.subkey, answer)));
+  } else {
+    warnings.push(formatIssue({ ...at(entry, describeAnswer(entry.key, entry.subkey, answer)), pool }));
   }
 }
 

@@ -3,8 +3,8 @@
 import { AccessFormatError, DEFAULT_ACCESS_FORMAT, compileAccessFormat } from '../log/access-format.js';
 import type { GlobalConfig, LogLevel, PmMode, PoolConfig } from './types.js';
 import {
-  addressList,
   bool,
+  clientList,
   filePath,
   listen,
   mode,
@@ -87,7 +87,7 @@ const GLOBAL: Spec<GlobalConfig> = {
     type: optionalListen,
     default: { kind: 'tcp', host: '127.0.0.1', port: 9901 },
   },
-  statusAllowedClients: { name: 'status.allowed_clients', type: addressList, default: ['127.0.0.1', '::1'] },
+  statusAllowedClients: { name: 'status.allowed_clients', type: clientList, default: ['127.0.0.1', '::1'] },
 };
 
 const POOL: Spec<PoolScalars> = {
@@ -96,6 +96,8 @@ const POOL: Spec<PoolScalars> = {
   listenOwner: { name: 'listen.owner', type: optionalName, default: null },
   listenGroup: { name: 'listen.group', type: optionalName, default: null },
   listenMode: { name: 'listen.mode', type: mode, default: 0o660 },
+  // FPM checks in the worker after accept; the master checks before any worker sees the connection.
+  listenAllowedClients: { name: 'listen.allowed_clients', type: clientList, default: ['any'] },
   listenQueueMax: { name: 'listen.queue_max', type: uint, default: 0 },
   listenQueueTimeout: { name: 'listen.queue_timeout', type: time, default: 0 },
   app: { name: 'app', type: filePath, default: undefined },

@@ -22,7 +22,7 @@ export interface GlobalConfig {
   daemonize: boolean;
   /** `status.listen`: where the master serves status pages, ping and /metrics (null = off). */
   statusListen: ListenAddress | null;
-  /** `status.allowed_clients`: addresses allowed to use a TCP status listener. */
+  /** `status.allowed_clients`: who may use a TCP status listener (net/client-list.ts entries). */
   statusAllowedClients: string[];
 }
 
@@ -33,6 +33,8 @@ export interface PoolConfig {
   listenOwner: string | null;
   listenGroup: string | null;
   listenMode: number;
+  /** `listen.allowed_clients`: who may connect over TCP (net/client-list.ts entries). */
+  listenAllowedClients: string[];
   app: string;
   pm: PmMode;
   maxChildren: number;

@@ -2,6 +2,7 @@
 // where php-fpm has the same kind of value, so users can search them.
 import net from 'node:net';
 import path from 'node:path';
+import { clientEntryProblem } from '../net/client-list.js';
 import type { ListenAddress } from './types.js';
 
 /** Thrown by a parser; the message is php-fpm's reason text, without the directive name. */
@@ -195,13 +196,16 @@ export const optionalListen: ValueType<ListenAddress | null> = {
 };
 
 /** A comma-separated list of IP addresses (FPM's listen.allowed_clients syntax). */
-export const addressList: ValueType<string[]> = {
+/** A comma-separated client list (net/client-list.ts): addresses, address/prefix subnets, or `any`. */
+export const clientList: ValueType<string[]> = {
   parse(raw) {
-    const addresses = raw.split(',').map((item) => item.trim()).filter(Boolean);
-    for (const address of addresses) {
-      if (!net.isIP(address)) throw new InvalidValue(`'${address}' is not an IP address`);
+    const entries = raw.split(',').map((item) => item.trim()).filter(Boolean);
+    if (entries.length === 0) throw new InvalidValue("no client given: list addresses, subnets (address/prefix) or 'any'");
+    for (const entry of entries) {
+      const problem = clientEntryProblem(entry);
+      if (problem) throw new InvalidValue(problem);
     }
-    return addresses;
+    return entries;
   },
   format: (value) => value.join(','),
 };

@@ -1,6 +1,7 @@
 import type { Server, Socket } from 'node:net';
 import type { PoolConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
+import { clientFilter } from '../net/client-list.js';
 import { PROCESS_MANAGERS } from '../pm/index.js';
 import { INITIAL_PM_STATE, type PmState, type WorkerView } from '../pm/types.js';
 import { Scoreboard, scoreboardPath, type ScoreboardSnapshot } from '../scoreboard/file.js';
@@ -74,6 +75,7 @@ export class Pool {
   scoreboard: Scoreboard;
   private readonly workers = new Map<number, WorkerProcess>();
   private readonly heads: HeadReader;
+  private allowedClient: (address: string | undefined) => boolean;
   private readonly dispatcher: Dispatcher<ClientConnection, WorkerProcess>;
   private pmState: PmState = INITIAL_PM_STATE;
   private nextWorkerId = 1;
@@ -108,6 +110,7 @@ export class Pool {
     // Twice pm.max_children: a worker being replaced keeps its slot until it
     // has exited, while its replacement already needs one.
     this.scoreboard = new Scoreboard(scoreboardPath(process.pid, config.name), config.maxChildren * 2);
+    this.allowedClient = clientFilter(config.listenAllowedClients);
     this.heads = new HeadReader(headLimits(config));
     this.heads.on('head', (connection) => this.dispatcher.offer(connection));
     // A stopping pool keeps its workers until every request that began arriving has been served.
@@ -131,6 +134,12 @@ export class Pool {
 
   private listen(listener: Server): void {
     listener.on('connection', (socket: Socket) => {
+      if (!this.allowedClient(socket.remoteAddress)) {
+        // FPM's words; like FPM, the client gets no response and the connection is not counted.
+        this.log.error(`[pool ${this.name}] Connection disallowed: IP address '${socket.remoteAddress}' has been dropped.`);
+        socket.destroy();
+        return;
+      }
       this.stats.acceptedConn++;
       this.heads.readNew(new ClientConnection(socket));
     });
@@ -203,6 +212,7 @@ export class Pool {
     }
     const old = [...this.workers.values()].filter((worker) => worker.generation < generation);
     this.config = next;
+    this.allowedClient = clientFilter(next.listenAllowedClients);
     this.generation = generation;
     this.pmState = INITIAL_PM_STATE;
     this.dispatcher.configure(dispatchSettings(next));

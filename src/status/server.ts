@@ -1,18 +1,12 @@
 import http from 'node:http';
-import net from 'node:net';
 import type { GlobalConfig } from '../config/types.js';
+import { clientFilter } from '../net/client-list.js';
 import type { Pool } from '../pool/pool.js';
 import { parseStatusQuery } from './query.js';
 import { STATUS_HEADERS, renderAllPools, renderPoolStatus, type PoolStatusInput } from './render.js';
 import type { PooldMetrics } from './metrics.js';
 
 const OPENMETRICS = 'application/openmetrics-text';
-
-function clientAddress(socket: net.Socket): string {
-  const address = socket.remoteAddress ?? '';
-  // An IPv4 client of a dual-stack socket shows up IPv4-mapped.
-  return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
-}
 
 /**
  * The status listener, served by the master itself: FPM's status pages and
@@ -21,13 +15,15 @@ function clientAddress(socket: net.Socket): string {
  */
 export class StatusServer {
   private readonly server: http.Server;
+  private readonly allowedClient: (address: string | undefined) => boolean;
 
   constructor(
-    private readonly settings: Pick<GlobalConfig, 'statusAllowedClients'>,
+    settings: Pick<GlobalConfig, 'statusAllowedClients'>,
     private readonly pools: () => readonly Pool[],
     private readonly metrics: PooldMetrics,
     private readonly onError: (message: string) => void,
   ) {
+    this.allowedClient = clientFilter(settings.statusAllowedClients);
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.onError(`status listener: ${(err as Error).stack ?? String(err)}`);
@@ -49,14 +45,8 @@ export class StatusServer {
     this.server.closeAllConnections();
   }
 
-  private allowed(req: http.IncomingMessage): boolean {
-    // Unix socket clients are vetted by the socket file's permissions.
-    if (req.socket.remoteAddress === undefined) return true;
-    return this.settings.statusAllowedClients.includes(clientAddress(req.socket));
-  }
-
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    if (!this.allowed(req)) return this.reply(res, 403, 'text/plain', '403 Forbidden\n');
+    if (!this.allowedClient(req.socket.remoteAddress)) return this.reply(res, 403, 'text/plain', '403 Forbidden\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return this.reply(res, 405, 'text/plain', '405 Method Not Allowed\n');

@@ -11,6 +11,7 @@ export function poolConfig(overrides: Partial<PoolConfig> = {}): PoolConfig {
     listenOwner: null,
     listenGroup: null,
     listenMode: 0o660,
+    listenAllowedClients: ['any'],
     app: '/srv/app.js',
     pm: 'dynamic',
     maxChildren: 10,

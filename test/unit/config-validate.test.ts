@@ -274,11 +274,75 @@ describe('structure', () => {
   });
 
   it('checks env[] keys and values and unknown arrays', () => {
-    const text = poolSection('www', '9000', 'env[] = x\nenv[EMPTY] =\nphp_value[memory_limit] = 1G\n');
+    const text = poolSection('www', '9000', 'env[] = x\nenv[EMPTY] =\nfoo[bar] = 1\n');
     assert.deepEqual(issues(text), [
       at(text, 'env[] ', 'www', 'env', "You must provide a key for field 'env'"),
       at(text, 'env[EMPTY]', 'www', 'env', "empty value for 'env[EMPTY]'"),
-      at(text, 'php_value', 'www', 'php_value', "unknown entry 'php_value'"),
+      at(text, 'foo[bar]', 'www', 'foo', "unknown entry 'foo'"),
+    ]);
+  });
+});
+
+describe('php-fpm directives poold does not implement', () => {
+  it('refuses PHP ini settings with what to use instead', () => {
+    const text = poolSection(
+      'www',
+      '9000',
+      'php_value[memory_limit] = 1G\nphp_admin_value[max_execution_time] = 30\nphp_flag[display_errors] = off\nphp_admin_flag[log_errors] = on\n',
+    );
+    assert.deepEqual(issues(text), [
+      at(
+        text,
+        'php_value[memory_limit]',
+        'www',
+        'php_value',
+        "'php_value[memory_limit]' is not supported: PHP ini settings have no meaning for a Node app: use pm.max_memory (the worker is replaced when it outgrows it) or env[NODE_OPTIONS] = --max-old-space-size=N",
+      ),
+      at(
+        text,
+        'php_admin_value',
+        'www',
+        'php_admin_value',
+        "'php_admin_value[max_execution_time]' is not supported: PHP ini settings have no meaning for a Node app: use request_terminate_timeout",
+      ),
+      at(
+        text,
+        'php_flag',
+        'www',
+        'php_flag',
+        "'php_flag[display_errors]' is not supported: PHP ini settings have no meaning for a Node app: errors are the app's to render",
+      ),
+      at(
+        text,
+        'php_admin_flag',
+        'www',
+        'php_admin_flag',
+        "'php_admin_flag[log_errors]' is not supported: PHP ini settings have no meaning for a Node app: a Node app reads its settings from its own config or from env[NAME]",
+      ),
+    ]);
+  });
+
+  it('refuses directives that would change what was asked, saying what to use instead', () => {
+    const text = poolSection('www', '9000', 'chroot = /srv\npm.status_listen = 127.0.0.1:9001\n');
+    const found = issues(text);
+    assert.deepEqual(
+      found.map((issue) => [issue.line, issue.key]),
+      [
+        [lineOf(text, 'chroot'), 'chroot'],
+        [lineOf(text, 'pm.status_listen'), 'pm.status_listen'],
+      ],
+    );
+    assert.match(found[0]!.message, /^'chroot' is not supported: .*RootDirectory=/);
+    assert.match(found[1]!.message, /^'pm.status_listen' is not supported: use status.listen in \[global\]/);
+  });
+
+  it('accepts harmless ones with a warning that names file and line, errors or not', () => {
+    const text = `[global]\nevents.mechanism = epoll\n${poolSection('www', '9000', 'security.limit_extensions = .php\n')}`;
+    const file = fx.write('poold.conf', text);
+    const { warnings } = loadConfig(file, {});
+    assert.deepEqual(warnings, [
+      `[${file}:2] 'events.mechanism' is ignored: Node's event loop (libuv) always uses epoll on Linux`,
+      `[${file}:${lineOf(text, 'security')}] [pool www] 'security.limit_extensions' is ignored: a pool runs the one module named by 'app', never a script chosen by the request`,
     ]);
   });
 
