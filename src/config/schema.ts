@@ -81,6 +81,7 @@ const GLOBAL: Spec<GlobalConfig> = {
   processControlTimeout: { name: 'process_control_timeout', type: time, default: 10_000 },
   // poold runs in the foreground unless asked, which is what systemd and containers want.
   daemonize: { name: 'daemonize', type: bool, default: false },
+  systemdInterval: { name: 'systemd_interval', type: time, default: 10_000 },
   // Served by the master itself, so it answers while every worker is busy.
   statusListen: {
     name: 'status.listen',

@@ -20,6 +20,8 @@ export interface GlobalConfig {
   logLevel: LogLevel;
   processControlTimeout: number;
   daemonize: boolean;
+  /** `systemd_interval`: how often systemd gets a STATUS= line (0 = never). */
+  systemdInterval: number;
   /** `status.listen`: where the master serves status pages, ping and /metrics (null = off). */
   statusListen: ListenAddress | null;
   /** `status.allowed_clients`: who may use a TCP status listener (net/client-list.ts entries). */

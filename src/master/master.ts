@@ -14,14 +14,12 @@ import { ControlServer, type ControlRequest, type ControlResponse } from './cont
 import { controlSocketPath } from './control-path.js';
 import { isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.js';
 import { SignalQueue, type MasterSignal } from './signals.js';
-import { SystemdNotifier, watchdogIntervalMs } from './systemd-notify.js';
+import { monotonicUsec, SystemdNotifier, watchdogIntervalMs } from './systemd-notify.js';
 
 /** The process manager heartbeat, as FPM's. */
 const TICK_MS = 1000;
 /** At exit, how long a reload in progress gets to answer its `poold reload --wait`. */
 const RELOAD_ANSWER_GRACE_MS = 2000;
-/** How often systemd gets a STATUS= line, as FPM's systemd_interval default. */
-const SYSTEMD_STATUS_MS = 10_000;
 
 export class StartError extends Error {
   constructor(
@@ -66,6 +64,9 @@ export class Master {
   private resolveExit!: (code: number) => void;
   private readonly exited = new Promise<number>((resolve) => (this.resolveExit = resolve));
   private lastAccepted = 0;
+  private lastStatusAt = Date.now();
+  /** systemd_interval's STATUS= line; re-armed when a reload changes the interval. */
+  private systemdStatusTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private config: PooldConfig,
@@ -149,10 +150,21 @@ export class Master {
     this.hooks.onReady?.();
     void this.systemd.notify({ READY: '1', STATUS: 'Ready to handle connections' });
     if (this.systemd.active) {
-      this.timers.push(setInterval(() => void this.systemd.notify({ STATUS: this.statusLine() }), SYSTEMD_STATUS_MS));
+      this.armSystemdStatus(this.config.global.systemdInterval);
       const watchdog = watchdogIntervalMs();
       if (watchdog !== null) this.timers.push(setInterval(() => void this.systemd.notify({ WATCHDOG: '1' }), watchdog));
     }
+  }
+
+  private armSystemdStatus(intervalMs: number): void {
+    if (this.systemdStatusTimer) clearInterval(this.systemdStatusTimer);
+    this.systemdStatusTimer = null;
+    if (intervalMs === 0) {
+      this.log.notice('systemd monitor disabled');
+      return;
+    }
+    this.log.notice(`systemd monitor interval set to ${intervalMs}ms`);
+    this.systemdStatusTimer = setInterval(() => void this.systemd.notify({ STATUS: this.statusLine() }), intervalMs);
   }
 
   /** FPM's systemd STATUS= text, summed over pools. */
@@ -168,8 +180,10 @@ export class Master {
       slow += pool.stats.slowRequests;
       accepted += pool.stats.acceptedConn;
     }
-    const rate = ((accepted - this.lastAccepted) * 1000) / SYSTEMD_STATUS_MS;
+    const now = Date.now();
+    const rate = ((accepted - this.lastAccepted) * 1000) / Math.max(1, now - this.lastStatusAt);
     this.lastAccepted = accepted;
+    this.lastStatusAt = now;
     return `Processes active: ${active}, idle: ${idle}, Requests: ${accepted}, slow: ${slow}, Traffic: ${rate.toPrecision(3)}req/sec`;
   }
 
@@ -263,13 +277,28 @@ export class Master {
   }
 
   private async runReload(origin: string, reportValidated: (outcome: ReloadOutcome) => void): Promise<ReloadOutcome> {
+    if (this.phase !== 'running') {
+      const outcome = { ok: false, code: EXIT.UNAVAILABLE, messages: ['poold is stopping; reload refused'] };
+      reportValidated(outcome);
+      return outcome;
+    }
+    this.log.notice(`${origin}: reloading in progress ...`);
+    // Type=notify-reload: after its SIGHUP, systemd waits for a RELOADING=1
+    // stamped no earlier than the signal, then for READY=1, whether the reload
+    // succeeds or is aborted (poold then still serves with the previous config).
+    void this.systemd.notify({ RELOADING: '1', MONOTONIC_USEC: monotonicUsec(), STATUS: 'Reloading' });
+    const outcome = await this.reloadTo(reportValidated);
+    void this.systemd.notify({ READY: '1', STATUS: this.statusLine() });
+    return outcome;
+  }
+
+  /** Validates the configuration file again and rolls every pool over to it. */
+  private async reloadTo(reportValidated: (outcome: ReloadOutcome) => void): Promise<ReloadOutcome> {
     const fail = (code: number, messages: string[]): ReloadOutcome => {
       const outcome = { ok: false, code, messages };
       reportValidated(outcome);
       return outcome;
     };
-    if (this.phase !== 'running') return fail(EXIT.UNAVAILABLE, ['poold is stopping; reload refused']);
-    this.log.notice(`${origin}: reloading in progress ...`);
     let next: PooldConfig;
     try {
       const loaded = loadConfig(this.config.file);
@@ -296,7 +325,6 @@ export class Master {
       return fail(EXIT.UNAVAILABLE, [`reload aborted: ${(err as Error).message}`]);
     }
     reportValidated({ ok: true, code: EXIT.OK, messages: ['configuration is valid; rolling out new workers'] });
-    void this.systemd.notify({ RELOADING: '1', STATUS: 'Reloading' });
     this.applyGlobal(next.global);
     const timeout = next.global.processControlTimeout;
     const failures: string[] = [];
@@ -334,7 +362,6 @@ export class Master {
     this.config = next;
     for (const failure of failures) this.log.error(failure);
     this.log.notice(failures.length === 0 ? 'reload complete' : 'reload finished with errors');
-    void this.systemd.notify({ READY: '1', STATUS: this.statusLine() });
     return failures.length === 0
       ? { ok: true, code: EXIT.OK, messages: ['reload complete'] }
       : { ok: false, code: EXIT.SOFTWARE, messages: failures };
@@ -353,6 +380,9 @@ export class Master {
     if (next.pid !== previous.pid) {
       if (previous.pid) removePidFile(previous.pid);
       if (next.pid) writePidFile(next.pid);
+    }
+    if (next.systemdInterval !== previous.systemdInterval && this.systemd.active) {
+      this.armSystemdStatus(next.systemdInterval);
     }
   }
 
@@ -386,6 +416,7 @@ export class Master {
     this.log.notice(`${origin} received, finishing in-flight requests (up to ${timeout / 1000}s) ...`);
     void this.systemd.notify({ STOPPING: '1', STATUS: 'Finishing in-flight requests' });
     for (const timer of this.timers) clearInterval(timer);
+    if (this.systemdStatusTimer) clearInterval(this.systemdStatusTimer);
     this.control?.close();
     for (const pool of this.pools) pool.closeListener();
     void Promise.all(this.pools.map((pool) => pool.stop(timeout))).then(() => this.finish());

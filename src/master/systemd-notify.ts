@@ -63,3 +63,8 @@ export function watchdogIntervalMs(env: NodeJS.ProcessEnv = process.env): number
   // Ping at half the deadline, as sd_watchdog_enabled(3) advises.
   return Math.max(500, usec / 1000 / 2);
 }
+
+/** CLOCK_MONOTONIC in microseconds, as sd_notify's MONOTONIC_USEC wants it (libuv's hrtime reads that clock). */
+export function monotonicUsec(): string {
+  return String(process.hrtime.bigint() / 1000n);
+}

@@ -262,7 +262,7 @@ function describe(messages: readonly Datagram[]): string {
 
 const FPM_STATUS = /^Processes active: \d+, idle: \d+, Requests: \d+, slow: \d+, Traffic: [\d.e+-]+req\/sec$/;
 
-async function startWithNotify(t: { after: (fn: () => unknown) => void }, env: NodeJS.ProcessEnv = {}) {
+async function startWithNotify(t: { after: (fn: () => unknown) => void }, env: NodeJS.ProcessEnv = {}, globalExtra = '') {
   const receiver = await startReceiver(60);
   let poold: RunningPoold | undefined;
   t.after(async () => {
@@ -270,7 +270,7 @@ async function startWithNotify(t: { after: (fn: () => unknown) => void }, env: N
     receiver.stop();
   });
   const port = await freePort();
-  poold = await startPoold(globalSection() + poolSection('www', port, APP), {
+  poold = await startPoold(globalSection(globalExtra) + poolSection('www', port, APP), {
     env: { NOTIFY_SOCKET: receiver.socketPath, ...env },
   });
   return { receiver, poold };
@@ -287,10 +287,12 @@ test(
     const { receiver, poold } = await startWithNotify(t);
     await waitFor(`READY=1\n${describe(receiver.messages)}`, () => count(receiver, 'READY') === 1);
 
+    const beforeReload = process.hrtime.bigint() / 1000n;
     const reload = await runPoold(['reload', '--wait', '-c', path.join(poold.dir, 'poold.conf')]);
     assert.equal(reload.code, 0, reload.stderr);
     // The master sends READY=1 once the rollout is done; systemd-notify may still be on its way.
     await waitFor(`READY=1 after the reload\n${describe(receiver.messages)}`, () => count(receiver, 'READY') === 2);
+    const afterReload = process.hrtime.bigint() / 1000n;
 
     process.kill(poold.pid, 'SIGTERM');
     assert.equal(await waitExit(poold, 15_000), 0);
@@ -302,6 +304,9 @@ test(
     const [ready, reloading, readyAgain, stopping] = lifecycle as [Datagram, Datagram, Datagram, Datagram];
     assert.equal(ready.fields.get('STATUS'), 'Ready to handle connections');
     assert.ok(reloading.fields.has('STATUS'));
+    // Type=notify-reload needs the reload's CLOCK_MONOTONIC time, no earlier than the request.
+    const stamp = BigInt(reloading.fields.get('MONOTONIC_USEC') ?? '0');
+    assert.ok(stamp >= beforeReload && stamp <= afterReload, `MONOTONIC_USEC ${stamp} not within [${beforeReload}, ${afterReload}]`);
     // After a reload the STATUS is FPM's periodic line (the same text every 10 s).
     assert.match(readyAgain.fields.get('STATUS') ?? '', FPM_STATUS);
     assert.ok(stopping.fields.has('STATUS'));
@@ -309,6 +314,37 @@ test(
     for (const message of messages) assert.equal(message.fields.get('MAINPID'), String(poold.pid), message.raw);
     assert.ok(!messages.some((message) => kindOf(message) === 'WATCHDOG'), 'no WATCHDOG=1 unless WATCHDOG_USEC is set');
     assert.ok(!poold.lines.some((line) => /systemd-notify/.test(line)), `no notify failures:\n${poold.lines.join('\n')}`);
+  },
+);
+
+test(
+  'notify protocol: a reload aborted by an invalid configuration still ends with READY=1 (Type=notify-reload waits for it)',
+  { skip: skipUnless('systemd-notify', 'python3') },
+  async (t) => {
+    const { receiver, poold } = await startWithNotify(t);
+    await waitFor(`READY=1\n${describe(receiver.messages)}`, () => count(receiver, 'READY') === 1);
+    const file = path.join(poold.dir, 'poold.conf');
+    writeFileSync(file, `${readFileSync(file, 'utf8')}\npm.max_children = nope\n`);
+    process.kill(poold.pid, 'SIGHUP');
+    await poold.waitForLine(/reload aborted: the configuration is invalid/);
+    await waitFor(`READY=1 after the aborted reload\n${describe(receiver.messages)}`, () => count(receiver, 'READY') === 2);
+    const lifecycle = receiver.messages.filter((message) => kindOf(message) !== 'STATUS').map(kindOf);
+    assert.deepEqual(lifecycle, ['READY', 'RELOADING', 'READY'], describe(receiver.messages));
+  },
+);
+
+test(
+  'systemd_interval: the STATUS= line comes at that interval; 0 turns it off',
+  { skip: skipUnless('systemd-notify', 'python3') },
+  async (t) => {
+    const fast = await startWithNotify(t, {}, 'systemd_interval = 1s');
+    await fast.poold.waitForLine(/systemd monitor interval set to 1000ms/);
+    await waitFor(`two periodic STATUS= lines\n${describe(fast.receiver.messages)}`, () =>
+      fast.receiver.messages.filter((message) => kindOf(message) === 'STATUS' && FPM_STATUS.test(message.fields.get('STATUS') ?? '')).length >= 2,
+    15_000);
+
+    const off = await startWithNotify(t, {}, 'systemd_interval = 0');
+    await off.poold.waitForLine(/systemd monitor disabled/);
   },
 );
 

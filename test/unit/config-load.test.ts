@@ -23,6 +23,7 @@ describe('loadConfig defaults', () => {
       logLevel: 'notice',
       processControlTimeout: 10_000,
       daemonize: false,
+      systemdInterval: 10_000,
       statusListen: { kind: 'tcp', host: '127.0.0.1', port: 9901 },
       statusAllowedClients: ['127.0.0.1', '::1'],
     });
@@ -83,6 +84,7 @@ describe('loadConfig defaults', () => {
       'log_level = DEBUG',
       'process_control_timeout = 1m',
       'daemonize = yes',
+      'systemd_interval = 0',
       'status.listen = /run/poold/status.sock',
       'status.allowed_clients = 10.0.0.1, ::1, 192.168.0.0/16',
       '[www]',
@@ -132,6 +134,7 @@ describe('loadConfig defaults', () => {
       logLevel: 'debug',
       processControlTimeout: 60_000,
       daemonize: true,
+      systemdInterval: 0,
       statusListen: { kind: 'unix', path: '/run/poold/status.sock' },
       statusAllowedClients: ['10.0.0.1', '::1', '192.168.0.0/16'],
     });
