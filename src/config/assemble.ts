@@ -99,7 +99,7 @@ function lookup(
   warnings: string[],
   pool?: string,
 ): Directive | undefined {
-  const directive = findDirective(entry.key);
+  const directive = findDirective(entry.key, section);
   if (!directive) {
     unknown(entry, issues, warnings, pool);
   } else if (directive.section !== section) {

@@ -9,6 +9,7 @@ import {
   listen,
   mode,
   oneOf,
+  optionalInt,
   optionalName,
   optionalListen,
   optionalPath,
@@ -73,6 +74,9 @@ const pm = oneOf<PmMode>(
   'invalid process manager (static, dynamic or ondemand)',
 );
 
+// FPM's range of nice values, and its words.
+const priority = optionalInt(-19, 20, 'must be included into [-19,20]');
+
 const GLOBAL: Spec<GlobalConfig> = {
   pid: { name: 'pid', type: optionalPath, default: null },
   errorLog: { name: 'error_log', type: optionalPath, default: null },
@@ -82,6 +86,7 @@ const GLOBAL: Spec<GlobalConfig> = {
   // poold runs in the foreground unless asked, which is what systemd and containers want.
   daemonize: { name: 'daemonize', type: bool, default: false },
   systemdInterval: { name: 'systemd_interval', type: time, default: 10_000 },
+  processPriority: { name: 'process.priority', type: priority, default: null },
   // Served by the master itself, so it answers while every worker is busy.
   statusListen: {
     name: 'status.listen',
@@ -102,6 +107,7 @@ const POOL: Spec<PoolScalars> = {
   listenQueueMax: { name: 'listen.queue_max', type: uint, default: 0 },
   listenQueueTimeout: { name: 'listen.queue_timeout', type: time, default: 0 },
   app: { name: 'app', type: filePath, default: undefined },
+  processPriority: { name: 'process.priority', type: priority, default: null },
   pm: { name: 'pm', type: pm, default: undefined },
   maxChildren: { name: 'pm.max_children', type: uint, default: undefined },
   maxConcurrency: { name: 'pm.max_concurrency', type: uint, default: 1 },
@@ -115,6 +121,7 @@ const POOL: Spec<PoolScalars> = {
   maxMemory: { name: 'pm.max_memory', type: size, default: 0 },
   slowlog: { name: 'slowlog', type: optionalPath, default: null },
   requestSlowlogTimeout: { name: 'request_slowlog_timeout', type: time, default: 0 },
+  requestSlowlogTraceDepth: { name: 'request_slowlog_trace_depth', type: uint, default: 20 },
   requestTerminateTimeout: { name: 'request_terminate_timeout', type: time, default: 0 },
   // Node's own http.Server defaults.
   httpHeadersTimeout: { name: 'http.headers_timeout', type: time, default: 60_000 },
@@ -143,9 +150,9 @@ export const POOL_DIRECTIVES = directivesOf('pool', POOL);
 /** Every directive, global section first, in php-fpm.conf.in order where php-fpm has them. */
 export const DIRECTIVES: readonly Directive[] = [...GLOBAL_DIRECTIVES, ...POOL_DIRECTIVES];
 
-/** Looks a directive up by its lower-case name, in either section. */
-export function findDirective(name: string): Directive | undefined {
-  return DIRECTIVES.find((d) => d.name === name);
+/** Looks a directive up by its lower-case name: the section's own first (some exist in both), else the other's. */
+export function findDirective(name: string, section: Section): Directive | undefined {
+  return DIRECTIVES.find((d) => d.name === name && d.section === section) ?? DIRECTIVES.find((d) => d.name === name);
 }
 
 /** Stores a parsed value; generic so each directive's field and value types stay paired. */

@@ -22,6 +22,8 @@ export interface GlobalConfig {
   daemonize: boolean;
   /** `systemd_interval`: how often systemd gets a STATUS= line (0 = never). */
   systemdInterval: number;
+  /** `process.priority`: the master's nice value (null = as started); workers inherit it. */
+  processPriority: number | null;
   /** `status.listen`: where the master serves status pages, ping and /metrics (null = off). */
   statusListen: ListenAddress | null;
   /** `status.allowed_clients`: who may use a TCP status listener (net/client-list.ts entries). */
@@ -38,6 +40,8 @@ export interface PoolConfig {
   /** `listen.allowed_clients`: who may connect over TCP (net/client-list.ts entries). */
   listenAllowedClients: string[];
   app: string;
+  /** `process.priority`: the workers' nice value (null = the master's). */
+  processPriority: number | null;
   pm: PmMode;
   maxChildren: number;
   maxConcurrency: number;
@@ -51,6 +55,8 @@ export interface PoolConfig {
   maxMemory: number;
   requestTerminateTimeout: number;
   requestSlowlogTimeout: number;
+  /** `request_slowlog_trace_depth`: the most stack frames a slowlog entry shows. */
+  requestSlowlogTraceDepth: number;
   slowlog: string | null;
   listenQueueMax: number;
   listenQueueTimeout: number;

@@ -96,6 +96,9 @@ function validatePool(draft: PoolDraft): { pool: PoolConfig | null; issues: Conf
   if (slowlogTimeout > 0 && !v.slowlog) {
     report('request_slowlog_timeout', "'slowlog' must be specified for use with 'request_slowlog_timeout'");
   }
+  if ((v.requestSlowlogTraceDepth ?? 1) < 1) {
+    report('request_slowlog_trace_depth', 'request_slowlog_trace_depth must be a positive value');
+  }
   if (terminateTimeout > 0 && slowlogTimeout > terminateTimeout) {
     report(
       'request_slowlog_timeout',

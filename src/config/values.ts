@@ -51,6 +51,19 @@ export const uint: ValueType<number> = {
   format: (value) => String(value),
 };
 
+/** A whole number within [min, max], negative ones included; empty means "not set". */
+export function optionalInt(min: number, max: number, message: string): ValueType<number | null> {
+  return {
+    parse(raw) {
+      if (raw === '') return null;
+      const value = /^-?\d+$/.test(raw) ? Number(raw) : NaN;
+      if (!(value >= min && value <= max)) throw new InvalidValue(message);
+      return value;
+    },
+    format: (value) => (value === null ? '' : String(value)),
+  };
+}
+
 /** A duration; bare numbers are seconds. Returns milliseconds. */
 export const time: ValueType<number> = {
   parse(raw) {

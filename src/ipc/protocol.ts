@@ -21,6 +21,7 @@ export interface WorkerSettings {
   /** request_slowlog_timeout in ms (0 = off) and the slowlog file. */
   slowlogTimeout: number;
   slowlog: string | null;
+  slowlogTraceDepth: number;
   /** access.log (null = none), access.format and access.suppress_path[]. */
   accessLog: string | null;
   accessFormat: string;

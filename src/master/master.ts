@@ -6,6 +6,7 @@ import { ConfigError, formatIssue, loadConfig, type GlobalConfig, type PoolConfi
 import { reopenLogger, type Logger } from '../log/logger.js';
 import { applyUnixSocketPermissions, bindListener, describeAddress, listenOn } from '../pool/listener.js';
 import { Pool } from '../pool/pool.js';
+import { setProcessPriority } from '../pool/process-priority.js';
 import { hasParentDeathSignal } from '../pool/spawn-worker.js';
 import { removeStaleScoreboards } from '../scoreboard/file.js';
 import { PooldMetrics } from '../status/metrics.js';
@@ -84,6 +85,12 @@ export class Master {
   async run(): Promise<number> {
     const pidFile = this.config.global.pid;
     if (pidFile) this.checkNotRunning(pidFile);
+    const { processPriority } = this.config.global;
+    if (processPriority !== null) {
+      // Before any worker starts: those of pools without their own process.priority inherit it.
+      const problem = setProcessPriority(process.pid, processPriority);
+      if (problem) throw new StartError(`[global] unable to set process.priority ${processPriority}: ${problem}`, EXIT.CONFIG);
+    }
     const listeners = await this.bindAll(this.config.pools);
     await this.startStatusListener();
     if (pidFile) {

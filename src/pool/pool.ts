@@ -2,6 +2,7 @@ import type { Server, Socket } from 'node:net';
 import type { PoolConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { clientFilter } from '../net/client-list.js';
+import { setProcessPriority } from './process-priority.js';
 import { PROCESS_MANAGERS } from '../pm/index.js';
 import { INITIAL_PM_STATE, type PmState, type WorkerView } from '../pm/types.js';
 import { Scoreboard, scoreboardPath, type ScoreboardSnapshot } from '../scoreboard/file.js';
@@ -402,6 +403,7 @@ export class Pool {
           maxMemory: config.maxMemory,
           slowlogTimeout: config.requestSlowlogTimeout,
           slowlog: config.slowlog,
+          slowlogTraceDepth: config.requestSlowlogTraceDepth,
           accessLog: config.accessLog,
           accessFormat: config.accessFormat,
           accessSuppressPath: config.accessSuppressPath,
@@ -418,6 +420,11 @@ export class Pool {
     this.workers.set(id, worker);
     const prefix = `[pool ${this.name}] child ${worker.pid}`;
     this.log.notice(`${prefix} started`);
+    if (config.processPriority !== null) {
+      // Set from outside as the worker starts: its app loads at the new priority all the same.
+      const problem = setProcessPriority(worker.pid, config.processPriority);
+      if (problem) this.log.error(`${prefix}: unable to set process.priority ${config.processPriority}: ${problem}`);
+    }
     // A reload's new generation takes requests only once the rollout switches to it.
     if (generation === this.generation) this.dispatcher.add(worker);
     worker.on('ready', () => {

@@ -112,6 +112,7 @@ export class WorkerServer {
         app: settings.app,
         slowlog: settings.slowlog,
         timeoutMs: settings.slowlogTimeout,
+        traceDepth: settings.slowlogTraceDepth,
         scoreboard: settings.scoreboard,
         slot: settings.slot,
       });

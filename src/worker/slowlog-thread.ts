@@ -9,8 +9,6 @@ import { fpmTimestamp } from '../log/timestamp.js';
 import { SLOT_SIZE, decodeSlot, slotOffset } from '../scoreboard/layout.js';
 import { REQUEST_START, type WatchdogData } from './slowlog-watchdog.js';
 
-/** FPM's request_slowlog_trace_depth default. */
-const TRACE_DEPTH = 20;
 /** A stack not delivered by then is reported as a failed dump, like FPM's "+++ dump failed". */
 const CAPTURE_TIMEOUT_MS = 2000;
 
@@ -41,7 +39,7 @@ function captureStack(): Promise<string[] | null> {
     const timer = setTimeout(() => resolve(null), CAPTURE_TIMEOUT_MS);
     session.once('Debugger.paused', (message) => {
       clearTimeout(timer);
-      const frames = (message.params.callFrames as CallFrame[]).slice(0, TRACE_DEPTH).map(
+      const frames = (message.params.callFrames as CallFrame[]).slice(0, data.traceDepth).map(
         (frame, index) =>
           `[frame ${index}] ${frame.functionName || '<anonymous>'}() ${where(scriptUrls.get(frame.location.scriptId) ?? '')}:` +
           `${frame.location.lineNumber + 1}:${(frame.location.columnNumber ?? 0) + 1}`,

@@ -7,6 +7,7 @@ export interface WatchdogData {
   app: string;
   slowlog: string;
   timeoutMs: number;
+  traceDepth: number;
   scoreboard: string;
   slot: number;
 }

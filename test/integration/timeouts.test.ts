@@ -154,6 +154,21 @@ test('request_slowlog_timeout = 1s: one slowlog entry per slow request, naming t
   assert.deepEqual(poold.workerPids(), [pid!], 'logging a slow request does not kill the worker');
 });
 
+test('request_slowlog_trace_depth bounds the frames of a slowlog entry', async (t) => {
+  const port = await freePort();
+  let poold: RunningPoold | undefined;
+  t.after(() => cleanup(poold));
+  poold = await startPoold(
+    config(port, SLOW_APP, 'request_slowlog_timeout = 1s\nslowlog = @DIR@/slow.log\nrequest_slowlog_trace_depth = 2'),
+  );
+  const slowlog = path.join(poold.dir, 'slow.log');
+  assert.equal((await get(port, '/report?ms=2500', 15_000)).status, 200);
+  const [entry] = await waitFor('a slowlog entry', () => slowlogEntries(slowlog).length > 0 && slowlogEntries(slowlog));
+  const frames = entry!.lines.filter((line) => line.startsWith('[frame '));
+  // The stack of a request handler is deeper than two frames (handler, emit, parser...).
+  assert.equal(frames.length, 2, entry!.lines.join('\n'));
+});
+
 // A reload that raises pm.max_children builds a bigger scoreboard; the old
 // generation keeps writing the previous one, where slot numbers repeat. Both
 // generations' requests must still be timed.

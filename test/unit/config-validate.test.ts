@@ -283,6 +283,16 @@ describe('structure', () => {
   });
 });
 
+describe('process.priority', () => {
+  it('takes FPM\'s range in either section, and says so outside it', () => {
+    const text = `[global]\nprocess.priority = 21\n${poolSection('www', '9000', 'process.priority = -20\n')}`;
+    assert.deepEqual(issues(text), [
+      at(text, 'process.priority = 21', undefined, 'process.priority', "unable to parse value for entry 'process.priority': must be included into [-19,20]"),
+      at(text, 'process.priority = -20', 'www', 'process.priority', "unable to parse value for entry 'process.priority': must be included into [-19,20]"),
+    ]);
+  });
+});
+
 describe('php-fpm directives poold does not implement', () => {
   it('refuses PHP ini settings with what to use instead', () => {
     const text = poolSection(
