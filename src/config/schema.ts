@@ -86,6 +86,8 @@ const GLOBAL: Spec<GlobalConfig> = {
   // poold runs in the foreground unless asked, which is what systemd and containers want.
   daemonize: { name: 'daemonize', type: bool, default: false },
   systemdInterval: { name: 'systemd_interval', type: time, default: 10_000 },
+  emergencyRestartThreshold: { name: 'emergency_restart_threshold', type: uint, default: 0 },
+  emergencyRestartInterval: { name: 'emergency_restart_interval', type: time, default: 0 },
   processPriority: { name: 'process.priority', type: priority, default: null },
   // Served by the master itself, so it answers while every worker is busy.
   statusListen: {

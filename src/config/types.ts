@@ -22,6 +22,9 @@ export interface GlobalConfig {
   daemonize: boolean;
   /** `systemd_interval`: how often systemd gets a STATUS= line (0 = never). */
   systemdInterval: number;
+  /** `emergency_restart_threshold` crashes within `emergency_restart_interval` ms reload poold (0 = off). */
+  emergencyRestartThreshold: number;
+  emergencyRestartInterval: number;
   /** `process.priority`: the master's nice value (null = as started); workers inherit it. */
   processPriority: number | null;
   /** `status.listen`: where the master serves status pages, ping and /metrics (null = off). */

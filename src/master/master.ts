@@ -7,6 +7,7 @@ import { reopenLogger, type Logger } from '../log/logger.js';
 import { applyUnixSocketPermissions, bindListener, describeAddress, listenOn } from '../pool/listener.js';
 import { Pool } from '../pool/pool.js';
 import { setProcessPriority } from '../pool/process-priority.js';
+import { CrashWindow } from './emergency-restart.js';
 import { hasParentDeathSignal } from '../pool/spawn-worker.js';
 import { removeStaleScoreboards } from '../scoreboard/file.js';
 import { PooldMetrics } from '../status/metrics.js';
@@ -21,6 +22,10 @@ import { monotonicUsec, SystemdNotifier, watchdogIntervalMs } from './systemd-no
 const TICK_MS = 1000;
 /** At exit, how long a reload in progress gets to answer its `poold reload --wait`. */
 const RELOAD_ANSWER_GRACE_MS = 2000;
+
+function crashWindow(global: GlobalConfig): CrashWindow {
+  return new CrashWindow(global.emergencyRestartThreshold, global.emergencyRestartInterval);
+}
 
 export class StartError extends Error {
   constructor(
@@ -68,6 +73,7 @@ export class Master {
   private lastStatusAt = Date.now();
   /** systemd_interval's STATUS= line; re-armed when a reload changes the interval. */
   private systemdStatusTimer: NodeJS.Timeout | null = null;
+  private crashes: CrashWindow;
 
   constructor(
     private config: PooldConfig,
@@ -75,6 +81,7 @@ export class Master {
     private readonly hooks: MasterHooks = {},
   ) {
     this.systemd = new SystemdNotifier((message) => this.log.warning(message));
+    this.crashes = crashWindow(config.global);
     this.metrics = new PooldMetrics(
       () => this.pools,
       (message) => this.log.warning(message),
@@ -127,7 +134,22 @@ export class Master {
 
   private addPool(pool: Pool): void {
     this.metrics.observe(pool);
+    pool.onCrash = () => this.onWorkerCrash();
     this.pools.push(pool);
+  }
+
+  private onWorkerCrash(): void {
+    if (this.phase !== 'running' || !this.crashes.record(Date.now())) return;
+    const { emergencyRestartThreshold: threshold, emergencyRestartInterval: interval } = this.config.global;
+    this.log.warning(`failed processes threshold (${threshold} in ${interval / 1000} sec) is reached, initiating reload`);
+    this.reloadUnattended('emergency restart');
+  }
+
+  /** A reload nobody waits for (a signal, an emergency restart): what would have been its answer goes to the log. */
+  private reloadUnattended(origin: string): void {
+    this.reload(origin).finished.catch((err: unknown) =>
+      this.log.error(`${origin}: reload failed: ${(err as Error).stack ?? String(err)}`),
+    );
   }
 
   /** The status listener is bound with the pools' sockets, before any worker starts. */
@@ -233,7 +255,7 @@ export class Master {
       case 'SIGHUP':
       case 'SIGUSR2':
         // Not awaited: a stop signal must be seen while a rollout runs.
-        void this.reload(signal).finished;
+        this.reloadUnattended(signal);
         return;
     }
   }
@@ -387,6 +409,12 @@ export class Master {
     if (next.pid !== previous.pid) {
       if (previous.pid) removePidFile(previous.pid);
       if (next.pid) writePidFile(next.pid);
+    }
+    if (
+      next.emergencyRestartThreshold !== previous.emergencyRestartThreshold ||
+      next.emergencyRestartInterval !== previous.emergencyRestartInterval
+    ) {
+      this.crashes = crashWindow(next);
     }
     if (next.systemdInterval !== previous.systemdInterval && this.systemd.active) {
       this.armSystemdStatus(next.systemdInterval);

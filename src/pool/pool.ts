@@ -24,6 +24,9 @@ export interface PoolObserver {
   queueWaited(seconds: number): void;
 }
 
+/** Set by the master: a worker that had started died without being asked to (emergency_restart_*). */
+export type CrashListener = (pool: Pool) => void;
+
 function dispatchSettings(config: PoolConfig): DispatchSettings {
   return {
     maxConcurrency: config.maxConcurrency,
@@ -93,6 +96,7 @@ export class Pool {
   private stopping = false;
   private isStopped = false;
   observer: PoolObserver | null = null;
+  onCrash: CrashListener | null = null;
   /** Each worker's last app-metrics answer, reused while it is too busy to answer. */
   private readonly appMetricsCache = new Map<number, unknown[]>();
   private readonly stopped: Promise<void>;
@@ -471,6 +475,7 @@ export class Pool {
     }
     // A reload's new generation is judged by the rollout, not restarted here.
     if (worker.generation > this.generation) return;
+    if (!clean && !exit.beforeReady && worker.stopReason === null) this.onCrash?.(this);
     if (exit.beforeReady && worker.stopReason === null) {
       this.startFailures++;
       const delay = restartDelay(this.startFailures);
