@@ -88,6 +88,7 @@ const GLOBAL: Spec<GlobalConfig> = {
   systemdInterval: { name: 'systemd_interval', type: time, default: 10_000 },
   emergencyRestartThreshold: { name: 'emergency_restart_threshold', type: uint, default: 0 },
   emergencyRestartInterval: { name: 'emergency_restart_interval', type: time, default: 0 },
+  processMax: { name: 'process.max', type: uint, default: 0 },
   processPriority: { name: 'process.priority', type: priority, default: null },
   // Served by the master itself, so it answers while every worker is busy.
   statusListen: {

@@ -25,6 +25,8 @@ export interface GlobalConfig {
   /** `emergency_restart_threshold` crashes within `emergency_restart_interval` ms reload poold (0 = off). */
   emergencyRestartThreshold: number;
   emergencyRestartInterval: number;
+  /** `process.max`: the most workers all pools may run together (0 = no limit). */
+  processMax: number;
   /** `process.priority`: the master's nice value (null = as started); workers inherit it. */
   processPriority: number | null;
   /** `status.listen`: where the master serves status pages, ping and /metrics (null = off). */

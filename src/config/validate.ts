@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import type { PoolDraft } from './assemble.js';
 import { defaultsOf, POOL_DIRECTIVES, type PoolScalars } from './schema.js';
-import type { ConfigIssue, ListenAddress, PoolConfig } from './types.js';
+import type { ConfigIssue, GlobalConfig, ListenAddress, PoolConfig } from './types.js';
 import { ALL_ADDRESSES } from './values.js';
 
 const POOL_DEFAULTS = defaultsOf(POOL_DIRECTIVES);
@@ -25,6 +25,19 @@ export function validatePools(drafts: PoolDraft[], mainFile: string): { pools: P
   }
   issues.push(...listenConflicts(drafts), ...statusPathConflicts(drafts));
   return { pools, issues };
+}
+
+/** A pool that could never run all its workers under process.max. */
+export function processMaxIssues(global: GlobalConfig, pools: PoolConfig[]): ConfigIssue[] {
+  if (global.processMax === 0) return [];
+  return pools
+    .filter((pool) => pool.maxChildren > global.processMax)
+    .map((pool) => ({
+      ...pool.sources['pm.max_children'],
+      pool: pool.name,
+      key: 'pm.max_children',
+      message: `pm.max_children(${pool.maxChildren}) can't be greater than process.max(${global.processMax})`,
+    }));
 }
 
 /** Paths the status listener answers itself, whatever the pools say. */

@@ -135,7 +135,14 @@ export class Master {
   private addPool(pool: Pool): void {
     this.metrics.observe(pool);
     pool.onCrash = () => this.onWorkerCrash();
+    pool.processRoom = () => this.processRoom();
     this.pools.push(pool);
+  }
+
+  private processRoom(): number {
+    const { processMax } = this.config.global;
+    if (processMax === 0) return Infinity;
+    return processMax - this.pools.reduce((sum, pool) => sum + pool.processCount, 0);
   }
 
   private onWorkerCrash(): void {

@@ -97,6 +97,9 @@ export class Pool {
   private isStopped = false;
   observer: PoolObserver | null = null;
   onCrash: CrashListener | null = null;
+  /** Set by the master: how many more workers process.max lets all pools start. */
+  processRoom: () => number = () => Infinity;
+  private processMaxLatched = false;
   /** Each worker's last app-metrics answer, reused while it is too busy to answer. */
   private readonly appMetricsCache = new Map<number, unknown[]>();
   private readonly stopped: Promise<void>;
@@ -178,7 +181,7 @@ export class Pool {
   /** Starts the pool's initial workers; resolves once the pool can serve. */
   start(): Promise<void> {
     const initial = initialWorkers(this.config);
-    for (let i = 0; i < initial; i++) this.spawn();
+    for (let i = 0; i < this.withinProcessMax(initial); i++) this.spawn();
     // An ondemand pool serves from the start: its first connection starts a worker.
     if (initial === 0) this.resolveServing();
     return this.serving;
@@ -380,7 +383,22 @@ export class Pool {
         }, this.spawnNotBefore - now);
       } else toSpawn = 1;
     }
-    for (let i = 0; i < toSpawn; i++) this.spawn();
+    for (let i = 0; i < this.withinProcessMax(toSpawn); i++) this.spawn();
+  }
+
+  /** The part of `wanted` new workers that process.max leaves room for; warns once per episode. */
+  private withinProcessMax(wanted: number): number {
+    const allowed = Math.min(wanted, Math.max(0, this.processRoom()));
+    if (allowed < wanted && !this.processMaxLatched) {
+      this.log.warning(`[pool ${this.name}] process.max reached: not starting ${wanted - allowed} child(ren) now`);
+    }
+    this.processMaxLatched = allowed < wanted;
+    return allowed;
+  }
+
+  /** Its worker processes, draining ones included: what process.max counts. */
+  get processCount(): number {
+    return this.workers.size;
   }
 
   private spawn(config = this.config, generation = this.generation): WorkerProcess | null {

@@ -283,6 +283,15 @@ describe('structure', () => {
   });
 });
 
+describe('process.max', () => {
+  it('refuses a pool that could never run all its workers', () => {
+    const text = `[global]\nprocess.max = 3\n${poolSection('www', '9000')}[big]\nlisten = 9001\napp = app.js\npm = static\npm.max_children = 4\n`;
+    assert.deepEqual(issues(text), [
+      at(text, 'pm.max_children = 4', 'big', 'pm.max_children', "pm.max_children(4) can't be greater than process.max(3)"),
+    ]);
+  });
+});
+
 describe('process.priority', () => {
   it('takes FPM\'s range in either section, and says so outside it', () => {
     const text = `[global]\nprocess.priority = 21\n${poolSection('www', '9000', 'process.priority = -20\n')}`;

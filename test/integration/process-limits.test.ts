@@ -1,5 +1,5 @@
-// process.priority: the master's nice value in [global], inherited by workers;
-// a pool's own overrides it for its workers.
+// process.priority (the master's nice value in [global], inherited by workers;
+// a pool's own overrides it for its workers) and process.max.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -29,4 +29,13 @@ test('process.priority: the master and the workers it starts take their nice val
   await waitFor('both pools\' workers', () => pidsOf('inherits').length === 2 && pidsOf('own').length === 2);
   for (const pid of pidsOf('inherits')) assert.equal(niceOf(pid), 4, `worker ${pid} inherits the master's`);
   for (const pid of pidsOf('own')) assert.equal(niceOf(pid), 7, `worker ${pid} takes its pool's`);
+});
+
+test('process.max caps the workers of all pools together', async (t) => {
+  const [first, second] = [await freePort(), await freePort()];
+  let poold: RunningPoold | undefined;
+  t.after(() => cleanup(poold));
+  poold = await startPoold(globalSection('process.max = 3') + poolSection('a', first, APP) + poolSection('b', second, APP));
+  await poold.waitForLine(/\[pool b\] process.max reached: not starting 1 child\(ren\) now/);
+  assert.equal(poold.workerPids().length, 3, poold.lines.join('\n'));
 });
