@@ -24,11 +24,12 @@ export interface RenderedStatus {
   body: string;
 }
 
+// As FPM sends them: PHP appends its default_charset to every text/* type.
 export const CONTENT_TYPES: Readonly<Record<StatusFormat, string>> = {
-  text: 'text/plain',
+  text: 'text/plain;charset=UTF-8',
   json: 'application/json',
-  xml: 'text/xml',
-  html: 'text/html',
+  xml: 'text/xml;charset=UTF-8',
+  html: 'text/html;charset=UTF-8',
   openmetrics: 'application/openmetrics-text; version=1.0.0; charset=utf-8',
 };
 

@@ -3,7 +3,7 @@ import type { GlobalConfig } from '../config/types.js';
 import { clientFilter } from '../net/client-list.js';
 import type { Pool } from '../pool/pool.js';
 import { parseStatusQuery } from './query.js';
-import { STATUS_HEADERS, renderAllPools, renderPoolStatus, type PoolStatusInput } from './render.js';
+import { CONTENT_TYPES, STATUS_HEADERS, renderAllPools, renderPoolStatus, type PoolStatusInput } from './render.js';
 import type { PooldMetrics } from './metrics.js';
 
 const OPENMETRICS = 'application/openmetrics-text';
@@ -65,7 +65,7 @@ export class StatusServer {
     }
     for (const pool of pools) {
       if (pool.config.pingPath === url.pathname) {
-        return this.reply(res, 200, 'text/plain', pool.config.pingResponse, STATUS_HEADERS);
+        return this.reply(res, 200, CONTENT_TYPES.text, pool.config.pingResponse, STATUS_HEADERS);
       }
       if (pool.config.statusPath === url.pathname) {
         const { contentType, body } = renderPoolStatus(this.input(pool), query.format, query.full);

@@ -46,6 +46,7 @@ describe('the npm package', () => {
       'native/channel.c',
       'package.json',
       'README.md',
+      'LICENSE',
       'dist/bin/poold.js',
       'dist/src/native/binding.js',
       'dist/src/worker/main.js',

@@ -98,10 +98,10 @@ const FPM_OPENMETRICS: [name: string, type: string, help: string][] = [
 const POOLD_OPENMETRICS = ['poold_max_children', 'poold_min_spare_servers', 'poold_max_spare_servers', 'poold_reading_headers'];
 
 const CONTENT_TYPES = {
-  text: 'text/plain',
+  text: 'text/plain;charset=UTF-8',
   json: 'application/json',
-  xml: 'text/xml',
-  html: 'text/html',
+  xml: 'text/xml;charset=UTF-8',
+  html: 'text/html;charset=UTF-8',
   openmetrics: 'application/openmetrics-text; version=1.0.0; charset=utf-8',
 };
 
@@ -537,14 +537,14 @@ test('`/` lists every pool in every format; each pool_status_path shows only its
 test('ping: 200 text/plain with ping.response; HEAD sends headers only', async (t) => {
   const daemon = await startDaemon(t, { twoPools: true, wwwExtra: 'ping.response = I am alive' });
   const custom = await request(daemon.status, '/ping');
-  assertFpmHeaders(custom, 'text/plain', '/ping');
+  assertFpmHeaders(custom, 'text/plain;charset=UTF-8', '/ping');
   assert.equal(custom.body, 'I am alive');
   const pong = await request(daemon.status, '/ping2');
-  assertFpmHeaders(pong, 'text/plain', '/ping2');
+  assertFpmHeaders(pong, 'text/plain;charset=UTF-8', '/ping2');
   assert.equal(pong.body, 'pong', "ping.response's default");
 
   const head = await request(daemon.status, '/ping', { method: 'HEAD' });
-  assertFpmHeaders(head, 'text/plain', 'HEAD /ping');
+  assertFpmHeaders(head, 'text/plain;charset=UTF-8', 'HEAD /ping');
   assert.equal(head.headers['content-length'], String('I am alive'.length));
   // On the wire: the headers and nothing after them.
   const raw = await exchange(

@@ -307,7 +307,7 @@ describe('status render: FPM 8.2 reference outputs, byte for byte', () => {
 
   it('text', () => {
     const { contentType, body } = renderPoolStatus(input(), 'text', false);
-    assert.equal(contentType, 'text/plain');
+    assert.equal(contentType, 'text/plain;charset=UTF-8');
     assert.equal(
       withoutPooldText(body),
       'pool:                 dyn\n' +
@@ -396,7 +396,7 @@ describe('status render: FPM 8.2 reference outputs, byte for byte', () => {
       'xml',
       true,
     );
-    assert.equal(contentType, 'text/xml');
+    assert.equal(contentType, 'text/xml;charset=UTF-8');
     assert.equal(
       body,
       '<?xml version="1.0" ?>\n' +
@@ -438,7 +438,7 @@ describe('status render: FPM 8.2 reference outputs, byte for byte', () => {
       'html',
       true,
     );
-    assert.equal(contentType, 'text/html');
+    assert.equal(contentType, 'text/html;charset=UTF-8');
     const row = (th: string, td: string | number): string => `<tr><th>${th}</th><td>${td}</td></tr>\n`;
     assert.equal(
       body,
