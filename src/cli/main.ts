@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { EXIT } from './exit-codes.js';
 import { DEFAULT_CONFIG } from './load-config.js';
@@ -7,11 +6,7 @@ import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
 import { stopCommand } from './stop.js';
 import { testCommand } from './test-config.js';
-
-function packageVersion(): string {
-  const manifest = new URL('../../../package.json', import.meta.url);
-  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
-}
+import { packageVersion } from '../version.js';
 
 function positiveSeconds(value: string): number {
   const seconds = Number(value);

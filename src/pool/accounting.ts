@@ -2,6 +2,7 @@
 // fields, which outlive its workers and its reloads.
 import type { PoolConfig } from '../config/types.js';
 import type { PoolHeader } from '../scoreboard/layout.js';
+import { MASTER_STATUSES, type MasterStatus } from './raw-response.js';
 import type { StopReason, WorkerPhase } from './worker-process.js';
 
 export type RestartReason = StopReason | 'crash';
@@ -15,6 +16,8 @@ export interface PoolStats {
   maxChildrenReached: number;
   slowRequests: number;
   restarts: Record<RestartReason, number>;
+  /** Responses the master sent itself, by status. */
+  masterResponses: Record<MasterStatus, number>;
 }
 
 export function newStats(): PoolStats {
@@ -34,6 +37,7 @@ export function newStats(): PoolStats {
       reload: 0,
       shutdown: 0,
     },
+    masterResponses: Object.fromEntries(MASTER_STATUSES.map((status) => [status, 0])) as Record<MasterStatus, number>,
   };
 }
 

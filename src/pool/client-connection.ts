@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { answerAndClose } from './raw-response.js';
+import { answerAndClose, type MasterStatus } from './raw-response.js';
 
 /**
  * The parts of Node's stream handle the master uses: its descriptor, and
@@ -31,7 +31,11 @@ export class ClientConnection {
   /** Whether its handle reads: not at first (the listener pauses new connections). */
   private handleReads = false;
 
-  constructor(readonly socket: Socket) {}
+  constructor(
+    readonly socket: Socket,
+    /** Counts what the master answers itself (the pool's stats). */
+    private readonly onAnswer: (status: MasterStatus) => void = () => {},
+  ) {}
 
   get closed(): boolean {
     return this.socket.destroyed;
@@ -70,7 +74,8 @@ export class ClientConnection {
   }
 
   /** Answers it with an error status and closes it (reading and discarding what the client still sends). */
-  answer(status: number, headers?: Record<string, string>): void {
+  answer(status: MasterStatus, headers?: Record<string, string>): void {
+    if (!this.closed) this.onAnswer(status);
     this.reading = false;
     this.startHandle();
     answerAndClose(this.socket, status, headers);

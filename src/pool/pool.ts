@@ -149,7 +149,7 @@ export class Pool {
         return;
       }
       this.stats.acceptedConn++;
-      this.heads.readNew(new ClientConnection(socket));
+      this.heads.readNew(new ClientConnection(socket, (status) => this.stats.masterResponses[status]++));
     });
   }
 

@@ -1,6 +1,14 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 
+/**
+ * Every status the master answers with itself: 408 and 431 while it reads a
+ * head, 502 and 504 when a worker dies or is killed before answering, 503 when
+ * the queue is full or a request waited past listen.queue_timeout.
+ */
+export const MASTER_STATUSES = [408, 431, 502, 503, 504] as const;
+export type MasterStatus = (typeof MASTER_STATUSES)[number];
+
 /** How long the master keeps reading a client's request after answering it. */
 const LINGER_MS = 2000;
 
@@ -12,7 +20,7 @@ const LINGER_MS = 2000;
  */
 export function answerAndClose(
   socket: Socket,
-  status: number,
+  status: MasterStatus,
   extraHeaders: Record<string, string> = {},
 ): void {
   if (socket.destroyed) return;

@@ -1,5 +1,7 @@
 import client from 'prom-client';
 import type { Pool, RestartReason } from '../pool/pool.js';
+import { MASTER_STATUSES } from '../pool/raw-response.js';
+import { packageVersion } from '../version.js';
 import type { ScoreboardSnapshot } from '../scoreboard/file.js';
 import { DURATION_BUCKETS } from '../scoreboard/layout.js';
 
@@ -158,6 +160,13 @@ export class PooldMetrics {
     perPool('poold_min_spare_servers', 'The configured pm.min_spare_servers (dynamic).', (s) => s.pool.config.minSpareServers);
     perPool('poold_max_spare_servers', 'The configured pm.max_spare_servers (dynamic).', (s) => s.pool.config.maxSpareServers);
 
+    new Gauge({
+      name: 'poold_build_info',
+      help: 'Always 1; the labels say which poold and which Node run.',
+      labelNames: ['version', 'node_version'],
+      registers,
+    }).set({ version: packageVersion(), node_version: process.version }, 1);
+
     const metrics = this;
     new Gauge({
       name: 'poold_processes',
@@ -185,6 +194,20 @@ export class PooldMetrics {
         for (const scrape of metrics.scrape) {
           for (const reason of RESTART_REASONS) {
             this.inc({ pool: scrape.pool.name, reason }, scrape.pool.stats.restarts[reason]);
+          }
+        }
+      },
+    });
+    new Counter({
+      name: 'poold_master_responses_total',
+      help: 'Responses the master sent itself, by status code (408, 431, 502, 503, 504).',
+      labelNames: ['pool', 'code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const scrape of metrics.scrape) {
+          for (const code of MASTER_STATUSES) {
+            this.inc({ pool: scrape.pool.name, code: String(code) }, scrape.pool.stats.masterResponses[code]);
           }
         }
       },

@@ -376,3 +376,23 @@ test(
     assert.ok(!daemon.poold.lines.some((line) => line.includes('app metrics left out')), daemon.poold.lines.join('\n'));
   },
 );
+
+test('poold_master_responses_total counts what the master answers itself, by code; poold_build_info names the versions', async (t) => {
+  const daemon = await startDaemon(t, { workers: 1, wwwExtra: 'listen.queue_timeout = 1s' });
+  const before = await scrape(daemon);
+  for (const code of ['408', '431', '502', '503', '504']) {
+    assert.equal(valueOf(before.exposition, 'poold_master_responses_total', { pool: 'www', code }), 0, code);
+  }
+  const blocker = get(daemon.www, '/block?ms=4000', 15_000);
+  await pollUntil('the worker to run the blocking request', async () => (await wwwStatus(daemon))['active processes'] === 1);
+  assert.equal((await get(daemon.www, '/', 15_000)).status, 503, 'waited past listen.queue_timeout');
+  assert.equal((await blocker).status, 200);
+  const { exposition } = await scrape(daemon);
+  assert.equal(valueOf(exposition, 'poold_master_responses_total', { pool: 'www', code: '503' }), 1);
+  assert.equal(valueOf(exposition, 'poold_master_responses_total', { pool: 'two', code: '503' }), 0);
+
+  const [info] = samplesOf(exposition, 'poold_build_info');
+  assert.equal(info!.value, 1);
+  assert.equal(info!.labels.node_version, process.version);
+  assert.match(info!.labels.version ?? '', /^\d+\.\d+\.\d+/);
+});
