@@ -159,6 +159,7 @@ export class PooldMetrics {
     perPool('poold_max_children', 'The configured pm.max_children.', (s) => s.pool.config.maxChildren);
     perPool('poold_min_spare_servers', 'The configured pm.min_spare_servers (dynamic).', (s) => s.pool.config.minSpareServers);
     perPool('poold_max_spare_servers', 'The configured pm.max_spare_servers (dynamic).', (s) => s.pool.config.maxSpareServers);
+    perPool('poold_max_memory_bytes', 'The configured pm.max_memory (0: no limit).', (s) => s.pool.config.maxMemory);
 
     new Gauge({
       name: 'poold_build_info',

@@ -1,0 +1,53 @@
+// The files under deploy/: the Prometheus alert rules pass promtool's checks
+// and unit tests, and every poold series they and the Grafana dashboard name
+// exists on a real master's /metrics.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { cleanup, FIXTURES, freePort, get, globalSection, poolSection, ROOT, startPoold, type RunningPoold } from '../helpers/poold.js';
+import { runCommand } from '../helpers/run.js';
+import { hasPromtool, parseExposition, request } from '../helpers/status.js';
+
+const PROMETHEUS_DIR = path.join(ROOT, 'deploy/prometheus');
+const DASHBOARD = path.join(ROOT, 'deploy/grafana/poold.json');
+const NO_PROMTOOL = "promtool not found: install Debian's `prometheus` package (.ci/run does)";
+
+test('the alert rules pass promtool check rules and their unit tests', { skip: !hasPromtool() && NO_PROMTOOL }, async () => {
+  const check = await runCommand('promtool', ['check', 'rules', 'poold-alerts.yml'], { cwd: PROMETHEUS_DIR });
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  const unit = await runCommand('promtool', ['test', 'rules', 'poold-alerts.test.yml'], { cwd: PROMETHEUS_DIR });
+  assert.equal(unit.code, 0, unit.stdout + unit.stderr);
+});
+
+/** The poold_* names an expression text uses, histogram sample suffixes kept. */
+function pooldNames(text: string): Set<string> {
+  return new Set(text.match(/\bpoold_[a-z_]+/g) ?? []);
+}
+
+test('every poold series the alerts and the dashboard query is on /metrics', async (t) => {
+  const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
+    panels: { title: string; targets: { expr: string }[] }[];
+    templating: { list: { query?: unknown }[] };
+  };
+  const expressions = [
+    ...dashboard.panels.flatMap((panel) => panel.targets.map((target) => target.expr)),
+    ...dashboard.templating.list.map((variable) => JSON.stringify(variable.query ?? '')),
+    readFileSync(path.join(PROMETHEUS_DIR, 'poold-alerts.yml'), 'utf8'),
+  ];
+  const wanted = pooldNames(expressions.join('\n'));
+  assert.ok(wanted.size > 10, `the files name poold series: ${[...wanted].join(', ')}`);
+
+  let poold: RunningPoold | undefined;
+  t.after(() => cleanup(poold));
+  const port = await freePort();
+  poold = await startPoold(globalSection() + poolSection('www', port, path.join(FIXTURES, 'app.js'), 'pm.max_memory = 64M'));
+  // Labelled histograms show their series once something was observed.
+  assert.equal((await get(port, '/')).status, 200);
+  const response = await request({ socketPath: path.join(poold.dir, 'status.sock') }, '/metrics');
+  assert.equal(response.status, 200);
+  const exposition = parseExposition(response.body);
+  const present = new Set([...exposition.samples.map((sample) => sample.name), ...exposition.families.map((family) => family.name)]);
+  const missing = [...wanted].filter((name) => !present.has(name));
+  assert.deepEqual(missing, [], 'series the deploy files query but /metrics lacks');
+});
