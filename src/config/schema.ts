@@ -13,6 +13,7 @@ import {
   optionalName,
   optionalListen,
   optionalPath,
+  proxyList,
   size,
   text,
   time,
@@ -107,6 +108,7 @@ const POOL: Spec<PoolScalars> = {
   listenMode: { name: 'listen.mode', type: mode, default: 0o660 },
   // FPM checks in the worker after accept; the master checks before any worker sees the connection.
   listenAllowedClients: { name: 'listen.allowed_clients', type: clientList, default: ['any'] },
+  listenTrustedProxies: { name: 'listen.trusted_proxies', type: proxyList, default: [] },
   listenQueueMax: { name: 'listen.queue_max', type: uint, default: 0 },
   listenQueueTimeout: { name: 'listen.queue_timeout', type: time, default: 0 },
   app: { name: 'app', type: filePath, default: undefined },

@@ -44,6 +44,8 @@ export interface PoolConfig {
   listenMode: number;
   /** `listen.allowed_clients`: who may connect over TCP (net/client-list.ts entries). */
   listenAllowedClients: string[];
+  /** `listen.trusted_proxies`: peers whose PROXY header or X-Forwarded-For names the client (entries, or `unix:`). */
+  listenTrustedProxies: string[];
   app: string;
   /** `process.priority`: the workers' nice value (null = the master's). */
   processPriority: number | null;

@@ -2,7 +2,7 @@
 // where php-fpm has the same kind of value, so users can search them.
 import net from 'node:net';
 import path from 'node:path';
-import { clientEntryProblem } from '../net/client-list.js';
+import { ANY_CLIENT, clientEntryProblem, UNIX_PEERS } from '../net/client-list.js';
 import type { ListenAddress } from './types.js';
 
 /** Thrown by a parser; the message is php-fpm's reason text, without the directive name. */
@@ -216,6 +216,20 @@ export const clientList: ValueType<string[]> = {
     if (entries.length === 0) throw new InvalidValue("no client given: list addresses, subnets (address/prefix) or 'any'");
     for (const entry of entries) {
       const problem = clientEntryProblem(entry);
+      if (problem) throw new InvalidValue(problem);
+    }
+    return entries;
+  },
+  format: (value) => value.join(','),
+};
+
+/** listen.trusted_proxies: client-list entries (`any` aside) and `unix:`; empty: no proxy is trusted. */
+export const proxyList: ValueType<string[]> = {
+  parse(raw) {
+    const entries = raw.split(',').map((item) => item.trim()).filter(Boolean);
+    for (const entry of entries) {
+      if (entry === UNIX_PEERS) continue;
+      const problem = entry === ANY_CLIENT ? `'any' would let every client choose its own address` : clientEntryProblem(entry);
       if (problem) throw new InvalidValue(problem);
     }
     return entries;

@@ -22,6 +22,8 @@ export interface WorkerSettings {
   slowlogTimeout: number;
   slowlog: string | null;
   slowlogTraceDepth: number;
+  /** listen.trusted_proxies: peers whose X-Forwarded-For names the client. */
+  trustedProxies: string[];
   /** access.log (null = none), access.format and access.suppress_path[]. */
   accessLog: string | null;
   accessFormat: string;

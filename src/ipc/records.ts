@@ -8,6 +8,12 @@ export const MasterRecord = {
   connection: 1,
   /** Connections wait in the master's queue (id 1) or no longer do (id 0): while on, say `room` when there is room. */
   watch: 2,
+  /**
+   * A connection as `connection`, whose client is not its peer: a trusted
+   * proxy's PROXY header named it. Payload: `address port\n`, then the bytes
+   * the master read.
+   */
+  connectionFrom: 3,
 } as const;
 
 /** Worker → master. */

@@ -39,3 +39,14 @@ export function clientFilter(entries: readonly string[]): (address: string | und
     return list.check(address, net.isIPv4(address) ? 'ipv4' : 'ipv6');
   };
 }
+
+/** A listen.trusted_proxies entry that trusts every peer of a unix socket (nginx's `set_real_ip_from unix:`). */
+export const UNIX_PEERS = 'unix:';
+
+/** Whether a peer is a trusted proxy: listed by address or subnet, or a unix socket peer when `unix:` is listed. */
+export function proxyFilter(entries: readonly string[]): (address: string | undefined) => boolean {
+  const unix = entries.includes(UNIX_PEERS);
+  const addresses = entries.filter((entry) => entry !== UNIX_PEERS);
+  const listed = addresses.length > 0 ? clientFilter(addresses) : () => false;
+  return (address) => (address === undefined ? unix : listed(address));
+}

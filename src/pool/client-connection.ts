@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { ProxiedClient } from '../net/proxy-protocol.js';
 import { answerAndClose, type MasterStatus } from './raw-response.js';
 
 /**
@@ -28,6 +29,10 @@ export class ClientConnection {
   since = Date.now();
   /** Whether the master is reading it (for a head) rather than a worker holding it. */
   reading = false;
+  /** The client a trusted proxy's PROXY header named (null: the peer is the client). */
+  client: ProxiedClient | null = null;
+  /** A trusted proxy's PROXY header may still be arriving: the head is looked for after it. */
+  proxyPending = false;
   /** Whether its handle reads: not at first (the listener pauses new connections). */
   private handleReads = false;
 

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
+import { readSync } from 'node:fs';
 import { nativeBinding } from '../native/binding.js';
+import { parseProxyHeader, type ProxyHeader } from '../net/proxy-protocol.js';
 import type { ClientConnection } from './client-connection.js';
 
 export interface HeadLimits {
@@ -27,9 +29,18 @@ interface Waiting {
   answer: 408 | null;
 }
 
+/** listen.trusted_proxies and listen.allowed_clients, as predicates over addresses. */
+export interface ClientPolicy {
+  /** Whether the peer may send a PROXY header (undefined: a unix socket peer). */
+  trustedProxy(peer: string | undefined): boolean;
+  allowed(address: string): boolean;
+}
+
 interface HeadReaderEvents {
   /** A whole request head has arrived on it: a request, to dispatch. */
   head: [connection: ClientConnection];
+  /** Closed before any request: a broken PROXY header, or a client listen.allowed_clients leaves out. */
+  rejected: [connection: ClientConnection, message: string];
   /** A connection stopped waiting (its head came, it failed or closed). */
   settled: [];
 }
@@ -56,8 +67,15 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
   /** Once the pool stops: how long a kept-alive connection may stay silent, instead of keepalive_timeout. */
   private idleLimit: number | null = null;
 
-  constructor(private limits: HeadLimits) {
+  constructor(
+    private limits: HeadLimits,
+    private policy: ClientPolicy,
+  ) {
     super();
+  }
+
+  setPolicy(policy: ClientPolicy): void {
+    this.policy = policy;
   }
 
   /** Connections whose head the master is reading (status: "reading headers"). */
@@ -85,7 +103,8 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
     socket.on('data', (chunk: Buffer) => this.onData(connection, chunk));
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.waiting.delete(connection) && this.emit('settled'));
-    if (!this.headWaiting(connection)) {
+    if (this.policy.trustedProxy(socket.remoteAddress) && !this.takeProxyHeader(connection)) return;
+    if (connection.proxyPending || !this.headWaiting(connection)) {
       this.wait(connection, { deadline: connection.since + this.limits.headersTimeout, answer: 408 });
       return;
     }
@@ -137,6 +156,41 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
     this.waiting.clear();
   }
 
+  /**
+   * A trusted proxy's PROXY header, if it begins the connection: read (only
+   * its bytes) and its client noted, so the worker gets the request as the
+   * client sent it. False when the connection was rejected.
+   */
+  private takeProxyHeader(connection: ClientConnection): boolean {
+    const fd = connection.fd;
+    if (fd < 0) return true;
+    if (this.peekBuffer.length !== this.limits.maxHeaderSize) this.peekBuffer = Buffer.alloc(this.limits.maxHeaderSize);
+    const waiting = nativeBinding().peek(fd, this.peekBuffer);
+    const header = parseProxyHeader(this.peekBuffer.subarray(0, Math.max(0, waiting)));
+    if (header.kind === 'incomplete') connection.proxyPending = true;
+    else if (header.kind === 'header') readSync(fd, Buffer.alloc(header.length), 0, header.length, null);
+    return this.accept(connection, header);
+  }
+
+  /** Notes what a PROXY header says of the client; false (and the connection closed) when it is refused. */
+  private accept(connection: ClientConnection, header: ProxyHeader): boolean {
+    let reason: string | null = null;
+    if (header.kind === 'invalid') {
+      reason = `Connection from trusted proxy '${connection.socket.remoteAddress ?? 'unix socket'}' closed: it sent ${header.reason}.`;
+    } else if (header.kind === 'header' && header.client) {
+      connection.client = header.client;
+      // FPM's words for listen.allowed_clients.
+      if (!this.policy.allowed(header.client.address)) {
+        reason = `Connection disallowed: IP address '${header.client.address}' has been dropped.`;
+      }
+    }
+    if (reason === null) return true;
+    if (this.waiting.delete(connection)) this.emit('settled');
+    connection.socket.destroy();
+    this.emit('rejected', connection, reason);
+    return false;
+  }
+
   /** Whether a whole request head waits unread in the kernel for this connection. */
   private headWaiting(connection: ClientConnection): boolean {
     const fd = connection.fd;
@@ -163,8 +217,22 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
     if (!connection.reading) return;
     const waiting = this.waiting.get(connection);
     if (!waiting) return;
-    const before = connection.buffered?.length ?? 0;
-    const bytes = connection.append(chunk);
+    let before = connection.buffered?.length ?? 0;
+    let bytes = connection.append(chunk);
+    if (connection.proxyPending) {
+      let header = parseProxyHeader(bytes);
+      if (header.kind === 'incomplete') {
+        if (bytes.length <= this.limits.maxHeaderSize) return;
+        header = { kind: 'invalid', reason: 'a PROXY header longer than http.max_header_size' };
+      }
+      connection.proxyPending = false;
+      if (!this.accept(connection, header)) return;
+      if (header.kind === 'header') {
+        bytes = bytes.subarray(header.length);
+        connection.buffered = bytes.length > 0 ? bytes : null;
+        before = 0;
+      }
+    }
     if (headComplete(bytes, before)) {
       connection.stopReading();
       this.waiting.delete(connection);

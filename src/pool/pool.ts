@@ -1,7 +1,7 @@
 import type { Server, Socket } from 'node:net';
 import type { PoolConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import { clientFilter } from '../net/client-list.js';
+import { clientFilter, proxyFilter } from '../net/client-list.js';
 import { setProcessPriority } from './process-priority.js';
 import { PROCESS_MANAGERS } from '../pm/index.js';
 import { INITIAL_PM_STATE, type PmState, type WorkerView } from '../pm/types.js';
@@ -11,7 +11,7 @@ import { newStats, poolHeader, type RestartReason } from './accounting.js';
 import { restartDelay } from './backoff.js';
 import { ClientConnection } from './client-connection.js';
 import { Dispatcher, type DispatchSettings } from './dispatcher.js';
-import { HeadReader, type HeadLimits } from './head-reader.js';
+import { HeadReader, type ClientPolicy, type HeadLimits } from './head-reader.js';
 import { killLadder } from './kill-ladder.js';
 import { findOverdueWorkers, timeoutCheckInterval } from './request-timeouts.js';
 import { waitExited, waitReady } from './rollout.js';
@@ -41,6 +41,10 @@ function headLimits(config: PoolConfig): HeadLimits {
     keepAliveTimeout: config.httpKeepaliveTimeout,
     maxHeaderSize: config.httpMaxHeaderSize,
   };
+}
+
+function clientPolicy(config: PoolConfig): ClientPolicy {
+  return { trustedProxy: proxyFilter(config.listenTrustedProxies), allowed: clientFilter(config.listenAllowedClients) };
 }
 
 function refuse(connection: ClientConnection): void {
@@ -79,7 +83,7 @@ export class Pool {
   scoreboard: Scoreboard;
   private readonly workers = new Map<number, WorkerProcess>();
   private readonly heads: HeadReader;
-  private allowedClient: (address: string | undefined) => boolean;
+  private clients: ClientPolicy;
   private readonly dispatcher: Dispatcher<ClientConnection, WorkerProcess>;
   private pmState: PmState = INITIAL_PM_STATE;
   private nextWorkerId = 1;
@@ -118,8 +122,9 @@ export class Pool {
     // Twice pm.max_children: a worker being replaced keeps its slot until it
     // has exited, while its replacement already needs one.
     this.scoreboard = new Scoreboard(scoreboardPath(process.pid, config.name), config.maxChildren * 2);
-    this.allowedClient = clientFilter(config.listenAllowedClients);
-    this.heads = new HeadReader(headLimits(config));
+    this.clients = clientPolicy(config);
+    this.heads = new HeadReader(headLimits(config), this.clients);
+    this.heads.on('rejected', (_connection, message) => this.log.error(`[pool ${this.name}] ${message}`));
     this.heads.on('head', (connection) => this.dispatcher.offer(connection));
     // A stopping pool keeps its workers until every request that began arriving has been served.
     this.heads.on('settled', () => this.stopWhenQueueEmpty());
@@ -142,9 +147,11 @@ export class Pool {
 
   private listen(listener: Server): void {
     listener.on('connection', (socket: Socket) => {
-      if (!this.allowedClient(socket.remoteAddress)) {
+      // A trusted proxy's client is checked once its PROXY header is read.
+      const peer = socket.remoteAddress;
+      if (peer !== undefined && !this.clients.trustedProxy(peer) && !this.clients.allowed(peer)) {
         // FPM's words; like FPM, the client gets no response and the connection is not counted.
-        this.log.error(`[pool ${this.name}] Connection disallowed: IP address '${socket.remoteAddress}' has been dropped.`);
+        this.log.error(`[pool ${this.name}] Connection disallowed: IP address '${peer}' has been dropped.`);
         socket.destroy();
         return;
       }
@@ -220,7 +227,8 @@ export class Pool {
     }
     const old = [...this.workers.values()].filter((worker) => worker.generation < generation);
     this.config = next;
-    this.allowedClient = clientFilter(next.listenAllowedClients);
+    this.clients = clientPolicy(next);
+    this.heads.setPolicy(this.clients);
     this.generation = generation;
     this.pmState = INITIAL_PM_STATE;
     this.dispatcher.configure(dispatchSettings(next));
@@ -426,6 +434,7 @@ export class Pool {
           slowlogTimeout: config.requestSlowlogTimeout,
           slowlog: config.slowlog,
           slowlogTraceDepth: config.requestSlowlogTraceDepth,
+          trustedProxies: config.listenTrustedProxies,
           accessLog: config.accessLog,
           accessFormat: config.accessFormat,
           accessSuppressPath: config.accessSuppressPath,

@@ -5,6 +5,7 @@ import { constants as osConstants } from 'node:os';
 import { createInterface } from 'node:readline';
 import { DispatchChannel } from '../ipc/channel.js';
 import { createConnectionTable, TableHeader } from '../ipc/connection-table.js';
+import { joinClient } from '../ipc/connection-from.js';
 import type { MasterMessage, RetireReason, WorkerMessage } from '../ipc/protocol.js';
 import {
   CONNECTION_TABLE_SIZE,
@@ -193,7 +194,9 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     this.table[entry] = ConnectionState.handed;
     let sent = false;
     try {
-      sent = this.channel.trySend(MasterRecord.connection, entry, connection.fd, connection.buffered ?? undefined);
+      sent = connection.client
+        ? this.channel.trySend(MasterRecord.connectionFrom, entry, connection.fd, joinClient(connection.client, connection.buffered))
+        : this.channel.trySend(MasterRecord.connection, entry, connection.fd, connection.buffered ?? undefined);
     } catch {
       // Its end is gone: it is exiting, and its exit answers for what it holds.
     }

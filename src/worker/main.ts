@@ -3,6 +3,7 @@
 import { closeSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { DispatchChannel } from '../ipc/channel.js';
+import { splitClient } from '../ipc/connection-from.js';
 import { mapConnectionTable } from '../ipc/connection-table.js';
 import { WORKER_SETTINGS_ENV, type MasterMessage, type WorkerMessage, type WorkerSettings } from '../ipc/protocol.js';
 import { CHANNEL_FD, MasterRecord, TABLE_FD } from '../ipc/records.js';
@@ -57,8 +58,9 @@ async function main(): Promise<void> {
   // What it reads at most per record: a request head and what came with it in the master's read.
   const capacity = settings.maxHeaderSize + 65536;
   const channel = new DispatchChannel(CHANNEL_FD, capacity, (type, id, fd, payload) => {
-    if (type === MasterRecord.connection) {
-      if (server) server.receive(fd, id, payload);
+    if (type === MasterRecord.connection || type === MasterRecord.connectionFrom) {
+      const { client, head } = type === MasterRecord.connectionFrom ? splitClient(payload!) : { client: null, head: payload };
+      if (server) server.receive(fd, id, head, client);
       else if (fd >= 0) closeSync(fd);
     } else if (type === MasterRecord.watch) server?.watch(id === 1);
   });

@@ -5,7 +5,9 @@ import type { DispatchChannel } from '../ipc/channel.js';
 import type { RetireReason, WorkerSettings, WorkerMessage } from '../ipc/protocol.js';
 import { TableHeader } from '../ipc/connection-table.js';
 import { ConnectionState, FAIR_WAIT_MS, SLOW_REQUEST_MS, WorkerRecord } from '../ipc/records.js';
+import type { ProxiedClient } from '../net/proxy-protocol.js';
 import { SlotWriter, type RequestTrace } from '../scoreboard/slot-writer.js';
+import { forwardedClients, showProxiedClient } from './client-address.js';
 import type { LoadedApp } from './app-loader.js';
 import type { AccessLog } from './access-log.js';
 import type { SlowlogWatchdog } from './slowlog-watchdog.js';
@@ -80,6 +82,8 @@ export class WorkerServer {
   private readonly slot: SlotWriter;
   private readonly slowlog: SlowlogWatchdog | null;
   private readonly accessLog: AccessLog | null;
+  /** listen.trusted_proxies: each request's client from its forwarding headers. */
+  private readonly forwardedClient: ((req: http.IncomingMessage) => void) | null;
 
   /**
    * The access log and the slowlog watchdog are loaded only when configured:
@@ -134,6 +138,7 @@ export class WorkerServer {
     this.slowlog = slowlog;
     this.header = new TableHeader(table);
     this.slot = new SlotWriter(settings.scoreboard, settings.slot);
+    this.forwardedClient = forwardedClients(settings.trustedProxies);
     const server = this;
     this.onResponseClose = function (this: http.ServerResponse) {
       server.requestEnded(this);
@@ -164,7 +169,7 @@ export class WorkerServer {
    * `head` (parsed first, then the rest comes from the socket). Served even
    * while stopping: the master handed it over before it stopped routing here.
    */
-  receive(fd: number, entry: number, head: Buffer | undefined): void {
+  receive(fd: number, entry: number, head: Buffer | undefined, client: ProxiedClient | null = null): void {
     this.received++;
     if (fd < 0) return;
     if (this.slot.load() >= this.settings.maxConcurrency) {
@@ -175,6 +180,7 @@ export class WorkerServer {
       return;
     }
     const socket = new Socket({ fd, readable: true, writable: true });
+    if (client) showProxiedClient(socket, client);
     this.held.set(socket, entry);
     this.awaitingFirstRequest.add(socket);
     this.slot.connectionAccepted();
@@ -265,6 +271,7 @@ export class WorkerServer {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.forwardedClient?.(req);
     const socket = req.socket;
     const firstOnConnection = this.awaitingFirstRequest.delete(socket);
     const entry = this.held.get(socket);

@@ -12,6 +12,7 @@ export function poolConfig(overrides: Partial<PoolConfig> = {}): PoolConfig {
     listenGroup: null,
     listenMode: 0o660,
     listenAllowedClients: ['any'],
+    listenTrustedProxies: [],
     app: '/srv/app.js',
     processPriority: null,
     pm: 'dynamic',
