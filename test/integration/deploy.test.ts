@@ -1,11 +1,15 @@
 // The files under deploy/: the Prometheus alert rules pass promtool's checks
-// and unit tests, and every poold series they and the Grafana dashboard name
-// exists on a real master's /metrics.
+// and unit tests; every poold series they and the Grafana dashboard name
+// exists on a real master's /metrics; the YAML passes yamllint; the container
+// config passes poold test and agrees with the Kubernetes manifest's timings;
+// the Dockerfile copies files that exist.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { cleanup, FIXTURES, freePort, get, globalSection, poolSection, ROOT, startPoold, type RunningPoold } from '../helpers/poold.js';
+import { cleanup, FIXTURES, freePort, get, globalSection, poolSection, ROOT, startPoold, tempDir, type RunningPoold } from '../helpers/poold.js';
+import { runPoold } from '../helpers/cli.js';
 import { runCommand } from '../helpers/run.js';
 import { hasPromtool, parseExposition, request } from '../helpers/status.js';
 
@@ -50,4 +54,41 @@ test('every poold series the alerts and the dashboard query is on /metrics', asy
   const present = new Set([...exposition.samples.map((sample) => sample.name), ...exposition.families.map((family) => family.name)]);
   const missing = [...wanted].filter((name) => !present.has(name));
   assert.deepEqual(missing, [], 'series the deploy files query but /metrics lacks');
+});
+
+const DEPLOY = path.join(ROOT, 'deploy');
+
+function hasYamllint(): boolean {
+  return spawnSync('yamllint', ['--version'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+}
+
+test('the YAML under deploy/ passes yamllint', { skip: !hasYamllint() && "yamllint not found: install Debian's yamllint (.ci/run does)" }, async () => {
+  const lint = await runCommand('yamllint', ['--strict', '-c', '.yamllint', 'kubernetes', 'prometheus'], { cwd: DEPLOY });
+  assert.equal(lint.code, 0, lint.stdout + lint.stderr);
+});
+
+test('the container config passes poold test, and the manifest leaves it time to drain', async () => {
+  const conf = readFileSync(path.join(DEPLOY, 'docker/poold.conf'), 'utf8');
+  // The image's app path, here the example app.
+  const dir = tempDir();
+  const file = path.join(dir, 'poold.conf');
+  writeFileSync(file, conf.replace('/srv/app/server.js', path.join(ROOT, 'examples/hello/app.js')));
+  const checked = await runPoold(['test', '-c', file], 20_000, { POOLD_WORKERS: '2' });
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(checked.code, 0, checked.stderr);
+
+  const manifest = readFileSync(path.join(DEPLOY, 'kubernetes/deployment.yaml'), 'utf8');
+  const grace = Number(/terminationGracePeriodSeconds: (\d+)/.exec(manifest)?.[1]);
+  const preStop = Number(/command: \["sleep", "(\d+)"\]/.exec(manifest)?.[1]);
+  const drain = Number(/^process_control_timeout = (\d+)s$/m.exec(conf)?.[1]);
+  assert.ok(grace > preStop + drain, `terminationGracePeriodSeconds ${grace} > preStop ${preStop} + process_control_timeout ${drain}`);
+});
+
+test('the Dockerfile copies files that exist and runs poold under tini', () => {
+  const dockerfile = readFileSync(path.join(DEPLOY, 'docker/Dockerfile'), 'utf8');
+  const sources = [...dockerfile.matchAll(/^COPY (?!--from)(\S+) /gm)].map((match) => match[1]!).filter((source) => source !== '.');
+  assert.ok(sources.length >= 2, sources.join(', '));
+  for (const source of sources) assert.ok(existsSync(path.join(ROOT, source)), `${source} exists`);
+  assert.match(dockerfile, /^ENTRYPOINT \["\/usr\/bin\/tini", "--", "poold"\]$/m);
+  assert.match(dockerfile, /^USER node$/m);
 });
