@@ -9,12 +9,13 @@ import {
   SUPPRESS_PATH_DIRECTIVE,
   findDirective,
   GLOBAL_DIRECTIVES,
+  PREFIX_DIRECTIVE,
   setField,
   type Directive,
   type PoolScalars,
 } from './schema.js';
 import { formatIssue, type ConfigIssue, type GlobalConfig, type SourceLocation } from './types.js';
-import { InvalidValue, type ValueType } from './values.js';
+import { InvalidValue, optionalPath, type ValueType } from './values.js';
 
 export interface PoolDraft {
   name: string;
@@ -32,6 +33,8 @@ export interface PoolDraft {
 
 export interface Draft {
   global: GlobalConfig;
+  /** Global directive name → where it was set. */
+  globalSources: Record<string, SourceLocation>;
   pools: PoolDraft[];
   issues: ConfigIssue[];
   warnings: string[];
@@ -42,14 +45,15 @@ export function assemble(doc: IniDocument, env: NodeJS.ProcessEnv): Draft {
   const warnings: string[] = [];
 
   const global = { ...defaultsOf(GLOBAL_DIRECTIVES) } as GlobalConfig; // every global directive has a default
+  const globalSources: Record<string, SourceLocation> = {};
   for (const entry of doc.global) {
     if (entry.subkey !== null) {
       issues.push(at(entry, 'Array are not allowed in the global section'));
       continue;
     }
     const directive = lookup(entry, 'global', issues);
-    if (directive?.section === 'global') {
-      parseInto(global, directive, entry, issues);
+    if (directive?.section === 'global' && parseInto(global, directive, entry, issues)) {
+      globalSources[directive.name] = { file: entry.file, line: entry.line };
     }
   }
 
@@ -65,6 +69,7 @@ export function assemble(doc: IniDocument, env: NodeJS.ProcessEnv): Draft {
       invalid: new Set(),
     };
     const poolIssues: ConfigIssue[] = [];
+    const prefix = prefixOf(pool.entries);
     for (const entry of pool.entries) {
       if (entry.key === SUPPRESS_PATH_DIRECTIVE && entry.subkey !== null) {
         if (entry.value === '') poolIssues.push(at(entry, `empty value for '${entry.key}[]'`));
@@ -77,7 +82,8 @@ export function assemble(doc: IniDocument, env: NodeJS.ProcessEnv): Draft {
       }
       const directive = lookup(entry, 'pool', poolIssues);
       if (directive?.section !== 'pool') continue;
-      if (parseInto(draft.values, directive, entry, poolIssues)) {
+      const dir = prefix !== null && directive.name !== PREFIX_DIRECTIVE ? prefix : path.dirname(entry.file);
+      if (parseInto(draft.values, directive, entry, poolIssues, dir)) {
         draft.sources[directive.name] = { file: entry.file, line: entry.line };
       } else {
         draft.invalid.add(directive.name);
@@ -87,7 +93,16 @@ export function assemble(doc: IniDocument, env: NodeJS.ProcessEnv): Draft {
     return draft;
   });
 
-  return { global, pools, issues, warnings };
+  return { global, globalSources, pools, issues, warnings };
+}
+
+/**
+ * FPM's pool `prefix`: the pool's other relative paths start there, wherever in
+ * the section it is set (the last one counts). A relative prefix starts at its file.
+ */
+function prefixOf(entries: readonly IniEntry[]): string | null {
+  const entry = entries.filter((e) => e.key === PREFIX_DIRECTIVE && e.subkey === null).at(-1);
+  return entry ? optionalPath.parse(entry.value, { dir: path.dirname(entry.file) }) : null;
 }
 
 /** Finds the entry's directive; reports unknown names and names used in the wrong section. */
@@ -115,9 +130,10 @@ function parseInto<C>(
   directive: { name: string; field: keyof C; type: ValueType<C[keyof C]> },
   entry: IniEntry,
   issues: ConfigIssue[],
+  dir = path.dirname(entry.file),
 ): boolean {
   try {
-    setField(target, directive.field, directive.type.parse(entry.value, { dir: path.dirname(entry.file) }));
+    setField(target, directive.field, directive.type.parse(entry.value, { dir }));
     return true;
   } catch (err) {
     if (!(err instanceof InvalidValue)) throw err;

@@ -28,6 +28,9 @@ describe('loadConfig defaults', () => {
     });
     const expected: PoolConfig = {
       name: 'www',
+      prefix: null,
+      user: null,
+      group: null,
       listen: { kind: 'tcp', host: '127.0.0.1', port: 9000 },
       listenBacklog: 511,
       listenOwner: null,
@@ -36,6 +39,7 @@ describe('loadConfig defaults', () => {
       listenQueueMax: 0,
       listenQueueTimeout: 0,
       app: fx.path('app.js'),
+      chdir: fx.dir,
       pm: 'static',
       maxChildren: 2,
       maxConcurrency: 1,
@@ -85,6 +89,9 @@ describe('loadConfig defaults', () => {
       'status.listen = /run/poold/status.sock',
       'status.allowed_clients = 10.0.0.1, ::1',
       '[www]',
+      'prefix = .',
+      'user = www-data',
+      'group = nogroup',
       'listen = sock/www.sock',
       'listen.backlog = 64',
       'listen.owner = www-data',
@@ -93,6 +100,7 @@ describe('loadConfig defaults', () => {
       'listen.queue_max = 100',
       'listen.queue_timeout = 30s',
       'app = app.js',
+      'chdir = sock/..',
       'pm = Dynamic',
       'pm.max_children = 10',
       'pm.max_concurrency = 4',
@@ -136,6 +144,9 @@ describe('loadConfig defaults', () => {
     const { sources, ...pool } = config.pools[0]!;
     assert.deepEqual(pool, {
       name: 'www',
+      prefix: fx.dir,
+      user: 'www-data',
+      group: 'nogroup',
       listen: { kind: 'unix', path: fx.path('sock/www.sock') },
       listenBacklog: 64,
       listenOwner: 'www-data',
@@ -144,6 +155,7 @@ describe('loadConfig defaults', () => {
       listenQueueMax: 100,
       listenQueueTimeout: 30_000,
       app: fx.path('app.js'),
+      chdir: fx.dir,
       pm: 'dynamic',
       maxChildren: 10,
       maxConcurrency: 4,
