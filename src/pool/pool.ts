@@ -1,4 +1,5 @@
 import type { Server, Socket } from 'node:net';
+import type { RunAs } from '../config/identities.js';
 import type { PoolConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { PROCESS_MANAGERS } from '../pm/index.js';
@@ -14,6 +15,7 @@ import { killLadder } from './kill-ladder.js';
 import { findOverdueWorkers, timeoutCheckInterval } from './request-timeouts.js';
 import { waitExited, waitReady } from './rollout.js';
 import { WorkerProcess, describeExit, type WorkerExit } from './worker-process.js';
+import { giveToWorkers, prepareWorkerLogs } from './worker-files.js';
 
 export type { PoolStats, RestartReason } from './accounting.js';
 
@@ -101,6 +103,8 @@ export class Pool {
     public config: PoolConfig,
     private listener: Server,
     private readonly log: Logger,
+    /** Whom the workers run as (null: as the master). */
+    private runAs: RunAs | null,
   ) {
     this.name = config.name;
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
@@ -108,6 +112,7 @@ export class Pool {
     // Twice pm.max_children: a worker being replaced keeps its slot until it
     // has exited, while its replacement already needs one.
     this.scoreboard = new Scoreboard(scoreboardPath(process.pid, config.name), config.maxChildren * 2);
+    this.prepareWorkerFiles(config, runAs);
     this.heads = new HeadReader(headLimits(config));
     this.heads.on('head', (connection) => this.dispatcher.offer(connection));
     // A stopping pool keeps its workers until every request that began arriving has been served.
@@ -179,19 +184,25 @@ export class Pool {
    * `listen` changed: it is bound before the old one closes.
    * Resolves with null on success, or why it was aborted.
    */
-  async reload(next: PoolConfig, listener: Server | null, drainTimeoutMs: number): Promise<string | null> {
+  async reload(
+    next: PoolConfig,
+    listener: Server | null,
+    drainTimeoutMs: number,
+    runAs: RunAs | null,
+  ): Promise<string | null> {
     const generation = this.generation + 1;
     const previousScoreboard = this.scoreboard;
     if (next.maxChildren * 2 > previousScoreboard.slotCount) {
       this.scoreboard = new Scoreboard(previousScoreboard.file, next.maxChildren * 2, previousScoreboard);
     }
+    this.prepareWorkerFiles(next, runAs);
     // Connections on a new address are served from the start, by the old generation until the switch.
     if (listener) this.listen(listener);
     // Even an ondemand pool starts one worker: a broken deploy must fail here, not on the first request.
     const count = Math.max(1, initialWorkers(next));
     const fresh: WorkerProcess[] = [];
     for (let i = 0; i < count; i++) {
-      const worker = this.spawn(next, generation);
+      const worker = this.spawn(next, generation, runAs);
       if (worker) fresh.push(worker);
     }
     const failure = await waitReady(fresh, drainTimeoutMs);
@@ -203,6 +214,7 @@ export class Pool {
     }
     const old = [...this.workers.values()].filter((worker) => worker.generation < generation);
     this.config = next;
+    this.runAs = runAs;
     this.generation = generation;
     this.pmState = INITIAL_PM_STATE;
     this.dispatcher.configure(dispatchSettings(next));
@@ -303,6 +315,7 @@ export class Pool {
 
   /** Tells every worker to reopen its access log (the master reopens its own logs). */
   reopenLogs(): void {
+    this.prepareWorkerFiles(this.config, this.runAs);
     for (const worker of this.workers.values()) worker.reopenLogs();
   }
 
@@ -368,7 +381,13 @@ export class Pool {
     for (let i = 0; i < toSpawn; i++) this.spawn();
   }
 
-  private spawn(config = this.config, generation = this.generation): WorkerProcess | null {
+  /** What workers running as `runAs` must be able to write: their scoreboard and logs. */
+  private prepareWorkerFiles(config: PoolConfig, runAs: RunAs | null): void {
+    giveToWorkers(this.scoreboard.file, runAs);
+    for (const problem of prepareWorkerLogs(config, runAs)) this.log.error(`[pool ${this.name}] ${problem}`);
+  }
+
+  private spawn(config = this.config, generation = this.generation, runAs = this.runAs): WorkerProcess | null {
     const scoreboard = this.scoreboard;
     const slot = scoreboard.allocate();
     if (slot === null) {
@@ -399,6 +418,8 @@ export class Pool {
         catchOutput: config.catchWorkersOutput,
         env: config.env,
         clearEnv: config.clearEnv,
+        runAs,
+        cwd: config.chdir,
       },
       scoreboard,
       slot,
