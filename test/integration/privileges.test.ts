@@ -79,7 +79,7 @@ test('as root with user = nobody: workers run as nobody:nogroup, its groups, USE
   });
 });
 
-test('a worker running as nobody still dies with a SIGKILLed master, even stuck in synchronous code', asRoot, async (t) => {
+test('a worker running as nobody writes its slowlog, and still dies with a SIGKILLed master, even stuck in synchronous code', asRoot, async (t) => {
   const port = await freePort();
   const shared = sharedDir();
   let poold: RunningPoold | undefined;
@@ -90,9 +90,11 @@ test('a worker running as nobody still dies with a SIGKILLed master, even stuck 
   const requests = path.join(shared, 'requests.log');
   writeFileSync(requests, '');
   chownSync(requests, NOBODY, NOBODY);
+  const slowlog = path.join(shared, 'slow.log');
+  const settings = `user = nobody\nenv[REQUEST_LOG] = ${requests}\nslowlog = ${slowlog}\nrequest_slowlog_timeout = 1s\n`;
   poold = await startPoold(
     globalSection() +
-      poolSection('www', port, path.join(FIXTURES, 'app.js'), `user = nobody\nenv[REQUEST_LOG] = ${requests}\n`).replace(
+      poolSection('www', port, path.join(FIXTURES, 'app.js'), settings).replace(
         'pm.max_children = 2',
         'pm.max_children = 1',
       ),
@@ -101,6 +103,9 @@ test('a worker running as nobody still dies with a SIGKILLed master, even stuck 
   assert.equal(ids(worker!, 'Uid')[0], NOBODY);
   const blocked = get(port, '/block?ms=20000', 30_000).catch(() => 'cut');
   await waitFor('the request to reach the worker', () => readFileSync(requests, 'utf8').includes('/block'));
+  // The slowlog thread reads the request from the scoreboard and appends its stack to the slowlog.
+  await waitFor('the slowlog entry', () => readFileSync(slowlog, 'utf8').includes('request = GET /block?ms=20000'), 15_000);
+  assert.equal(statSync(slowlog).uid, NOBODY);
   process.kill(poold.pid, 'SIGKILL');
   await waitExit(poold, 5000);
   // Its IPC channel closing cannot wake a worker stuck in Atomics.wait: only the parent-death signal can.
