@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { isRunning, runPoold, waitExit, writeConfig } from '../helpers/cli.js';
 import { runCommand } from '../helpers/run.js';
 import {
@@ -32,21 +32,19 @@ function ids(pid: number, field: 'Uid' | 'Gid'): number[] {
   return line.split(/\s+/).slice(1, 5).map(Number);
 }
 
-/** A directory the pool's user can reach (a test's temp dir is root's alone). */
-function sharedDir(): string {
+/** A directory the pool's user can reach (a test's temp dir is root's alone), removed after the test. */
+function sharedDir(t: TestContext): string {
   const dir = tempDir('poold-shared-');
   chmodSync(dir, 0o755);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
 test('as root with user = nobody: workers run as nobody:nogroup, its groups, USER and HOME, and write their access log', asRoot, async (t) => {
   const port = await freePort();
-  const logs = sharedDir();
+  const logs = sharedDir(t);
   let poold: RunningPoold | undefined;
-  t.after(async () => {
-    await cleanup(poold);
-    rmSync(logs, { recursive: true, force: true });
-  });
+  t.after(() => cleanup(poold));
   const accessLog = path.join(logs, 'access.log');
   poold = await startPoold(globalSection() + poolSection('www', port, IDENTITY_APP, `user = nobody\naccess.log = ${accessLog}\n`));
   const [worker] = poold.workerPids();
@@ -81,12 +79,9 @@ test('as root with user = nobody: workers run as nobody:nogroup, its groups, USE
 
 test('a worker running as nobody writes its slowlog, and still dies with a SIGKILLed master, even stuck in synchronous code', asRoot, async (t) => {
   const port = await freePort();
-  const shared = sharedDir();
+  const shared = sharedDir(t);
   let poold: RunningPoold | undefined;
-  t.after(async () => {
-    await cleanup(poold);
-    rmSync(shared, { recursive: true, force: true });
-  });
+  t.after(() => cleanup(poold));
   const requests = path.join(shared, 'requests.log');
   writeFileSync(requests, '');
   chownSync(requests, NOBODY, NOBODY);
@@ -150,8 +145,7 @@ test('poold test resolves user, group, listen.owner and listen.group through NSS
 });
 
 test('not as root, user and group are ignored with a notice', asRoot, async (t) => {
-  const dir = sharedDir();
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = sharedDir(t);
   const { file } = writeConfig(
     '[global]\nstatus.listen = none\n[www]\nlisten = 127.0.0.1:1\napp = @FIXTURES@/app.js\npm = static\npm.max_children = 1\n' +
       'user = www-data\ngroup = www-data\n',
@@ -197,12 +191,9 @@ async function wwwData(): Promise<[number, number]> {
 
 test("Debian's stock php-fpm.conf and www.conf, with app added and listen on loopback: poold test passes, the pool serves as www-data", asRoot, async (t) => {
   const port = await freePort();
-  const dir = sharedDir();
+  const dir = sharedDir(t);
   let poold: RunningPoold | undefined;
-  t.after(async () => {
-    await cleanup(poold);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  t.after(() => cleanup(poold));
   const main = debianConfig(dir, `127.0.0.1:${port}`);
   const tested = await runPoold(['test', '-c', path.join(dir, 'php-fpm.conf')]);
   assert.equal(tested.code, 0, tested.stderr);
@@ -214,12 +205,9 @@ test("Debian's stock php-fpm.conf and www.conf, with app added and listen on loo
 });
 
 test("Debian's socket named after its pid file (php8.2-fpm.sock beside php8.2-fpm.pid) stays the pool's; the control socket is apart", asRoot, async (t) => {
-  const dir = sharedDir();
+  const dir = sharedDir(t);
   let poold: RunningPoold | undefined;
-  t.after(async () => {
-    await cleanup(poold);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  t.after(() => cleanup(poold));
   poold = await startPoold(debianConfig(dir, null));
   const socketPath = path.join(dir, 'php8.2-fpm.sock');
   const response = await getFrom({ socketPath }, '/');
