@@ -1,10 +1,11 @@
 // Pools run as their user (as root), in their directory; names resolve through
 // NSS; Debian's stock php-fpm files run as they are, with only `app` added.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { isRunning, runPoold, waitExit, writeConfig } from '../helpers/cli.js';
+import { isRunning, killAll, runPoold, waitExit, writeConfig } from '../helpers/cli.js';
 import { runCommand } from '../helpers/run.js';
 import {
   FIXTURES,
@@ -161,6 +162,32 @@ test('not as root, user and group are ignored with a notice', asRoot, async (t) 
   assert.match(result.stderr, new RegExp(`^NOTICE: \\[${file}:8\\] \\[pool www\\] 'user' directive is ignored when poold is not running as root$`, 'm'));
   assert.match(result.stderr, new RegExp(`^NOTICE: \\[${file}:9\\] \\[pool www\\] 'group' directive is ignored when poold is not running as root$`, 'm'));
   assert.doesNotMatch(result.stderr, /WARNING/);
+});
+
+test('a master not running as root ignores user and group: its workers run as its own user', asRoot, async (t) => {
+  const port = await freePort();
+  const dir = sharedDir(t);
+  chownSync(dir, NOBODY, NOBODY);
+  const { file } = writeConfig(
+    `[global]\npid = ${dir}/poold.pid\nstatus.listen = none\n` +
+      poolSection('www', port, IDENTITY_APP, 'user = www-data\ngroup = www-data\n'),
+    dir,
+  );
+  const master = spawn(
+    'setpriv',
+    ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', '--', process.execPath, POOLD_BIN, 'start', '-c', file],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  master.stderr!.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
+  t.after(() => {
+    killAll([master.pid!, ...[...log.matchAll(/child (\d+) started/g)].map((m) => Number(m[1]))]);
+  });
+  await waitFor(`poold (as nobody) to serve\n${log}`, () => log.includes('ready to handle connections'), 15_000);
+  assert.match(log, /NOTICE: \[\S+:\d+\] \[pool www\] 'user' directive is ignored when poold is not running as root/);
+  assert.match(log, /NOTICE: \[\S+:\d+\] \[pool www\] 'group' directive is ignored when poold is not running as root/);
+  const seen = JSON.parse((await get(port, '/')).body) as { uid: number; gid: number };
+  assert.deepEqual([seen.uid, seen.gid], [NOBODY, NOBODY]);
 });
 
 /**
