@@ -191,10 +191,9 @@ export class Master {
    */
   private async resolveIdentities(config: PooldConfig): Promise<Map<string, PoolIdentities> | ConfigError> {
     const resolved = await resolveIdentities(config, identityContext());
-    if (resolved.issues.length > 0) return new ConfigError(resolved.issues);
     for (const warning of resolved.warnings) this.log.warning(warning);
     for (const notice of resolved.notices) this.log.notice(notice);
-    return resolved.pools;
+    return resolved.issues.length > 0 ? new ConfigError(resolved.issues) : resolved.pools;
   }
 
   /** Every pool's socket is bound before any worker starts; one failure undoes them all. */

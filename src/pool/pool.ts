@@ -15,7 +15,7 @@ import { killLadder } from './kill-ladder.js';
 import { findOverdueWorkers, timeoutCheckInterval } from './request-timeouts.js';
 import { waitExited, waitReady } from './rollout.js';
 import { WorkerProcess, describeExit, type WorkerExit } from './worker-process.js';
-import { giveToWorkers, prepareWorkerLogs } from './worker-files.js';
+import { prepareWorkerFiles } from './worker-files.js';
 
 export type { PoolStats, RestartReason } from './accounting.js';
 
@@ -383,8 +383,9 @@ export class Pool {
 
   /** What workers running as `runAs` must be able to write: their scoreboard and logs. */
   private prepareWorkerFiles(config: PoolConfig, runAs: RunAs | null): void {
-    giveToWorkers(this.scoreboard.file, runAs);
-    for (const problem of prepareWorkerLogs(config, runAs)) this.log.error(`[pool ${this.name}] ${problem}`);
+    for (const problem of prepareWorkerFiles(this.scoreboard.file, config, runAs)) {
+      this.log.error(`[pool ${this.name}] ${problem}`);
+    }
   }
 
   private spawn(config = this.config, generation = this.generation, runAs = this.runAs): WorkerProcess | null {
