@@ -244,4 +244,20 @@ test("Debian's socket named after its pid file (php8.2-fpm.sock beside php8.2-fp
   const status = await runPoold(['status', '--pid', path.join(dir, 'php8.2-fpm.pid')]);
   assert.equal(status.code, 0, status.stderr);
   assert.ok(statSync(path.join(dir, 'php8.2-fpm.control')).isSocket());
+
+  // A pool socket where the control socket goes is refused, at its line.
+  const control = path.join(dir, 'php8.2-fpm.control');
+  const clashing = path.join(dir, 'pool.d/www.conf');
+  writeFileSync(clashing, readFileSync(clashing, 'utf8').replace(`listen = ${socketPath}`, `listen = ${control}`));
+  const line = readFileSync(clashing, 'utf8').split('\n').indexOf(`listen = ${control}`) + 1;
+  const main = path.join(dir, 'php-fpm.conf');
+  const pidLine = readFileSync(main, 'utf8').split('\n').findIndex((l) => l.startsWith('pid = ')) + 1;
+  const refused = await runPoold(['test', '-c', main]);
+  assert.equal(refused.code, 78, refused.stderr);
+  assert.ok(
+    refused.stderr.includes(
+      `ERROR: [${clashing}:${line}] [pool www] 'listen' = '${control}' is already used by the control socket next to 'pid' (${main}:${pidLine})`,
+    ),
+    refused.stderr,
+  );
 });
