@@ -1,10 +1,12 @@
 import path from 'node:path';
-import { dumpConfig } from '../config/index.js';
+import { dumpConfig, formatIssue } from '../config/index.js';
+import { resolveIdentities } from '../config/identities.js';
+import { identityContext } from '../pool/spawn-worker.js';
 import { EXIT } from './exit-codes.js';
 import { loadConfigOrReport } from './load-config.js';
 import { nativeHelperProblem } from './native-helper.js';
 
-export function testCommand(options: { config: string; dump?: boolean }): number {
+export async function testCommand(options: { config: string; dump?: boolean }): Promise<number> {
   // A configuration that passes must be one `poold start` can run.
   const problem = nativeHelperProblem();
   if (problem) {
@@ -18,6 +20,15 @@ export function testCommand(options: { config: string; dump?: boolean }): number
     return EXIT.CONFIG;
   }
   for (const warning of loaded.warnings) process.stderr.write(`WARNING: ${warning}\n`);
+  // Users and groups as `poold start` by this same user would resolve them.
+  const identities = await resolveIdentities(loaded.config, identityContext());
+  for (const warning of identities.warnings) process.stderr.write(`WARNING: ${warning}\n`);
+  for (const notice of identities.notices) process.stderr.write(`NOTICE: ${notice}\n`);
+  if (identities.issues.length > 0) {
+    for (const issue of identities.issues) process.stderr.write(`ERROR: ${formatIssue(issue)}\n`);
+    process.stderr.write(`ERROR: configuration file ${file} test failed\n`);
+    return EXIT.CONFIG;
+  }
   if (options.dump) process.stdout.write(dumpConfig(loaded.config));
   process.stderr.write(`NOTICE: configuration file ${file} test is successful\n`);
   return EXIT.OK;

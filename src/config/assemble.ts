@@ -9,13 +9,14 @@ import {
   SUPPRESS_PATH_DIRECTIVE,
   findDirective,
   GLOBAL_DIRECTIVES,
+  PREFIX_DIRECTIVE,
   setField,
   type Directive,
   type PoolScalars,
 } from './schema.js';
 import { describeAnswer, fpmAnswer } from './fpm-answers.js';
 import { formatIssue, type ConfigIssue, type GlobalConfig, type SourceLocation } from './types.js';
-import { InvalidValue, type ValueType } from './values.js';
+import { InvalidValue, optionalPath, type ValueType } from './values.js';
 
 export interface PoolDraft {
   name: string;
@@ -33,6 +34,8 @@ export interface PoolDraft {
 
 export interface Draft {
   global: GlobalConfig;
+  /** Global directive name → where it was set. */
+  globalSources: Record<string, SourceLocation>;
   pools: PoolDraft[];
   issues: ConfigIssue[];
   warnings: string[];
@@ -43,14 +46,15 @@ export function assemble(doc: IniDocument, env: NodeJS.ProcessEnv): Draft {
   const warnings: string[] = [];
 
   const global = { ...defaultsOf(GLOBAL_DIRECTIVES) } as GlobalConfig; // every global directive has a default
+  const globalSources: Record<string, SourceLocation> = {};
   for (const entry of doc.global) {
     if (entry.subkey !== null) {
       issues.push(at(entry, 'Array are not allowed in the global section'));
       continue;
     }
     const directive = lookup(entry, 'global', issues, warnings);
-    if (directive?.section === 'global') {
-      parseInto(global, directive, entry, issues);
+    if (directive?.section === 'global' && parseInto(global, directive, entry, issues)) {
+      globalSources[directive.name] = { file: entry.file, line: entry.line };
     }
   }
 
@@ -66,6 +70,7 @@ export function assemble(doc: IniDocument, env: NodeJS.ProcessEnv): Draft {
       invalid: new Set(),
     };
     const poolIssues: ConfigIssue[] = [];
+    const prefix = prefixOf(pool.entries);
     for (const entry of pool.entries) {
       if (entry.key === SUPPRESS_PATH_DIRECTIVE && entry.subkey !== null) {
         if (entry.value === '') poolIssues.push(at(entry, `empty value for '${entry.key}[]'`));
@@ -78,7 +83,8 @@ export function assemble(doc: IniDocument, env: NodeJS.ProcessEnv): Draft {
       }
       const directive = lookup(entry, 'pool', poolIssues, warnings, pool.name);
       if (directive?.section !== 'pool') continue;
-      if (parseInto(draft.values, directive, entry, poolIssues)) {
+      const dir = prefix !== null && directive.name !== PREFIX_DIRECTIVE ? prefix : path.dirname(entry.file);
+      if (parseInto(draft.values, directive, entry, poolIssues, dir)) {
         draft.sources[directive.name] = { file: entry.file, line: entry.line };
       } else {
         draft.invalid.add(directive.name);
@@ -88,7 +94,16 @@ export function assemble(doc: IniDocument, env: NodeJS.ProcessEnv): Draft {
     return draft;
   });
 
-  return { global, pools, issues, warnings };
+  return { global, globalSources, pools, issues, warnings };
+}
+
+/**
+ * FPM's pool `prefix`: the pool's other relative paths start there, wherever in
+ * the section it is set (the last one counts). A relative prefix starts at its file.
+ */
+function prefixOf(entries: readonly IniEntry[]): string | null {
+  const entry = entries.filter((e) => e.key === PREFIX_DIRECTIVE && e.subkey === null).at(-1);
+  return entry ? optionalPath.parse(entry.value, { dir: path.dirname(entry.file) }) : null;
 }
 
 /** Finds the entry's directive; reports unknown names and names used in the wrong section. */
@@ -122,9 +137,10 @@ function parseInto<C>(
   directive: { name: string; field: keyof C; type: ValueType<C[keyof C]> },
   entry: IniEntry,
   issues: ConfigIssue[],
+  dir = path.dirname(entry.file),
 ): boolean {
   try {
-    setField(target, directive.field, directive.type.parse(entry.value, { dir: path.dirname(entry.file) }));
+    setField(target, directive.field, directive.type.parse(entry.value, { dir }));
     return true;
   } catch (err) {
     if (!(err instanceof InvalidValue)) throw err;

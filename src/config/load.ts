@@ -4,7 +4,7 @@ import path from 'node:path';
 import { assemble } from './assemble.js';
 import { readIni } from './ini.js';
 import { ConfigError, type PooldConfig } from './types.js';
-import { processMaxIssues, validatePools } from './validate.js';
+import { pathCollisions, processMaxIssues, validatePools } from './validate.js';
 
 export interface LoadedConfig {
   config: PooldConfig;
@@ -22,7 +22,8 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   const doc = readIni(mainFile, env);
   const draft = assemble(doc, env);
   const { pools, issues } = validatePools(draft.pools, mainFile);
-  const all = [...doc.issues, ...draft.issues, ...issues, ...processMaxIssues(draft.global, pools)];
+  const collisions = pathCollisions(draft.global, draft.globalSources, draft.pools, mainFile);
+  const all = [...doc.issues, ...draft.issues, ...issues, ...collisions, ...processMaxIssues(draft.global, pools)];
   if (all.length > 0) throw new ConfigError(all);
   return {
     config: { file: mainFile, global: draft.global, pools },

@@ -60,6 +60,8 @@ export type Directive = GlobalDirective | PoolDirective;
 /** The array directives, pool sections only: `env[NAME] = value` and `access.suppress_path[] = /path`. */
 export const ENV_DIRECTIVE = 'env';
 export const SUPPRESS_PATH_DIRECTIVE = 'access.suppress_path';
+/** `prefix`: the other relative paths of its pool start there (assemble.ts). */
+export const PREFIX_DIRECTIVE = 'prefix';
 
 // Keyed by config field so that a field added to types.ts without a
 // directive here is a compile error; key order is the order of the dump.
@@ -101,6 +103,9 @@ const GLOBAL: Spec<GlobalConfig> = {
 };
 
 const POOL: Spec<PoolScalars> = {
+  prefix: { name: PREFIX_DIRECTIVE, type: optionalPath, default: null },
+  user: { name: 'user', type: optionalName, default: null },
+  group: { name: 'group', type: optionalName, default: null },
   listen: { name: 'listen', type: listen, default: undefined },
   listenBacklog: { name: 'listen.backlog', type: uint, default: 511 },
   listenOwner: { name: 'listen.owner', type: optionalName, default: null },
@@ -113,6 +118,8 @@ const POOL: Spec<PoolScalars> = {
   listenQueueTimeout: { name: 'listen.queue_timeout', type: time, default: 0 },
   app: { name: 'app', type: filePath, default: undefined },
   processPriority: { name: 'process.priority', type: priority, default: null },
+  // Computed by validate.ts: the app module's directory.
+  chdir: { name: 'chdir', type: filePath, default: undefined },
   pm: { name: 'pm', type: pm, default: undefined },
   maxChildren: { name: 'pm.max_children', type: uint, default: undefined },
   maxConcurrency: { name: 'pm.max_concurrency', type: uint, default: 1 },

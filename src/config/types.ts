@@ -37,6 +37,11 @@ export interface GlobalConfig {
 
 export interface PoolConfig {
   name: string;
+  /** `prefix`: where the pool's relative paths start (null: the directory of the file that sets each). */
+  prefix: string | null;
+  /** `user` and `group`: whom the workers run as when the master runs as root (null: not set). */
+  user: string | null;
+  group: string | null;
   listen: ListenAddress;
   listenBacklog: number;
   listenOwner: string | null;
@@ -49,6 +54,8 @@ export interface PoolConfig {
   app: string;
   /** `process.priority`: the workers' nice value (null = the master's). */
   processPriority: number | null;
+  /** `chdir`: the workers' working directory (default: the app module's directory). */
+  chdir: string;
   pm: PmMode;
   maxChildren: number;
   maxConcurrency: number;

@@ -2,10 +2,12 @@
 // and the defaults that depend on other fields. Every issue is collected.
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import type { PoolDraft } from './assemble.js';
+import { controlSocketPath } from '../master/control-path.js';
 import { defaultsOf, POOL_DIRECTIVES, type PoolScalars } from './schema.js';
-import type { ConfigIssue, GlobalConfig, ListenAddress, PoolConfig } from './types.js';
-import { ALL_ADDRESSES } from './values.js';
+import type { ConfigIssue, GlobalConfig, ListenAddress, PoolConfig, SourceLocation } from './types.js';
+import { ALL_ADDRESSES, listen } from './values.js';
 
 const POOL_DEFAULTS = defaultsOf(POOL_DIRECTIVES);
 
@@ -81,6 +83,7 @@ function validatePool(draft: PoolDraft): { pool: PoolConfig | null; issues: Conf
   } else if (!isFile(v.app)) {
     report('app', `the app '${v.app}' does not exist or is not a file`);
   }
+  const chdir = workingDirectory(v, report);
   if (!v.pm && parsed('pm')) report('pm', 'the process manager is missing (static, dynamic or ondemand)');
 
   // As in php-fpm, an unset number counts as 0.
@@ -133,7 +136,7 @@ function validatePool(draft: PoolDraft): { pool: PoolConfig | null; issues: Conf
     report('http.max_header_size', 'http.max_header_size must be a positive value');
   }
 
-  const scalars = { ...v, ...spare };
+  const scalars = { ...v, ...spare, chdir };
   if (issues.length > 0 || draft.invalid.size > 0 || !isComplete(scalars)) return { pool: null, issues };
   return {
     pool: { name: draft.name, ...scalars, env: draft.env, accessSuppressPath: draft.suppressPaths, sources: draft.sources },
@@ -142,6 +145,17 @@ function validatePool(draft: PoolDraft): { pool: PoolConfig | null; issues: Conf
 }
 
 type Report = (key: string, message: string) => void;
+
+/** `prefix` and `chdir` must be directories (FPM's messages); chdir defaults to the app module's directory. */
+function workingDirectory(v: Partial<PoolScalars>, report: Report): string | undefined {
+  if (v.prefix && !isDirectory(v.prefix)) {
+    report('prefix', `the prefix '${v.prefix}' does not exist or is not a directory`);
+  }
+  if (v.chdir && !isDirectory(v.chdir)) {
+    report('chdir', `the chdir path '${v.chdir}' does not exist or is not a directory`);
+  }
+  return v.chdir ?? (v.app ? path.dirname(v.app) : undefined);
+}
 
 /** php-fpm's dynamic rules, in its order; pm.start_servers defaults to the middle of the spare range. */
 function dynamicSpares(
@@ -183,6 +197,88 @@ function dynamicSpares(
   return { startServers: start, minSpareServers: min, maxSpareServers: max };
 }
 
+/** A file or address poold uses, and who configured it. */
+interface Use {
+  address: ListenAddress;
+  /** Logs are appended with O_APPEND: several may share one file (or /dev/stderr). */
+  isLog: boolean;
+  /** How another issue names this use. */
+  what: string;
+  where: ConfigIssue;
+}
+
+/**
+ * No two of the pid file, the control socket, the logs, the status listener
+ * and the pools' sockets may be the same file or address: binding one socket
+ * unlinks a stale file at its path, so a collision destroys the other file or
+ * takes over its address. Logs may share a file with logs. Two pools' sockets
+ * are listenConflicts' business.
+ */
+export function pathCollisions(
+  global: GlobalConfig,
+  globalSources: Record<string, SourceLocation>,
+  drafts: PoolDraft[],
+  mainFile: string,
+): ConfigIssue[] {
+  const uses: Use[] = [];
+  const add = (
+    value: ListenAddress | string | null | undefined,
+    key: string,
+    isLog: boolean,
+    where: ConfigIssue,
+    label = `'${key}'`,
+  ): void => {
+    if (!value) return;
+    const address: ListenAddress = typeof value === 'string' ? { kind: 'unix', path: value } : value;
+    const at = where.line ? ` (${where.file}:${where.line})` : '';
+    uses.push({ address, isLog, what: `${label}${at}`, where: { ...where, key } });
+  };
+  const globalAt = (key: string): ConfigIssue => ({ ...(globalSources[key] ?? { file: mainFile }), message: '' });
+  add(global.pid, 'pid', false, globalAt('pid'));
+  if (global.pid) add(controlSocketPath(global.pid), 'pid', false, globalAt('pid'), "the control socket next to 'pid'");
+  add(global.errorLog, 'error_log', true, globalAt('error_log'));
+  add(global.statusListen, 'status.listen', false, globalAt('status.listen'));
+  for (const draft of drafts) {
+    const poolAt = (key: string): ConfigIssue => ({
+      ...(draft.sources[key] ?? { file: draft.file, line: draft.line }),
+      pool: draft.name,
+      message: '',
+    });
+    const ofPool = (key: string): string => `'${key}' of pool '${draft.name}'`;
+    add(draft.values.listen, 'listen', false, poolAt('listen'), ofPool('listen'));
+    add(draft.values.accessLog, 'access.log', true, poolAt('access.log'), ofPool('access.log'));
+    add(draft.values.slowlog, 'slowlog', true, poolAt('slowlog'), ofPool('slowlog'));
+  }
+  const issues: ConfigIssue[] = [];
+  uses.forEach((use, i) => {
+    const other = uses.slice(0, i).find((earlier) => collide(earlier, use));
+    if (other) {
+      const value = listen.format(use.address);
+      issues.push({ ...use.where, message: `'${use.where.key}' = '${value}' is already used by ${other.what}` });
+    }
+  });
+  return issues;
+}
+
+function collide(a: Use, b: Use): boolean {
+  if (a.isLog && b.isLog) return false;
+  // Pool against pool: listenConflicts reports it, in FPM's words.
+  if (a.where.key === 'listen' && b.where.key === 'listen') return false;
+  if (a.address.kind === 'unix' && b.address.kind === 'unix') {
+    return canonicalPath(a.address.path) === canonicalPath(b.address.path);
+  }
+  return conflicts(a.address, b.address);
+}
+
+/** The path with its directory's symbolic links resolved (/var/run/x is /run/x on Debian). */
+function canonicalPath(file: string): string {
+  try {
+    return path.join(fs.realpathSync(path.dirname(file)), path.basename(file));
+  } catch {
+    return file;
+  }
+}
+
 function listenConflicts(drafts: PoolDraft[]): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   drafts.forEach((draft, i) => {
@@ -219,6 +315,14 @@ function covers(wildcard: string, host: string): boolean {
 function isFile(file: string): boolean {
   try {
     return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return fs.statSync(dir).isDirectory();
   } catch {
     return false;
   }

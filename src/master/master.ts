@@ -3,12 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { onExit } from 'signal-exit';
 import { EXIT } from '../cli/exit-codes.js';
 import { ConfigError, formatIssue, loadConfig, type GlobalConfig, type PoolConfig, type PooldConfig } from '../config/index.js';
+import { resolveIdentities, type PoolIdentities } from '../config/identities.js';
 import { reopenLogger, type Logger } from '../log/logger.js';
-import { applyUnixSocketPermissions, bindListener, describeAddress, listenOn } from '../pool/listener.js';
+import { applyUnixSocketPermissions, bindListener, describeAddress, listenOn, type SocketOwner } from '../pool/listener.js';
 import { Pool } from '../pool/pool.js';
 import { setProcessPriority } from '../pool/process-priority.js';
+import { hasParentDeathSignal, identityContext } from '../pool/spawn-worker.js';
 import { CrashWindow } from './emergency-restart.js';
-import { hasParentDeathSignal } from '../pool/spawn-worker.js';
 import { removeStaleScoreboards } from '../scoreboard/file.js';
 import { PooldMetrics } from '../status/metrics.js';
 import { StatusServer } from '../status/server.js';
@@ -92,13 +93,17 @@ export class Master {
   async run(): Promise<number> {
     const pidFile = this.config.global.pid;
     if (pidFile) this.checkNotRunning(pidFile);
+    const identities = await this.resolveIdentities(this.config);
+    if (identities instanceof ConfigError) {
+      throw new StartError(identities.issues.map(formatIssue).join('\n'), EXIT.CONFIG);
+    }
     const { processPriority } = this.config.global;
     if (processPriority !== null) {
       // Before any worker starts: those of pools without their own process.priority inherit it.
       const problem = setProcessPriority(process.pid, processPriority);
       if (problem) throw new StartError(`[global] unable to set process.priority ${processPriority}: ${problem}`, EXIT.CONFIG);
     }
-    const listeners = await this.bindAll(this.config.pools);
+    const listeners = await this.bindAll(this.config.pools, identities);
     await this.startStatusListener();
     if (pidFile) {
       writePidFile(pidFile);
@@ -117,7 +122,7 @@ export class Master {
     }
     this.signals.install();
     for (const [index, poolConfig] of this.config.pools.entries()) {
-      this.addPool(new Pool(poolConfig, listeners[index]!, this.log));
+      this.addPool(new Pool(poolConfig, listeners[index]!, this.log, identities.get(poolConfig.name)!.runAs));
     }
     this.phase = 'running';
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
@@ -172,8 +177,7 @@ export class Master {
         label: '[global] status.listen:',
         listenBacklog: 511,
         listenMode: 0o660,
-        listenOwner: null,
-        listenGroup: null,
+        owner: { socketUid: -1, socketGid: -1 },
       });
     } catch (err) {
       throw new StartError((err as Error).message, EXIT.UNAVAILABLE);
@@ -231,11 +235,22 @@ export class Master {
     if (state.kind === 'stale') this.log.notice(`removing stale pid file ${pidFile} (pid ${state.pid} is gone)`);
   }
 
+  /**
+   * user, group, listen.owner and listen.group, looked up now (through NSS):
+   * a name that does not resolve is a configuration error, as in `poold test`.
+   */
+  private async resolveIdentities(config: PooldConfig): Promise<Map<string, PoolIdentities> | ConfigError> {
+    const resolved = await resolveIdentities(config, identityContext());
+    for (const warning of resolved.warnings) this.log.warning(warning);
+    for (const notice of resolved.notices) this.log.notice(notice);
+    return resolved.issues.length > 0 ? new ConfigError(resolved.issues) : resolved.pools;
+  }
+
   /** Every pool's socket is bound before any worker starts; one failure undoes them all. */
-  private async bindAll(pools: readonly PoolConfig[]): Promise<Server[]> {
+  private async bindAll(pools: readonly PoolConfig[], identities: Map<string, PoolIdentities>): Promise<Server[]> {
     const bound: Server[] = [];
     try {
-      for (const pool of pools) bound.push(await bindListener(pool));
+      for (const pool of pools) bound.push(await bindListener(pool, identities.get(pool.name)!));
       return bound;
     } catch (err) {
       for (const server of bound) server.close();
@@ -336,10 +351,14 @@ export class Master {
       return outcome;
     };
     let next: PooldConfig;
+    let identities: Map<string, PoolIdentities>;
     try {
       const loaded = loadConfig(this.config.file);
       next = loaded.config;
       for (const warning of loaded.warnings) this.log.warning(warning);
+      const resolved = await this.resolveIdentities(next);
+      if (resolved instanceof ConfigError) throw resolved;
+      identities = resolved;
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       const messages = err.issues.map(formatIssue);
@@ -352,7 +371,7 @@ export class Master {
       for (const poolConfig of next.pools) {
         const current = this.pools.find((pool) => pool.name === poolConfig.name);
         if (!current || !sameAddress(current.config.listen, poolConfig.listen)) {
-          newListeners.set(poolConfig.name, await bindListener(poolConfig));
+          newListeners.set(poolConfig.name, await bindListener(poolConfig, identities.get(poolConfig.name)!));
         }
       }
     } catch (err) {
@@ -367,8 +386,9 @@ export class Master {
     const rollouts = next.pools.map(async (poolConfig) => {
       const listener = newListeners.get(poolConfig.name) ?? null;
       const current = this.pools.find((pool) => pool.name === poolConfig.name);
+      const poolIdentities = identities.get(poolConfig.name)!;
       if (!current) {
-        const pool = new Pool(poolConfig, listener!, this.log);
+        const pool = new Pool(poolConfig, listener!, this.log, poolIdentities.runAs);
         this.addPool(pool);
         this.log.notice(`[pool ${poolConfig.name}] new pool`);
         // A new pool whose app cannot start is a failed rollout too: it is removed, not retried forever.
@@ -381,8 +401,8 @@ export class Master {
         }
         return;
       }
-      if (!listener) this.applySocketSettings(current.config, poolConfig);
-      const failure = await current.reload(poolConfig, listener, timeout);
+      if (!listener) this.applySocketSettings(current.config, poolConfig, poolIdentities);
+      const failure = await current.reload(poolConfig, listener, timeout, poolIdentities.runAs);
       if (failure !== null) {
         failures.push(`[pool ${poolConfig.name}] rollout aborted, previous workers kept: ${failure}`);
       }
@@ -433,14 +453,14 @@ export class Master {
    * needs a restart for them); a new backlog needs a new socket, which an
    * unchanged address cannot get without a restart.
    */
-  private applySocketSettings(current: PoolConfig, next: PoolConfig): void {
+  private applySocketSettings(current: PoolConfig, next: PoolConfig, owner: SocketOwner): void {
     const changed =
       next.listenMode !== current.listenMode ||
       next.listenOwner !== current.listenOwner ||
       next.listenGroup !== current.listenGroup;
     if (next.listen.kind === 'unix' && changed) {
       try {
-        applyUnixSocketPermissions(next.listen.path, next);
+        applyUnixSocketPermissions(next.listen.path, next.listenMode, owner);
       } catch (err) {
         this.log.error(`[pool ${next.name}] cannot apply listen.mode/owner/group: ${(err as Error).message}`);
       }

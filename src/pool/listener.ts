@@ -1,5 +1,6 @@
-import { chmodSync, chownSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
+import type { PoolIdentities } from '../config/identities.js';
 import type { ListenAddress, PoolConfig } from '../config/types.js';
 
 
@@ -10,27 +11,13 @@ export function describeAddress(address: ListenAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
 
-/** Resolves a user or group name (or a number) through /etc/passwd or /etc/group. */
-function lookupId(database: '/etc/passwd' | '/etc/group', name: string): number {
-  if (/^\d+$/.test(name)) return Number(name);
-  for (const line of readFileSync(database, 'utf8').split('\n')) {
-    const fields = line.split(':');
-    if (fields[0] === name) return Number(fields[2]);
-  }
-  throw new ListenError(`unknown ${database === '/etc/passwd' ? 'user' : 'group'} '${name}'`);
-}
+/** listen.owner and listen.group, resolved (identities.ts); -1 leaves one unchanged. */
+export type SocketOwner = Pick<PoolIdentities, 'socketUid' | 'socketGid'>;
 
 /** listen.mode, listen.owner and listen.group, on a bound unix socket. */
-export function applyUnixSocketPermissions(
-  path: string,
-  pool: Pick<PoolConfig, 'listenMode' | 'listenOwner' | 'listenGroup'>,
-): void {
-  chmodSync(path, pool.listenMode);
-  if (pool.listenOwner !== null || pool.listenGroup !== null) {
-    const uid = pool.listenOwner === null ? -1 : lookupId('/etc/passwd', pool.listenOwner);
-    const gid = pool.listenGroup === null ? -1 : lookupId('/etc/group', pool.listenGroup);
-    chownSync(path, uid, gid);
-  }
+export function applyUnixSocketPermissions(path: string, mode: number, owner: SocketOwner): void {
+  chmodSync(path, mode);
+  if (owner.socketUid !== -1 || owner.socketGid !== -1) chownSync(path, owner.socketUid, owner.socketGid);
 }
 
 /** True when something accepts connections on the unix socket at `path`. */
@@ -70,7 +57,8 @@ function listen(server: net.Server, options: net.ListenOptions): Promise<void> {
 }
 
 /** How a socket is bound: its address and, for unix sockets, its permissions. */
-export interface BindOptions extends Pick<PoolConfig, 'listenBacklog' | 'listenMode' | 'listenOwner' | 'listenGroup'> {
+export interface BindOptions extends Pick<PoolConfig, 'listenBacklog' | 'listenMode'> {
+  owner: SocketOwner;
   address: ListenAddress;
   /** Prefix of error messages, e.g. "[pool www]". */
   label: string;
@@ -99,7 +87,7 @@ export async function listenOn(server: net.Server, options: BindOptions): Promis
       process.umask(previousUmask);
     }
     await listening;
-    applyUnixSocketPermissions(address.path, options);
+    applyUnixSocketPermissions(address.path, options.listenMode, options.owner);
   } catch (err) {
     server.close();
     if (err instanceof ListenError) throw new ListenError(`${options.label} ${err.message}`);
@@ -115,11 +103,11 @@ export async function listenOn(server: net.Server, options: BindOptions): Promis
  * paused: the master first looks whether their request head is there, and
  * reads from them only when it is not.
  */
-export async function bindListener(pool: PoolConfig): Promise<net.Server> {
+export async function bindListener(pool: PoolConfig, owner: SocketOwner): Promise<net.Server> {
   // noDelay: Node sets TCP_NODELAY only on connections its own http server accepts;
   // these are accepted here and handed over, so without it a response written in
   // several chunks stalls on Nagle's algorithm (~40 ms per exchange).
   const server = net.createServer({ pauseOnConnect: true, noDelay: true });
-  await listenOn(server, { ...pool, address: pool.listen, label: `[pool ${pool.name}]` });
+  await listenOn(server, { ...pool, owner, address: pool.listen, label: `[pool ${pool.name}]` });
   return server;
 }

@@ -1,4 +1,5 @@
 import type { Server, Socket } from 'node:net';
+import type { RunAs } from '../config/identities.js';
 import type { PoolConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { clientFilter, proxyFilter } from '../net/client-list.js';
@@ -16,6 +17,7 @@ import { killLadder } from './kill-ladder.js';
 import { findOverdueWorkers, timeoutCheckInterval } from './request-timeouts.js';
 import { waitExited, waitReady } from './rollout.js';
 import { WorkerProcess, describeExit, type WorkerExit } from './worker-process.js';
+import { prepareWorkerFiles } from './worker-files.js';
 
 export type { PoolStats, RestartReason } from './accounting.js';
 
@@ -115,6 +117,8 @@ export class Pool {
     public config: PoolConfig,
     private listener: Server,
     private readonly log: Logger,
+    /** Whom the workers run as (null: as the master). */
+    private runAs: RunAs | null,
   ) {
     this.name = config.name;
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
@@ -122,6 +126,7 @@ export class Pool {
     // Twice pm.max_children: a worker being replaced keeps its slot until it
     // has exited, while its replacement already needs one.
     this.scoreboard = new Scoreboard(scoreboardPath(process.pid, config.name), config.maxChildren * 2);
+    this.prepareWorkerFiles(config, runAs);
     this.clients = clientPolicy(config);
     this.heads = new HeadReader(headLimits(config), this.clients);
     this.heads.on('rejected', (_connection, message) => this.log.error(`[pool ${this.name}] ${message}`));
@@ -203,19 +208,25 @@ export class Pool {
    * `listen` changed: it is bound before the old one closes.
    * Resolves with null on success, or why it was aborted.
    */
-  async reload(next: PoolConfig, listener: Server | null, drainTimeoutMs: number): Promise<string | null> {
+  async reload(
+    next: PoolConfig,
+    listener: Server | null,
+    drainTimeoutMs: number,
+    runAs: RunAs | null,
+  ): Promise<string | null> {
     const generation = this.generation + 1;
     const previousScoreboard = this.scoreboard;
     if (next.maxChildren * 2 > previousScoreboard.slotCount) {
       this.scoreboard = new Scoreboard(previousScoreboard.file, next.maxChildren * 2, previousScoreboard);
     }
+    this.prepareWorkerFiles(next, runAs);
     // Connections on a new address are served from the start, by the old generation until the switch.
     if (listener) this.listen(listener);
     // Even an ondemand pool starts one worker: a broken deploy must fail here, not on the first request.
     const count = Math.max(1, initialWorkers(next));
     const fresh: WorkerProcess[] = [];
     for (let i = 0; i < count; i++) {
-      const worker = this.spawn(next, generation);
+      const worker = this.spawn(next, generation, runAs);
       if (worker) fresh.push(worker);
     }
     const failure = await waitReady(fresh, drainTimeoutMs);
@@ -229,6 +240,7 @@ export class Pool {
     this.config = next;
     this.clients = clientPolicy(next);
     this.heads.setPolicy(this.clients);
+    this.runAs = runAs;
     this.generation = generation;
     this.pmState = INITIAL_PM_STATE;
     this.dispatcher.configure(dispatchSettings(next));
@@ -329,6 +341,7 @@ export class Pool {
 
   /** Tells every worker to reopen its access log (the master reopens its own logs). */
   reopenLogs(): void {
+    this.prepareWorkerFiles(this.config, this.runAs);
     for (const worker of this.workers.values()) worker.reopenLogs();
   }
 
@@ -409,7 +422,14 @@ export class Pool {
     return this.workers.size;
   }
 
-  private spawn(config = this.config, generation = this.generation): WorkerProcess | null {
+  /** What workers running as `runAs` must be able to write: their scoreboard and logs. */
+  private prepareWorkerFiles(config: PoolConfig, runAs: RunAs | null): void {
+    for (const problem of prepareWorkerFiles(this.scoreboard.file, config, runAs)) {
+      this.log.error(`[pool ${this.name}] ${problem}`);
+    }
+  }
+
+  private spawn(config = this.config, generation = this.generation, runAs = this.runAs): WorkerProcess | null {
     const scoreboard = this.scoreboard;
     const slot = scoreboard.allocate();
     if (slot === null) {
@@ -442,6 +462,8 @@ export class Pool {
         catchOutput: config.catchWorkersOutput,
         env: config.env,
         clearEnv: config.clearEnv,
+        runAs,
+        cwd: config.chdir,
       },
       scoreboard,
       slot,

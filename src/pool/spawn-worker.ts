@@ -3,7 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { execa } from 'execa';
+import type { IdentityContext, RunAs } from '../config/identities.js';
 import { WORKER_SETTINGS_ENV, type WorkerSettings } from '../ipc/protocol.js';
+import { accountEnv, setprivCredentials } from './run-as.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 
@@ -31,6 +33,11 @@ const SETPRIV = findOnPath('setpriv');
 
 export const hasParentDeathSignal = SETPRIV !== null;
 
+/** Whether workers can run as a pool's user (config/identities.ts): as FPM, only under root, and through setpriv. */
+export function identityContext(): IdentityContext {
+  return { isRoot: process.geteuid!() === 0, hasSetpriv: SETPRIV !== null };
+}
+
 export interface SpawnOptions {
   settings: WorkerSettings;
   /** catch_workers_output: pipe stdout/stderr to the master, else discard them. */
@@ -40,6 +47,9 @@ export interface SpawnOptions {
   /** The worker's end of its dispatch channel and its connection table (records.ts: CHANNEL_FD, TABLE_FD). */
   channelFd: number;
   tableFd: number;
+  /** The pool's user and group (null: the master's), and its chdir. */
+  runAs: RunAs | null;
+  cwd: string;
 }
 
 /**
@@ -47,18 +57,20 @@ export interface SpawnOptions {
  * subprocess as a raw ChildProcess (the lifecycle messages go through its
  * 'message' events; in execa 10 it is `nodeChildProcess`).
  */
-export function spawnWorker({ settings, env, clearEnv, catchOutput, channelFd, tableFd }: SpawnOptions): ChildProcess {
+export function spawnWorker(options: SpawnOptions): ChildProcess {
+  const { settings, env, clearEnv, catchOutput, channelFd, tableFd, runAs, cwd } = options;
   const inherited = clearEnv
     ? {}
     : Object.fromEntries(Object.entries(process.env).filter(([name]) => !MASTER_ONLY_ENV.test(name)));
-  const workerEnv = { ...inherited, ...env, [WORKER_SETTINGS_ENV]: JSON.stringify(settings) };
+  const workerEnv = { ...inherited, ...accountEnv(runAs), ...env, [WORKER_SETTINGS_ENV]: JSON.stringify(settings) };
   const [file, args] = SETPRIV
-    ? [SETPRIV, ['--pdeathsig', 'SIGKILL', '--', process.execPath, WORKER_MAIN]]
+    ? [SETPRIV, ['--pdeathsig', 'SIGKILL', ...setprivCredentials(runAs), '--', process.execPath, WORKER_MAIN]]
     : [process.execPath, [WORKER_MAIN]];
   const output = catchOutput ? 'pipe' : 'ignore';
   const subprocess = execa(file, args, {
     env: workerEnv as NodeJS.ProcessEnv,
     extendEnv: false,
+    cwd,
     // The IPC channel as a plain stdio entry, not execa's `ipc` option: that
     // option also runs execa's own message loop, which takes every message
     // through promises and a scheduler.yield() (about 8 µs of master CPU per

@@ -6,6 +6,9 @@ import { INITIAL_PM_STATE, type PmInput, type WorkerView } from '../../src/pm/ty
 export function poolConfig(overrides: Partial<PoolConfig> = {}): PoolConfig {
   return {
     name: 'www',
+    prefix: null,
+    user: null,
+    group: null,
     listen: { kind: 'tcp', host: '127.0.0.1', port: 9000 },
     listenBacklog: 511,
     listenOwner: null,
@@ -15,6 +18,7 @@ export function poolConfig(overrides: Partial<PoolConfig> = {}): PoolConfig {
     listenTrustedProxies: [],
     app: '/srv/app.js',
     processPriority: null,
+    chdir: '/srv',
     pm: 'dynamic',
     maxChildren: 10,
     maxConcurrency: 1,

@@ -27,6 +27,11 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** As root, a pool without `user` warns that its workers run as root: tests run as root, and expect it. */
+export function isUnexpectedWarning(line: string): boolean {
+  return /WARNING/.test(line) && !/the workers of this pool run as root/.test(line);
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

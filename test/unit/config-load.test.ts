@@ -33,6 +33,9 @@ describe('loadConfig defaults', () => {
     });
     const expected: PoolConfig = {
       name: 'www',
+      prefix: null,
+      user: null,
+      group: null,
       listen: { kind: 'tcp', host: '127.0.0.1', port: 9000 },
       listenBacklog: 511,
       listenOwner: null,
@@ -44,6 +47,7 @@ describe('loadConfig defaults', () => {
       listenQueueTimeout: 0,
       app: fx.path('app.js'),
       processPriority: null,
+      chdir: fx.dir,
       pm: 'static',
       maxChildren: 2,
       maxConcurrency: 1,
@@ -99,6 +103,9 @@ describe('loadConfig defaults', () => {
       'status.listen = /run/poold/status.sock',
       'status.allowed_clients = 10.0.0.1, ::1, 192.168.0.0/16',
       '[www]',
+      'prefix = .',
+      'user = www-data',
+      'group = nogroup',
       'listen = sock/www.sock',
       'listen.backlog = 64',
       'listen.owner = www-data',
@@ -110,6 +117,7 @@ describe('loadConfig defaults', () => {
       'listen.queue_timeout = 30s',
       'app = app.js',
       'process.priority = -3',
+      'chdir = sock/..',
       'pm = Dynamic',
       'pm.max_children = 10',
       'pm.max_concurrency = 4',
@@ -159,6 +167,9 @@ describe('loadConfig defaults', () => {
     const { sources, ...pool } = config.pools[0]!;
     assert.deepEqual(pool, {
       name: 'www',
+      prefix: fx.dir,
+      user: 'www-data',
+      group: 'nogroup',
       listen: { kind: 'unix', path: fx.path('sock/www.sock') },
       listenBacklog: 64,
       listenOwner: 'www-data',
@@ -170,6 +181,7 @@ describe('loadConfig defaults', () => {
       listenQueueTimeout: 30_000,
       app: fx.path('app.js'),
       processPriority: -3,
+      chdir: fx.dir,
       pm: 'dynamic',
       maxChildren: 10,
       maxConcurrency: 4,

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { loadConfig, type ConfigIssue } from '../../src/config/index.js';
@@ -244,6 +245,97 @@ describe('listen address conflicts', () => {
   });
 });
 
+describe('collisions between the files and addresses poold uses', () => {
+  it("refuses a pool socket on the control socket's path, at the listen line", () => {
+    const text = `[global]\npid = run/poold.pid\n${poolSection('www', './run/poold.control')}`;
+    assert.deepEqual(issues(text), [
+      at(
+        text,
+        'listen',
+        'www',
+        'listen',
+        `'listen' = '${fx.path('run/poold.control')}' is already used by the control socket next to 'pid' (${fx.path('poold.conf')}:2)`,
+      ),
+    ]);
+  });
+
+  it("accepts Debian's names: a pool socket named after the pid file", () => {
+    const text = `[global]\npid = run/php-fpm.pid\n${poolSection('www', './run/php-fpm.sock')}`;
+    const file = fx.write('poold.conf', text);
+    assert.doesNotThrow(() => loadConfig(file, {}));
+  });
+
+  it('refuses a socket on the pid file, a log or the status socket, each at its own line', () => {
+    const text =
+      `[global]\npid = run/p\nerror_log = log/error.log\nstatus.listen = run/status\n` +
+      poolSection('a', './run/p') +
+      poolSection('b', './log/error.log', 'slowlog = run/status\nrequest_slowlog_timeout = 1s\n');
+    const conf = fx.path('poold.conf');
+    assert.deepEqual(issues(text), [
+      at(text, 'listen = ./run/p', 'a', 'listen', `'listen' = '${fx.path('run/p')}' is already used by 'pid' (${conf}:2)`),
+      at(text, 'listen = ./log', 'b', 'listen', `'listen' = '${fx.path('log/error.log')}' is already used by 'error_log' (${conf}:3)`),
+      at(text, 'slowlog', 'b', 'slowlog', `'slowlog' = '${fx.path('run/status')}' is already used by 'status.listen' (${conf}:4)`),
+    ]);
+  });
+
+  it('refuses a pool on the TCP address of status.listen, even by its default', () => {
+    const text = poolSection('www', '127.0.0.1:9901');
+    assert.deepEqual(issues(text), [
+      at(text, 'listen', 'www', 'listen', `'listen' = '127.0.0.1:9901' is already used by 'status.listen'`),
+    ]);
+    const wildcard = `[global]\nstatus.listen = 127.0.0.1:9000\n${poolSection('www', '9000')}`;
+    assert.deepEqual(issues(wildcard), [
+      at(wildcard, 'listen = 9000', 'www', 'listen', `'listen' = '[::]:9000' is already used by 'status.listen' (${fx.path('poold.conf')}:2)`),
+    ]);
+  });
+
+  it('compares paths through symbolic links of their directories', () => {
+    fx.write('real/keep', '');
+    fs.symlinkSync(fx.path('real'), fx.path('link'));
+    const text = `[global]\npid = real/poold.pid\n${poolSection('www', './link/poold.pid')}`;
+    assert.equal(issues(text).length, 1);
+  });
+
+  it('lets logs share a file: several pools, and the error log', () => {
+    const text =
+      `[global]\nerror_log = /dev/stderr\n` +
+      poolSection('a', '9000', 'access.log = /dev/stderr\n') +
+      poolSection('b', '9001', 'access.log = /dev/stderr\nslowlog = /dev/stderr\n');
+    const file = fx.write('poold.conf', text);
+    assert.doesNotThrow(() => loadConfig(file, {}));
+  });
+});
+
+describe('prefix and chdir', () => {
+  it("starts the pool's relative paths at prefix, wherever it is set; a relative prefix at its file", () => {
+    fx.write('srv/app.js', 'export default () => {};\n');
+    const text = '[www]\nlisten = ./www.sock\napp = app.js\npm = static\npm.max_children = 1\n' +
+      'access.log = log/access.log\nchdir = .\nprefix = srv\n[other]\nlisten = 9000\napp = app.js\npm = static\npm.max_children = 1\n';
+    const [www, other] = loadConfig(fx.write('poold.conf', text), {}).config.pools;
+    assert.equal(www!.prefix, fx.path('srv'));
+    assert.deepEqual(www!.listen, { kind: 'unix', path: fx.path('srv/www.sock') });
+    assert.equal(www!.app, fx.path('srv/app.js'));
+    assert.equal(www!.accessLog, fx.path('srv/log/access.log'));
+    assert.equal(www!.chdir, fx.path('srv'));
+    assert.equal(other!.app, fx.path('app.js'), 'another pool keeps its own paths');
+  });
+
+  it("defaults chdir to the app module's directory", () => {
+    fx.write('lib/server.js', 'export default () => {};\n');
+    const text = poolSection('www', '9000').replace('app = app.js', 'app = lib/server.js');
+    assert.equal(loadConfig(fx.write('poold.conf', text), {}).config.pools[0]!.chdir, fx.path('lib'));
+  });
+
+  it('refuses a prefix or chdir that is not a directory, with FPM\'s messages', () => {
+    const text = poolSection('www', '9000', 'chdir = app.js\n') + 'prefix = /nonexistent-poold-prefix\n';
+    assert.deepEqual(issues(text), [
+      at(text, 'app = ', 'www', 'app', "the app '/nonexistent-poold-prefix/app.js' does not exist or is not a file"),
+      at(text, 'prefix', 'www', 'prefix', "the prefix '/nonexistent-poold-prefix' does not exist or is not a directory"),
+      at(text, 'chdir', 'www', 'chdir', "the chdir path '/nonexistent-poold-prefix/app.js' does not exist or is not a directory"),
+    ]);
+  });
+});
+
 describe('structure', () => {
   it('requires at least one pool', () => {
     const text = '[global]\nlog_level = debug\n';
@@ -253,10 +345,10 @@ describe('structure', () => {
   });
 
   it('rejects unknown entries in either section', () => {
-    const text = `[global]\nfoo = 1\n${poolSection('www', '9000', 'user = www-data\n')}`;
+    const text = `[global]\nfoo = 1\n${poolSection('www', '9000', 'bar = www-data\n')}`;
     assert.deepEqual(issues(text), [
       at(text, 'foo', undefined, 'foo', "unknown entry 'foo'"),
-      at(text, 'user', 'www', 'user', "unknown entry 'user'"),
+      at(text, 'bar', 'www', 'bar', "unknown entry 'bar'"),
     ]);
   });
 
