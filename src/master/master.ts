@@ -7,12 +7,11 @@ import { reopenLogger, type Logger } from '../log/logger.js';
 import { applyUnixSocketPermissions, bindListener, describeAddress, listenOn } from '../pool/listener.js';
 import { Pool } from '../pool/pool.js';
 import { hasParentDeathSignal } from '../pool/spawn-worker.js';
-import { removeStaleScoreboards } from '../scoreboard/file.js';
 import { PooldMetrics } from '../status/metrics.js';
 import { StatusServer } from '../status/server.js';
 import { ControlServer, type ControlRequest, type ControlResponse } from './control.js';
 import { controlSocketPath } from './control-path.js';
-import { isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.js';
+import { readPidFile, removePidFile, writePidFile } from './pidfile.js';
 import { SignalQueue, type MasterSignal } from './signals.js';
 import { SystemdNotifier, watchdogIntervalMs } from './systemd-notify.js';
 
@@ -90,7 +89,6 @@ export class Master {
       this.control = new ControlServer(controlSocketPath(pidFile), (request) => this.onControl(request));
       await this.control.listen();
     }
-    removeStaleScoreboards(isAlive);
     // Last resort for an abnormal exit (uncaught error, fatal signal): no pid
     // file left behind and no worker outliving the master.
     onExit(() => {
@@ -234,7 +232,11 @@ export class Master {
           ok: true,
           code: EXIT.OK,
           messages: [],
-          data: this.pools.map((pool) => ({ pool: pool.name, pm: pool.config.pm, scoreboard: pool.scoreboard.file })),
+          // Busy slots only: a Free one says nothing, and a big pool has thousands.
+          data: this.pools.flatMap((pool) => {
+            const snapshot = pool.snapshot();
+            return snapshot ? [{ header: snapshot.header, slots: snapshot.slots.filter((slot) => slot.state !== 'Free') }] : [];
+          }),
         };
       default:
         return { ok: false, code: EXIT.USAGE, messages: [`unknown control command '${String(request.cmd)}'`] };

@@ -3,7 +3,7 @@ import type { PoolConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { PROCESS_MANAGERS } from '../pm/index.js';
 import { INITIAL_PM_STATE, type PmState, type WorkerView } from '../pm/types.js';
-import { Scoreboard, scoreboardPath, type ScoreboardSnapshot } from '../scoreboard/file.js';
+import { Scoreboard, type ScoreboardSnapshot } from '../scoreboard/file.js';
 import { addDurations, emptyDurations, type DurationHistogram } from '../scoreboard/layout.js';
 import { newStats, poolHeader, type RestartReason } from './accounting.js';
 import { restartDelay } from './backoff.js';
@@ -107,7 +107,7 @@ export class Pool {
     this.serving = new Promise((resolve) => (this.resolveServing = resolve));
     // Twice pm.max_children: a worker being replaced keeps its slot until it
     // has exited, while its replacement already needs one.
-    this.scoreboard = new Scoreboard(scoreboardPath(process.pid, config.name), config.maxChildren * 2);
+    this.scoreboard = new Scoreboard(config.name, config.maxChildren * 2);
     this.heads = new HeadReader(headLimits(config));
     this.heads.on('head', (connection) => this.dispatcher.offer(connection));
     // A stopping pool keeps its workers until every request that began arriving has been served.
@@ -183,7 +183,8 @@ export class Pool {
     const generation = this.generation + 1;
     const previousScoreboard = this.scoreboard;
     if (next.maxChildren * 2 > previousScoreboard.slotCount) {
-      this.scoreboard = new Scoreboard(previousScoreboard.file, next.maxChildren * 2, previousScoreboard);
+      // The previous generation keeps writing the scoreboard it was given.
+      this.scoreboard = new Scoreboard(next.name, next.maxChildren * 2);
     }
     // Connections on a new address are served from the start, by the old generation until the switch.
     if (listener) this.listen(listener);
@@ -386,7 +387,6 @@ export class Pool {
           requestTimeout: config.httpRequestTimeout,
           keepAliveTimeout: config.httpKeepaliveTimeout,
           maxHeaderSize: config.httpMaxHeaderSize,
-          scoreboard: scoreboard.file,
           slot,
           maxRequests: config.maxRequests > 0 ? config.maxRequests + jitter : 0,
           maxMemory: config.maxMemory,

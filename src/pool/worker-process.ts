@@ -102,7 +102,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private unansweredStatus: 502 | 504 = 502;
 
   constructor(
-    options: Omit<SpawnOptions, 'channelFd' | 'tableFd'>,
+    options: Omit<SpawnOptions, 'channelFd' | 'tableFd' | 'scoreboardFd'>,
     /** Its scoreboard (a reload may start a bigger one for the next generation) and slot in it. */
     readonly scoreboard: Scoreboard,
     readonly slot: number,
@@ -116,7 +116,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     this.header = new TableHeader(table);
     for (let entry = CONNECTION_TABLE_SIZE - 1; entry >= FIRST_CONNECTION_ENTRY; entry--) this.freeEntries.push(entry);
     try {
-      this.child = spawnWorker({ ...options, channelFd: workerEnd, tableFd });
+      this.child = spawnWorker({ ...options, channelFd: workerEnd, tableFd, scoreboardFd: scoreboard.fd });
     } catch (err) {
       closeSync(masterEnd);
       throw err;

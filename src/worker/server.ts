@@ -4,7 +4,7 @@ import { Socket } from 'node:net';
 import type { DispatchChannel } from '../ipc/channel.js';
 import type { RetireReason, WorkerSettings, WorkerMessage } from '../ipc/protocol.js';
 import { TableHeader } from '../ipc/connection-table.js';
-import { ConnectionState, FAIR_WAIT_MS, SLOW_REQUEST_MS, WorkerRecord } from '../ipc/records.js';
+import { ConnectionState, FAIR_WAIT_MS, SCOREBOARD_FD, SLOW_REQUEST_MS, WorkerRecord } from '../ipc/records.js';
 import { SlotWriter, type RequestTrace } from '../scoreboard/slot-writer.js';
 import type { LoadedApp } from './app-loader.js';
 import type { AccessLog } from './access-log.js';
@@ -112,7 +112,7 @@ export class WorkerServer {
         app: settings.app,
         slowlog: settings.slowlog,
         timeoutMs: settings.slowlogTimeout,
-        scoreboard: settings.scoreboard,
+        scoreboardFd: SCOREBOARD_FD,
         slot: settings.slot,
       });
     }
@@ -132,7 +132,7 @@ export class WorkerServer {
     this.accessLog = accessLog;
     this.slowlog = slowlog;
     this.header = new TableHeader(table);
-    this.slot = new SlotWriter(settings.scoreboard, settings.slot);
+    this.slot = new SlotWriter(SCOREBOARD_FD, settings.slot);
     const server = this;
     this.onResponseClose = function (this: http.ServerResponse) {
       server.requestEnded(this);

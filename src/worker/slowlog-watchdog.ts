@@ -7,7 +7,8 @@ export interface WatchdogData {
   app: string;
   slowlog: string;
   timeoutMs: number;
-  scoreboard: string;
+  /** The pool's scoreboard (the thread shares the process's descriptors) and this worker's slot. */
+  scoreboardFd: number;
   slot: number;
 }
 
