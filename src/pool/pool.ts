@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { PROCESS_MANAGERS } from '../pm/index.js';
 import { INITIAL_PM_STATE, type PmState, type WorkerView } from '../pm/types.js';
 import { Scoreboard, type ScoreboardSnapshot } from '../scoreboard/file.js';
-import { addDurations, emptyDurations, type DurationHistogram } from '../scoreboard/layout.js';
+import { addDurations, emptyDurations, freeSlot, type DurationHistogram } from '../scoreboard/layout.js';
 import { newStats, poolHeader, type RestartReason } from './accounting.js';
 import { restartDelay } from './backoff.js';
 import { ClientConnection } from './client-connection.js';
@@ -12,6 +12,7 @@ import { Dispatcher, type DispatchSettings } from './dispatcher.js';
 import { HeadReader, type HeadLimits } from './head-reader.js';
 import { killLadder } from './kill-ladder.js';
 import { findOverdueWorkers, timeoutCheckInterval } from './request-timeouts.js';
+import { CONTRADICTION_LOG_INTERVAL_MS, LogLimiter, slotBelongs, type Contradiction } from './slot-trust.js';
 import { waitExited, waitReady } from './rollout.js';
 import { WorkerProcess, describeExit, type WorkerExit } from './worker-process.js';
 
@@ -90,6 +91,8 @@ export class Pool {
   private stopping = false;
   private isStopped = false;
   observer: PoolObserver | null = null;
+  /** Lines about slots the master did not believe, at most one of each kind a minute. */
+  private readonly contradictions = new LogLimiter<Contradiction['kind']>(CONTRADICTION_LOG_INTERVAL_MS);
   /** Each worker's last app-metrics answer, reused while it is too busy to answer. */
   private readonly appMetricsCache = new Map<number, unknown[]>();
   private readonly stopped: Promise<void>;
@@ -257,11 +260,33 @@ export class Pool {
     return [...this.appMetricsCache.values()];
   }
 
-  /** A consistent view of the scoreboard, for status pages. */
+  /**
+   * A consistent view of the scoreboard, for status pages: a slot that is
+   * not its live worker's (by index, then pid) shows as Free.
+   */
   snapshot(): ScoreboardSnapshot | null {
     this.refreshLoads(this.workers.values());
     this.writeHeader();
-    return this.scoreboard.read();
+    const snapshot = this.scoreboard.read();
+    if (!snapshot) return null;
+    const owners = new Map<number, WorkerProcess>();
+    for (const worker of this.workers.values()) {
+      if (worker.scoreboard === this.scoreboard && worker.phase !== 'exited') owners.set(worker.slot, worker);
+    }
+    const slots = snapshot.slots.map((slot, index) => {
+      const owner = owners.get(index);
+      if (slotBelongs(slot, owner)) return slot;
+      const whose = owner ? `child ${owner.pid}'s` : 'an unused';
+      this.reportContradiction('pid', `${whose} scoreboard slot ${index} names pid ${slot.pid} (${slot.state})`);
+      return freeSlot();
+    });
+    return { header: snapshot.header, slots };
+  }
+
+  /** A slot said what the master knows to be false: logged, at most once a minute for each kind. */
+  private reportContradiction(kind: Contradiction['kind'], what: string): void {
+    const line = this.contradictions.admit(kind, `[pool ${this.name}] ${what}; ignored, the master goes by what it knows`, Date.now());
+    if (line) this.log.warning(line);
   }
 
   /**
@@ -318,9 +343,14 @@ export class Pool {
 
   /** These workers' loads, from their scoreboard slots: one read per scoreboard file. */
   private refreshLoads(workers: Iterable<WorkerProcess>): void {
+    const now = Date.now();
     for (const [scoreboard, group] of byScoreboard(workers)) {
       const loads = scoreboard.loads(group.map((worker) => worker.slot));
-      group.forEach((worker, i) => worker.updateLoad(loads[i]!));
+      group.forEach((worker, i) => {
+        for (const { kind, text } of worker.updateLoad(loads[i]!, now)) {
+          this.reportContradiction(kind, `child ${worker.pid}'s scoreboard slot ${worker.slot} ${text}`);
+        }
+      });
     }
   }
 

@@ -18,6 +18,7 @@ import type { Scoreboard } from '../scoreboard/file.js';
 import type { SlotLoad } from '../scoreboard/layout.js';
 import type { ClientConnection } from './client-connection.js';
 import { killLadder } from './kill-ladder.js';
+import { judgeSlot, type Contradiction } from './slot-trust.js';
 import { spawnWorker, type SpawnOptions } from './spawn-worker.js';
 
 /** After a worker exits, how long its last IPC messages may take to arrive. */
@@ -84,6 +85,10 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private slotAccepted = 0;
   /** Its slot says Finishing: retiring, it must get nothing new. */
   private finishing = false;
+  /** Its slot as last read intact, and since when it has contradicted the master (slot-trust.ts). */
+  private reading: SlotLoad | null = null;
+  private finishingSince: number | null = null;
+  private excessSince: number | null = null;
   /** Whether it was last told to report room (requests are queued). */
   private watched = false;
   stopReason: StopReason | null = null;
@@ -167,17 +172,39 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
    */
   get load(): number {
     if (this.phase === 'exited') return 0;
-    return this.slotLoad + Math.max(0, this.dispatched - this.slotAccepted);
+    // Each request and each connection in transit is one it holds, whatever its slot says.
+    return Math.min(this.slotLoad + Math.max(0, this.dispatched - this.slotAccepted), this.connections.size);
   }
 
-  /** Takes its load from its scoreboard slot (null: torn or not written yet, then the last reading stands). */
-  updateLoad(slot: SlotLoad | null): void {
-    if (slot && slot.pid === this.pid) {
-      this.slotLoad = slot.load;
-      this.slotAccepted = slot.accepted;
-      this.finishing = slot.finishing;
-      if (slot.freeSince > 0) this.lastFreeAt = slot.freeSince;
+  /**
+   * Takes its load from its scoreboard slot (null: torn, then the last
+   * reading stands, judged again), as far as it agrees with what the master
+   * knows; returns what contradicted it.
+   */
+  updateLoad(slot: SlotLoad | null, now = Date.now()): Contradiction[] {
+    this.reading = slot ?? this.reading;
+    if (!this.reading) return [];
+    const judged = judgeSlot(
+      this.reading,
+      {
+        pid: this.pid,
+        stopping: this.phase === 'stopping' || this.phase === 'exited',
+        held: this.connections.size,
+        finishingSince: this.finishingSince,
+        excessSince: this.excessSince,
+      },
+      now,
+    );
+    this.finishingSince = judged.finishingSince;
+    this.excessSince = judged.excessSince;
+    const load = judged.load;
+    if (load) {
+      this.slotLoad = load.load;
+      this.slotAccepted = load.accepted;
+      this.finishing = load.finishing;
+      if (load.freeSince > 0) this.lastFreeAt = load.freeSince;
     }
+    return judged.contradictions;
   }
 
   /**
