@@ -124,7 +124,7 @@ export class Master {
   private async startStatusListener(): Promise<void> {
     const address = this.config.global.statusListen;
     if (address === null) return;
-    this.status = new StatusServer(this.config.global, () => this.pools, this.metrics, (message) =>
+    this.status = new StatusServer(() => this.config.global, () => this.pools, this.metrics, (message) =>
       this.log.error(message),
     );
     try {
@@ -132,9 +132,9 @@ export class Master {
         address,
         label: '[global] status.listen:',
         listenBacklog: 511,
-        listenMode: 0o660,
-        listenOwner: null,
-        listenGroup: null,
+        listenMode: this.config.global.statusListenMode,
+        listenOwner: this.config.global.statusListenOwner,
+        listenGroup: this.config.global.statusListenGroup,
       });
     } catch (err) {
       throw new StartError((err as Error).message, EXIT.UNAVAILABLE);
@@ -344,8 +344,11 @@ export class Master {
 
   private applyGlobal(next: GlobalConfig): void {
     const previous = this.config.global;
-    const describe = (address: GlobalConfig['statusListen']) => (address ? describeAddress(address) : 'none');
-    if (describe(next.statusListen) !== describe(previous.statusListen)) {
+    const describe = (global: GlobalConfig) =>
+      global.statusListen
+        ? [describeAddress(global.statusListen), global.statusListenOwner, global.statusListenGroup, global.statusListenMode].join()
+        : 'none';
+    if (describe(next) !== describe(previous)) {
       this.log.warning('status.listen changed: it applies after a restart');
     }
     this.log.level = next.logLevel;

@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { GlobalConfig } from '../config/types.js';
 import type { Pool } from '../pool/pool.js';
 import { parseStatusQuery } from './query.js';
+import { hideQueries } from './redact.js';
 import { STATUS_HEADERS, renderAllPools, renderPoolStatus, type PoolStatusInput } from './render.js';
 import type { PooldMetrics } from './metrics.js';
 
@@ -23,7 +24,8 @@ export class StatusServer {
   private readonly server: http.Server;
 
   constructor(
-    private readonly settings: Pick<GlobalConfig, 'statusAllowedClients'>,
+    /** The current [global] settings: a reload may change them. */
+    private readonly settings: () => Pick<GlobalConfig, 'statusAllowedClients' | 'statusShowQuery'>,
     private readonly pools: () => readonly Pool[],
     private readonly metrics: PooldMetrics,
     private readonly onError: (message: string) => void,
@@ -52,7 +54,7 @@ export class StatusServer {
   private allowed(req: http.IncomingMessage): boolean {
     // Unix socket clients are vetted by the socket file's permissions.
     if (req.socket.remoteAddress === undefined) return true;
-    return this.settings.statusAllowedClients.includes(clientAddress(req.socket));
+    return this.settings().statusAllowedClients.includes(clientAddress(req.socket));
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -88,7 +90,9 @@ export class StatusServer {
   private input(pool: Pool): PoolStatusInput {
     const snapshot = pool.snapshot();
     if (!snapshot) throw new Error(`the scoreboard of pool ${pool.name} could not be read`);
-    return { header: snapshot.header, slots: snapshot.slots, now: Date.now(), scriptName: pool.config.app };
+    // Whoever may connect sees these pages: on loopback TCP, every local user.
+    const slots = this.settings().statusShowQuery ? snapshot.slots : hideQueries(snapshot.slots);
+    return { header: snapshot.header, slots, now: Date.now(), scriptName: pool.config.app };
   }
 
   private reply(

@@ -24,7 +24,11 @@ describe('loadConfig defaults', () => {
       processControlTimeout: 10_000,
       daemonize: false,
       statusListen: { kind: 'tcp', host: '127.0.0.1', port: 9901 },
+      statusListenOwner: null,
+      statusListenGroup: null,
+      statusListenMode: 0o660,
       statusAllowedClients: ['127.0.0.1', '::1'],
+      statusShowQuery: false,
     });
     const expected: PoolConfig = {
       name: 'www',
@@ -83,7 +87,11 @@ describe('loadConfig defaults', () => {
       'process_control_timeout = 1m',
       'daemonize = yes',
       'status.listen = /run/poold/status.sock',
+      'status.listen.owner = prometheus',
+      'status.listen.group = 65534',
+      'status.listen.mode = 0600',
       'status.allowed_clients = 10.0.0.1, ::1',
+      'status.show_query = yes',
       '[www]',
       'listen = sock/www.sock',
       'listen.backlog = 64',
@@ -131,7 +139,11 @@ describe('loadConfig defaults', () => {
       processControlTimeout: 60_000,
       daemonize: true,
       statusListen: { kind: 'unix', path: '/run/poold/status.sock' },
+      statusListenOwner: 'prometheus',
+      statusListenGroup: '65534',
+      statusListenMode: 0o600,
       statusAllowedClients: ['10.0.0.1', '::1'],
+      statusShowQuery: true,
     });
     const { sources, ...pool } = config.pools[0]!;
     assert.deepEqual(pool, {
