@@ -75,6 +75,11 @@ test("a worker that keeps rewriting another pool's slots does not stop that pool
       poolSection('www', wwwPort, APP, 'pm.status_path = /status') +
       `[evil]\nlisten = 127.0.0.1:${evilPort}\napp = ${TAMPER}\npm = static\npm.max_children = 1\n`,
   );
+  // Its own descriptors lead to its own pool's scoreboard only (the connection table's it closed once mapped).
+  const own = (JSON.parse((await get(evilPort, '/truncate', 15_000)).body) as Attempt[])
+    .filter((a) => a.path.startsWith('/proc/self/fd/'))
+    .map((a) => a.target);
+  assert.deepEqual(own, ['/memfd:poold-scoreboard:evil (deleted)']);
   // Every busy www slot rewritten as Finishing every 5 ms, and a running request under pid 1.
   const forging = await get(evilPort, '/forge?pool=www', 15_000);
   assert.equal(forging.status, 200, forging.body);
