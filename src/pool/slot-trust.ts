@@ -37,8 +37,11 @@ export interface SlotJudgement {
   load: SlotLoad | null;
   finishingSince: number | null;
   excessSince: number | null;
-  contradictions: Contradiction[];
+  contradictions: readonly Contradiction[];
 }
+
+/** Dispatch judges every worker's slot for every connection: the usual answer allocates nothing more. */
+export const NO_CONTRADICTIONS: readonly Contradiction[] = Object.freeze([]);
 
 /**
  * Checks a worker's slot (`reading`) against what the master knows: a slot
@@ -50,7 +53,7 @@ export interface SlotJudgement {
  */
 export function judgeSlot(reading: SlotLoad, known: KnownWorker, now: number): SlotJudgement {
   const unchanged = { finishingSince: known.finishingSince, excessSince: known.excessSince };
-  if (reading.pid === 0) return { load: null, ...unchanged, contradictions: [] };
+  if (reading.pid === 0) return { load: null, ...unchanged, contradictions: NO_CONTRADICTIONS };
   if (reading.pid !== known.pid) {
     return { load: null, ...unchanged, contradictions: [{ kind: 'pid', text: `names pid ${reading.pid}, not its worker's` }] };
   }
@@ -79,11 +82,13 @@ export function judgeSlot(reading: SlotLoad, known: KnownWorker, now: number): S
     }
     load = known.held;
   }
+  const freeSince = Math.min(reading.freeSince, now);
+  const believed = finishing === reading.finishing && load === reading.load && freeSince === reading.freeSince;
   return {
-    load: { ...reading, finishing, load, freeSince: Math.min(reading.freeSince, now) },
+    load: believed ? reading : { ...reading, finishing, load, freeSince },
     finishingSince,
     excessSince,
-    contradictions,
+    contradictions: contradictions.length > 0 ? contradictions : NO_CONTRADICTIONS,
   };
 }
 

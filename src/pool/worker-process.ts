@@ -18,7 +18,7 @@ import type { Scoreboard } from '../scoreboard/file.js';
 import type { SlotLoad } from '../scoreboard/layout.js';
 import type { ClientConnection } from './client-connection.js';
 import { killLadder } from './kill-ladder.js';
-import { judgeSlot, type Contradiction } from './slot-trust.js';
+import { NO_CONTRADICTIONS, judgeSlot, type Contradiction } from './slot-trust.js';
 import { spawnWorker, type SpawnOptions } from './spawn-worker.js';
 
 /** After a worker exits, how long its last IPC messages may take to arrive. */
@@ -181,9 +181,9 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
    * reading stands, judged again), as far as it agrees with what the master
    * knows; returns what contradicted it.
    */
-  updateLoad(slot: SlotLoad | null, now = Date.now()): Contradiction[] {
+  updateLoad(slot: SlotLoad | null, now = Date.now()): readonly Contradiction[] {
     this.reading = slot ?? this.reading;
-    if (!this.reading) return [];
+    if (!this.reading) return NO_CONTRADICTIONS;
     const judged = judgeSlot(
       this.reading,
       {
