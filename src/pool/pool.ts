@@ -341,7 +341,7 @@ export class Pool {
     for (const timer of [this.retryTimer, this.timeoutTimer]) if (timer) clearTimeout(timer);
   }
 
-  /** These workers' loads, from their scoreboard slots: one read per scoreboard file. */
+  /** These workers' loads, from their scoreboard slots (one read per scoreboard), as far as the master believes them. */
   private refreshLoads(workers: Iterable<WorkerProcess>): void {
     const now = Date.now();
     for (const [scoreboard, group] of byScoreboard(workers)) {
