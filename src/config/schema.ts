@@ -99,7 +99,12 @@ const GLOBAL: Spec<GlobalConfig> = {
     type: optionalListen,
     default: { kind: 'tcp', host: '127.0.0.1', port: 9901 },
   },
+  statusListenOwner: { name: 'status.listen.owner', type: optionalName, default: null },
+  statusListenGroup: { name: 'status.listen.group', type: optionalName, default: null },
+  statusListenMode: { name: 'status.listen.mode', type: mode, default: 0o660 },
   statusAllowedClients: { name: 'status.allowed_clients', type: clientList, default: ['127.0.0.1', '::1'] },
+  // Every local user can reach a loopback TCP listener: query strings carry tokens and session ids.
+  statusShowQuery: { name: 'status.show_query', type: bool, default: false },
 };
 
 const POOL: Spec<PoolScalars> = {

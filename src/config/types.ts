@@ -31,8 +31,14 @@ export interface GlobalConfig {
   processPriority: number | null;
   /** `status.listen`: where the master serves status pages, ping and /metrics (null = off). */
   statusListen: ListenAddress | null;
+  /** `status.listen.owner`, `.group`, `.mode`: a unix status socket's permissions. */
+  statusListenOwner: string | null;
+  statusListenGroup: string | null;
+  statusListenMode: number;
   /** `status.allowed_clients`: who may use a TCP status listener (net/client-list.ts entries). */
   statusAllowedClients: string[];
+  /** `status.show_query`: status pages show request URIs' query strings (default: hidden). */
+  statusShowQuery: boolean;
 }
 
 export interface PoolConfig {

@@ -75,6 +75,7 @@ export const FIRST_CONNECTION_ENTRY = 16;
 export const FAIR_WAIT_MS = 10;
 export const SLOW_REQUEST_MS = 50;
 
-/** The worker's descriptors for its channel end and its connection table (stdio entries). */
+/** The worker's descriptors for its channel end, its connection table and its pool's scoreboard (stdio entries). */
 export const CHANNEL_FD = 4;
 export const TABLE_FD = 5;
+export const SCOREBOARD_FD = 6;

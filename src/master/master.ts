@@ -9,13 +9,13 @@ import { applyUnixSocketPermissions, bindListener, describeAddress, listenOn, ty
 import { Pool } from '../pool/pool.js';
 import { setProcessPriority } from '../pool/process-priority.js';
 import { hasParentDeathSignal, identityContext } from '../pool/spawn-worker.js';
+import { nss } from '../system/nss.js';
 import { CrashWindow } from './emergency-restart.js';
-import { removeStaleScoreboards } from '../scoreboard/file.js';
 import { PooldMetrics } from '../status/metrics.js';
 import { StatusServer } from '../status/server.js';
 import { ControlServer, type ControlRequest, type ControlResponse } from './control.js';
 import { controlSocketPath } from './control-path.js';
-import { isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.js';
+import { readPidFile, removePidFile, writePidFile } from './pidfile.js';
 import { SignalQueue, type MasterSignal } from './signals.js';
 import { monotonicUsec, SystemdNotifier, watchdogIntervalMs } from './systemd-notify.js';
 
@@ -23,6 +23,24 @@ import { monotonicUsec, SystemdNotifier, watchdogIntervalMs } from './systemd-no
 const TICK_MS = 1000;
 /** At exit, how long a reload in progress gets to answer its `poold reload --wait`. */
 const RELOAD_ANSWER_GRACE_MS = 2000;
+
+/** status.listen.owner and status.listen.group as ids, through NSS (-1: unchanged). */
+async function statusSocketOwner({ statusListenOwner: user, statusListenGroup: group }: GlobalConfig): Promise<SocketOwner> {
+  const numeric = (name: string): boolean => /^\d+$/.test(name);
+  let socketUid = -1;
+  let socketGid = -1;
+  if (user !== null) {
+    const entry = numeric(user) ? null : await nss.user(user);
+    if (!numeric(user) && !entry) throw new Error(`[global] status.listen.owner: cannot get uid for user '${user}'`);
+    socketUid = entry?.uid ?? Number(user);
+  }
+  if (group !== null) {
+    const entry = numeric(group) ? null : await nss.group(group);
+    if (!numeric(group) && !entry) throw new Error(`[global] status.listen.group: cannot get gid for group '${group}'`);
+    socketGid = entry?.gid ?? Number(group);
+  }
+  return { socketUid, socketGid };
+}
 
 function crashWindow(global: GlobalConfig): CrashWindow {
   return new CrashWindow(global.emergencyRestartThreshold, global.emergencyRestartInterval);
@@ -110,7 +128,6 @@ export class Master {
       this.control = new ControlServer(controlSocketPath(pidFile), (request) => this.onControl(request));
       await this.control.listen();
     }
-    removeStaleScoreboards(isAlive);
     // Last resort for an abnormal exit (uncaught error, fatal signal): no pid
     // file left behind and no worker outliving the master.
     onExit(() => {
@@ -168,7 +185,7 @@ export class Master {
   private async startStatusListener(): Promise<void> {
     const address = this.config.global.statusListen;
     if (address === null) return;
-    this.status = new StatusServer(this.config.global, () => this.pools, this.metrics, (message) =>
+    this.status = new StatusServer(() => this.config.global, () => this.pools, this.metrics, (message) =>
       this.log.error(message),
     );
     try {
@@ -176,8 +193,8 @@ export class Master {
         address,
         label: '[global] status.listen:',
         listenBacklog: 511,
-        listenMode: 0o660,
-        owner: { socketUid: -1, socketGid: -1 },
+        listenMode: this.config.global.statusListenMode,
+        owner: await statusSocketOwner(this.config.global),
       });
     } catch (err) {
       throw new StartError((err as Error).message, EXIT.UNAVAILABLE);
@@ -299,7 +316,11 @@ export class Master {
           ok: true,
           code: EXIT.OK,
           messages: [],
-          data: this.pools.map((pool) => ({ pool: pool.name, pm: pool.config.pm, scoreboard: pool.scoreboard.file })),
+          // Busy slots only: a Free one says nothing, and a big pool has thousands.
+          data: this.pools.flatMap((pool) => {
+            const snapshot = pool.snapshot();
+            return snapshot ? [{ header: snapshot.header, slots: snapshot.slots.filter((slot) => slot.state !== 'Free') }] : [];
+          }),
         };
       default:
         return { ok: false, code: EXIT.USAGE, messages: [`unknown control command '${String(request.cmd)}'`] };
@@ -425,8 +446,11 @@ export class Master {
 
   private applyGlobal(next: GlobalConfig): void {
     const previous = this.config.global;
-    const describe = (address: GlobalConfig['statusListen']) => (address ? describeAddress(address) : 'none');
-    if (describe(next.statusListen) !== describe(previous.statusListen)) {
+    const describe = (global: GlobalConfig) =>
+      global.statusListen
+        ? [describeAddress(global.statusListen), global.statusListenOwner, global.statusListenGroup, global.statusListenMode].join()
+        : 'none';
+    if (describe(next) !== describe(previous)) {
       this.log.warning('status.listen changed: it applies after a restart');
     }
     this.log.level = next.logLevel;

@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 export interface NativeBinding {
   /** mmap(MAP_SHARED) of the first `length` bytes of `fd`, read-write. */
   map(fd: number, length: number): ArrayBuffer;
-  /** A new anonymous shared-memory file (memfd) of `length` bytes; returns its fd. */
-  anonymousMemory(length: number): number;
+  /** A new anonymous shared-memory file (memfd) of `length` bytes, its size sealed; returns its fd. `name` shows in /proc/PID/fd. */
+  anonymousMemory(length: number, name?: string): number;
   /** A SOCK_SEQPACKET socketpair, both ends close-on-exec. */
   socketpair(): [number, number];
   /** Polls `fd` and calls back once per record (type 0: the other end is gone; id: its errno). */

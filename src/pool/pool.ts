@@ -6,8 +6,8 @@ import { clientFilter, proxyFilter } from '../net/client-list.js';
 import { setProcessPriority } from './process-priority.js';
 import { PROCESS_MANAGERS } from '../pm/index.js';
 import { INITIAL_PM_STATE, type PmState, type WorkerView } from '../pm/types.js';
-import { Scoreboard, scoreboardPath, type ScoreboardSnapshot } from '../scoreboard/file.js';
-import { addDurations, emptyDurations, type DurationHistogram } from '../scoreboard/layout.js';
+import { Scoreboard, type ScoreboardSnapshot } from '../scoreboard/file.js';
+import { addDurations, emptyDurations, freeSlot, type DurationHistogram } from '../scoreboard/layout.js';
 import { newStats, poolHeader, type RestartReason } from './accounting.js';
 import { restartDelay } from './backoff.js';
 import { ClientConnection } from './client-connection.js';
@@ -15,6 +15,7 @@ import { Dispatcher, type DispatchSettings } from './dispatcher.js';
 import { HeadReader, type ClientPolicy, type HeadLimits } from './head-reader.js';
 import { killLadder } from './kill-ladder.js';
 import { findOverdueWorkers, timeoutCheckInterval } from './request-timeouts.js';
+import { CONTRADICTION_LOG_INTERVAL_MS, LogLimiter, slotBelongs, type Contradiction } from './slot-trust.js';
 import { waitExited, waitReady } from './rollout.js';
 import { WorkerProcess, describeExit, type WorkerExit } from './worker-process.js';
 import { prepareWorkerFiles } from './worker-files.js';
@@ -106,6 +107,8 @@ export class Pool {
   /** Set by the master: how many more workers process.max lets all pools start. */
   processRoom: () => number = () => Infinity;
   private processMaxLatched = false;
+  /** Lines about slots the master did not believe, at most one of each kind a minute. */
+  private readonly contradictions = new LogLimiter<Contradiction['kind']>(CONTRADICTION_LOG_INTERVAL_MS);
   /** Each worker's last app-metrics answer, reused while it is too busy to answer. */
   private readonly appMetricsCache = new Map<number, unknown[]>();
   private readonly stopped: Promise<void>;
@@ -125,7 +128,7 @@ export class Pool {
     this.serving = new Promise((resolve) => (this.resolveServing = resolve));
     // Twice pm.max_children: a worker being replaced keeps its slot until it
     // has exited, while its replacement already needs one.
-    this.scoreboard = new Scoreboard(scoreboardPath(process.pid, config.name), config.maxChildren * 2);
+    this.scoreboard = new Scoreboard(config.name, config.maxChildren * 2);
     this.prepareWorkerFiles(config, runAs);
     this.clients = clientPolicy(config);
     this.heads = new HeadReader(headLimits(config), this.clients);
@@ -217,7 +220,8 @@ export class Pool {
     const generation = this.generation + 1;
     const previousScoreboard = this.scoreboard;
     if (next.maxChildren * 2 > previousScoreboard.slotCount) {
-      this.scoreboard = new Scoreboard(previousScoreboard.file, next.maxChildren * 2, previousScoreboard);
+      // The previous generation keeps writing the scoreboard it was given.
+      this.scoreboard = new Scoreboard(next.name, next.maxChildren * 2);
     }
     this.prepareWorkerFiles(next, runAs);
     // Connections on a new address are served from the start, by the old generation until the switch.
@@ -294,11 +298,33 @@ export class Pool {
     return [...this.appMetricsCache.values()];
   }
 
-  /** A consistent view of the scoreboard, for status pages. */
+  /**
+   * A consistent view of the scoreboard, for status pages: a slot that is
+   * not its live worker's (by index, then pid) shows as Free.
+   */
   snapshot(): ScoreboardSnapshot | null {
     this.refreshLoads(this.workers.values());
     this.writeHeader();
-    return this.scoreboard.read();
+    const snapshot = this.scoreboard.read();
+    if (!snapshot) return null;
+    const owners = new Map<number, WorkerProcess>();
+    for (const worker of this.workers.values()) {
+      if (worker.scoreboard === this.scoreboard && worker.phase !== 'exited') owners.set(worker.slot, worker);
+    }
+    const slots = snapshot.slots.map((slot, index) => {
+      const owner = owners.get(index);
+      if (slotBelongs(slot, owner)) return slot;
+      const whose = owner ? `child ${owner.pid}'s` : 'an unused';
+      this.reportContradiction('pid', `${whose} scoreboard slot ${index} names pid ${slot.pid} (${slot.state})`);
+      return freeSlot();
+    });
+    return { header: snapshot.header, slots };
+  }
+
+  /** A slot said what the master knows to be false: logged, at most once a minute for each kind. */
+  private reportContradiction(kind: Contradiction['kind'], what: string): void {
+    const line = this.contradictions.admit(kind, `[pool ${this.name}] ${what}; ignored, the master goes by what it knows`, Date.now());
+    if (line) this.log.warning(line);
   }
 
   /**
@@ -354,11 +380,16 @@ export class Pool {
     for (const timer of [this.retryTimer, this.timeoutTimer]) if (timer) clearTimeout(timer);
   }
 
-  /** These workers' loads, from their scoreboard slots: one read per scoreboard file. */
+  /** These workers' loads, from their scoreboard slots (one read per scoreboard), as far as the master believes them. */
   private refreshLoads(workers: Iterable<WorkerProcess>): void {
+    const now = Date.now();
     for (const [scoreboard, group] of byScoreboard(workers)) {
       const loads = scoreboard.loads(group.map((worker) => worker.slot));
-      group.forEach((worker, i) => worker.updateLoad(loads[i]!));
+      group.forEach((worker, i) => {
+        for (const { kind, text } of worker.updateLoad(loads[i]!, now)) {
+          this.reportContradiction(kind, `child ${worker.pid}'s scoreboard slot ${worker.slot} ${text}`);
+        }
+      });
     }
   }
 
@@ -422,9 +453,9 @@ export class Pool {
     return this.workers.size;
   }
 
-  /** What workers running as `runAs` must be able to write: their scoreboard and logs. */
+  /** What workers running as `runAs` must be able to write: their logs (the scoreboard is theirs by descriptor). */
   private prepareWorkerFiles(config: PoolConfig, runAs: RunAs | null): void {
-    for (const problem of prepareWorkerFiles(this.scoreboard.file, config, runAs)) {
+    for (const problem of prepareWorkerFiles(config, runAs)) {
       this.log.error(`[pool ${this.name}] ${problem}`);
     }
   }
@@ -447,7 +478,6 @@ export class Pool {
           requestTimeout: config.httpRequestTimeout,
           keepAliveTimeout: config.httpKeepaliveTimeout,
           maxHeaderSize: config.httpMaxHeaderSize,
-          scoreboard: scoreboard.file,
           slot,
           maxRequests: config.maxRequests > 0 ? config.maxRequests + jitter : 0,
           maxMemory: config.maxMemory,

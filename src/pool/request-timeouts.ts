@@ -42,10 +42,11 @@ export function findOverdue(
   return overdue;
 }
 
-/** A worker as the checks know it: the slot it writes in its scoreboard, and its pid. */
+/** A worker as the checks know it: the slot it writes in its scoreboard, its pid, and the connections it holds. */
 export interface TimedWorker {
   slot: number;
   pid: number;
+  held: number;
 }
 
 /** One scoreboard as read, and the live workers that write it. */
@@ -66,7 +67,9 @@ export interface OverdueWorker<W> {
  * The workers whose request is past a limit, across every scoreboard a live
  * worker writes (after a reload that grew it, the old generation keeps the
  * previous one, and slot numbers repeat between them). A slot counts only
- * for the worker that owns it by index in that scoreboard and by pid.
+ * for the worker that owns it by index in that scoreboard and by pid, and
+ * only if that worker holds a connection: a request runs on one, and a slot
+ * that says otherwise must not get a worker killed.
  */
 export function findOverdueWorkers<W extends TimedWorker>(
   readings: Iterable<ScoreboardReading<W>>,
@@ -80,7 +83,7 @@ export function findOverdueWorkers<W extends TimedWorker>(
     for (const overdue of findOverdue(slots, limits, now, slowSeen)) {
       const slot = slots[overdue.slot]!;
       const worker = bySlot.get(overdue.slot);
-      if (worker && worker.pid === slot.pid) found.push({ worker, slot, kind: overdue.kind, elapsedMs: overdue.elapsedMs });
+      if (worker && worker.pid === slot.pid && worker.held > 0) found.push({ worker, slot, kind: overdue.kind, elapsedMs: overdue.elapsedMs });
     }
   }
   return found;

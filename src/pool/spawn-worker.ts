@@ -44,12 +44,13 @@ export interface SpawnOptions {
   catchOutput: boolean;
   env: Record<string, string>;
   clearEnv: boolean;
-  /** The worker's end of its dispatch channel and its connection table (records.ts: CHANNEL_FD, TABLE_FD). */
+  /** The worker's end of its dispatch channel, its connection table and its pool's scoreboard (records.ts: CHANNEL_FD, TABLE_FD, SCOREBOARD_FD). */
   channelFd: number;
   tableFd: number;
   /** The pool's user and group (null: the master's), and its chdir. */
   runAs: RunAs | null;
   cwd: string;
+  scoreboardFd: number;
 }
 
 /**
@@ -58,7 +59,7 @@ export interface SpawnOptions {
  * 'message' events; in execa 10 it is `nodeChildProcess`).
  */
 export function spawnWorker(options: SpawnOptions): ChildProcess {
-  const { settings, env, clearEnv, catchOutput, channelFd, tableFd, runAs, cwd } = options;
+  const { settings, env, clearEnv, catchOutput, channelFd, tableFd, scoreboardFd, runAs, cwd } = options;
   const inherited = clearEnv
     ? {}
     : Object.fromEntries(Object.entries(process.env).filter(([name]) => !MASTER_ONLY_ENV.test(name)));
@@ -76,9 +77,9 @@ export function spawnWorker(options: SpawnOptions): ChildProcess {
     // through promises and a scheduler.yield() (about 8 µs of master CPU per
     // message, and the master gets one or two per connection). poold reads
     // the ChildProcess 'message' events itself.
-    // Then the dispatch channel and the connection table, as descriptors 4 and 5.
+    // Then the dispatch channel, the connection table and the scoreboard, as descriptors 4, 5 and 6.
     // (execa passes any descriptor number through; its types list only 3–9.)
-    stdio: ['ignore', output, output, 'ipc', channelFd as 3, tableFd as 3],
+    stdio: ['ignore', output, output, 'ipc', channelFd as 3, tableFd as 3, scoreboardFd as 3],
     serialization: 'json',
     // Long-lived: never accumulate output in memory.
     buffer: false,

@@ -19,6 +19,7 @@ import type { Scoreboard } from '../scoreboard/file.js';
 import type { SlotLoad } from '../scoreboard/layout.js';
 import type { ClientConnection } from './client-connection.js';
 import { killLadder } from './kill-ladder.js';
+import { NO_CONTRADICTIONS, judgeSlot, type Contradiction } from './slot-trust.js';
 import { spawnWorker, type SpawnOptions } from './spawn-worker.js';
 
 /** After a worker exits, how long its last IPC messages may take to arrive. */
@@ -85,6 +86,10 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private slotAccepted = 0;
   /** Its slot says Finishing: retiring, it must get nothing new. */
   private finishing = false;
+  /** Its slot as last read intact, and since when it has contradicted the master (slot-trust.ts). */
+  private reading: SlotLoad | null = null;
+  private finishingSince: number | null = null;
+  private excessSince: number | null = null;
   /** Whether it was last told to report room (requests are queued). */
   private watched = false;
   stopReason: StopReason | null = null;
@@ -103,7 +108,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private unansweredStatus: 502 | 504 = 502;
 
   constructor(
-    options: Omit<SpawnOptions, 'channelFd' | 'tableFd'>,
+    options: Omit<SpawnOptions, 'channelFd' | 'tableFd' | 'scoreboardFd'>,
     /** Its scoreboard (a reload may start a bigger one for the next generation) and slot in it. */
     readonly scoreboard: Scoreboard,
     readonly slot: number,
@@ -117,7 +122,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     this.header = new TableHeader(table);
     for (let entry = CONNECTION_TABLE_SIZE - 1; entry >= FIRST_CONNECTION_ENTRY; entry--) this.freeEntries.push(entry);
     try {
-      this.child = spawnWorker({ ...options, channelFd: workerEnd, tableFd });
+      this.child = spawnWorker({ ...options, channelFd: workerEnd, tableFd, scoreboardFd: scoreboard.fd });
     } catch (err) {
       closeSync(masterEnd);
       throw err;
@@ -168,17 +173,39 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
    */
   get load(): number {
     if (this.phase === 'exited') return 0;
-    return this.slotLoad + Math.max(0, this.dispatched - this.slotAccepted);
+    // Each request and each connection in transit is one it holds, whatever its slot says.
+    return Math.min(this.slotLoad + Math.max(0, this.dispatched - this.slotAccepted), this.connections.size);
   }
 
-  /** Takes its load from its scoreboard slot (null: torn or not written yet, then the last reading stands). */
-  updateLoad(slot: SlotLoad | null): void {
-    if (slot && slot.pid === this.pid) {
-      this.slotLoad = slot.load;
-      this.slotAccepted = slot.accepted;
-      this.finishing = slot.finishing;
-      if (slot.freeSince > 0) this.lastFreeAt = slot.freeSince;
+  /**
+   * Takes its load from its scoreboard slot (null: torn, then the last
+   * reading stands, judged again), as far as it agrees with what the master
+   * knows; returns what contradicted it.
+   */
+  updateLoad(slot: SlotLoad | null, now = Date.now()): readonly Contradiction[] {
+    this.reading = slot ?? this.reading;
+    if (!this.reading) return NO_CONTRADICTIONS;
+    const judged = judgeSlot(
+      this.reading,
+      {
+        pid: this.pid,
+        stopping: this.phase === 'stopping' || this.phase === 'exited',
+        held: this.connections.size,
+        finishingSince: this.finishingSince,
+        excessSince: this.excessSince,
+      },
+      now,
+    );
+    this.finishingSince = judged.finishingSince;
+    this.excessSince = judged.excessSince;
+    const load = judged.load;
+    if (load) {
+      this.slotLoad = load.load;
+      this.slotAccepted = load.accepted;
+      this.finishing = load.finishing;
+      if (load.freeSince > 0) this.lastFreeAt = load.freeSince;
     }
+    return judged.contradictions;
   }
 
   /**

@@ -4,7 +4,7 @@ import { Socket } from 'node:net';
 import type { DispatchChannel } from '../ipc/channel.js';
 import type { RetireReason, WorkerSettings, WorkerMessage } from '../ipc/protocol.js';
 import { TableHeader } from '../ipc/connection-table.js';
-import { ConnectionState, FAIR_WAIT_MS, SLOW_REQUEST_MS, WorkerRecord } from '../ipc/records.js';
+import { ConnectionState, FAIR_WAIT_MS, SCOREBOARD_FD, SLOW_REQUEST_MS, WorkerRecord } from '../ipc/records.js';
 import type { ProxiedClient } from '../net/proxy-protocol.js';
 import { SlotWriter, type RequestTrace } from '../scoreboard/slot-writer.js';
 import { forwardedClients, showProxiedClient } from './client-address.js';
@@ -117,7 +117,7 @@ export class WorkerServer {
         slowlog: settings.slowlog,
         timeoutMs: settings.slowlogTimeout,
         traceDepth: settings.slowlogTraceDepth,
-        scoreboard: settings.scoreboard,
+        scoreboardFd: SCOREBOARD_FD,
         slot: settings.slot,
       });
     }
@@ -137,7 +137,7 @@ export class WorkerServer {
     this.accessLog = accessLog;
     this.slowlog = slowlog;
     this.header = new TableHeader(table);
-    this.slot = new SlotWriter(settings.scoreboard, settings.slot);
+    this.slot = new SlotWriter(SCOREBOARD_FD, settings.slot);
     this.forwardedClient = forwardedClients(settings.trustedProxies);
     const server = this;
     this.onResponseClose = function (this: http.ServerResponse) {

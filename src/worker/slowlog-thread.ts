@@ -1,7 +1,7 @@
 // Runs in a worker thread of each worker process when request_slowlog_timeout
 // is set: watches the main thread's current request and writes its JavaScript
 // stack to the slowlog once it runs too long.
-import { appendFileSync, closeSync, openSync, readSync } from 'node:fs';
+import { appendFileSync, readSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { fileURLToPath } from 'node:url';
 import { workerData } from 'node:worker_threads';
@@ -51,18 +51,13 @@ function captureStack(): Promise<string[] | null> {
 }
 
 function currentRequest(): string {
-  const fd = openSync(data.scoreboard, 'r');
-  try {
-    const bytes = Buffer.alloc(SLOT_SIZE);
-    for (let attempt = 0; attempt < 10; attempt++) {
-      readSync(fd, bytes, 0, SLOT_SIZE, slotOffset(data.slot));
-      const slot = decodeSlot(bytes, 0);
-      if (slot) return `${slot.method} ${slot.uri}`;
-    }
-    return '-';
-  } finally {
-    closeSync(fd);
+  const bytes = Buffer.alloc(SLOT_SIZE);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    readSync(data.scoreboardFd, bytes, 0, SLOT_SIZE, slotOffset(data.slot));
+    const slot = decodeSlot(bytes, 0);
+    if (slot) return `${slot.method} ${slot.uri}`;
   }
+  return '-';
 }
 
 /** The start time of the request last logged: each request is logged once. */

@@ -29,7 +29,11 @@ describe('loadConfig defaults', () => {
       processMax: 0,
       processPriority: null,
       statusListen: { kind: 'tcp', host: '127.0.0.1', port: 9901 },
+      statusListenOwner: null,
+      statusListenGroup: null,
+      statusListenMode: 0o660,
       statusAllowedClients: ['127.0.0.1', '::1'],
+      statusShowQuery: false,
     });
     const expected: PoolConfig = {
       name: 'www',
@@ -101,7 +105,11 @@ describe('loadConfig defaults', () => {
       'process.max = 100',
       'process.priority = 5',
       'status.listen = /run/poold/status.sock',
+      'status.listen.owner = prometheus',
+      'status.listen.group = 65534',
+      'status.listen.mode = 0600',
       'status.allowed_clients = 10.0.0.1, ::1, 192.168.0.0/16',
+      'status.show_query = yes',
       '[www]',
       'prefix = .',
       'user = www-data',
@@ -162,7 +170,11 @@ describe('loadConfig defaults', () => {
       processMax: 100,
       processPriority: 5,
       statusListen: { kind: 'unix', path: '/run/poold/status.sock' },
+      statusListenOwner: 'prometheus',
+      statusListenGroup: '65534',
+      statusListenMode: 0o600,
       statusAllowedClients: ['10.0.0.1', '::1', '192.168.0.0/16'],
+      statusShowQuery: true,
     });
     const { sources, ...pool } = config.pools[0]!;
     assert.deepEqual(pool, {
