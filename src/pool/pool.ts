@@ -11,6 +11,7 @@ import { ClientConnection } from './client-connection.js';
 import { Dispatcher, type DispatchSettings } from './dispatcher.js';
 import { HeadReader, type HeadLimits } from './head-reader.js';
 import { killLadder } from './kill-ladder.js';
+import { closeGracefully, type ClosingListener } from './listener.js';
 import { findOverdueWorkers, timeoutCheckInterval } from './request-timeouts.js';
 import { waitExited, waitReady } from './rollout.js';
 import { WorkerProcess, describeExit, type WorkerExit } from './worker-process.js';
@@ -89,6 +90,10 @@ export class Pool {
   private readonly exitedDurations = emptyDurations();
   private stopping = false;
   private isStopped = false;
+  /** Whether the current listener has begun to close (a stop, or the pool's removal). */
+  private listenerClosing = false;
+  /** Listeners still accepting what the kernel had queued before they close: their connections are served. */
+  private readonly draining = new Set<ClosingListener>();
   observer: PoolObserver | null = null;
   /** Each worker's last app-metrics answer, reused while it is too busy to answer. */
   private readonly appMetricsCache = new Map<number, unknown[]>();
@@ -198,7 +203,7 @@ export class Pool {
     if (failure !== null || this.stopping) {
       // Nothing was routed to them.
       killLadder(fresh);
-      listener?.close();
+      if (listener) this.drainAndClose(listener);
       return this.stopping ? 'poold is stopping' : failure;
     }
     const old = [...this.workers.values()].filter((worker) => worker.generation < generation);
@@ -209,7 +214,7 @@ export class Pool {
     this.dispatcher.replaceWorkers(fresh.filter((worker) => worker.phase !== 'exited'));
     this.heads.setLimits(headLimits(next));
     if (listener) {
-      this.listener.close();
+      this.drainAndClose(this.listener);
       this.listener = listener;
     }
     this.armTimeoutChecks();
@@ -264,14 +269,27 @@ export class Pool {
   }
 
   /**
-   * Stops accepting: the listening socket closes at once, so new clients are
-   * refused, not queued then reset. (close()'s callback would also wait for
-   * every accepted connection, queued ones included, so it is not awaited.)
+   * Stops accepting: new clients are refused at once, and what the kernel
+   * had already accepted is still accepted and served before the socket
+   * closes (listener.ts, closeGracefully), not reset.
    */
   closeListener(): void {
-    this.listener.close();
+    if (this.listenerClosing) return;
+    this.listenerClosing = true;
+    this.drainAndClose(this.listener);
   }
 
+  private drainAndClose(listener: Server): void {
+    const closing = closeGracefully(listener, (err) =>
+      this.log.warning(`[pool ${this.name}] cannot turn new connections away before closing the listener: ${err.message}`),
+    );
+    this.draining.add(closing);
+    void closing.closed.then(() => {
+      this.draining.delete(closing);
+      this.stopWhenQueueEmpty();
+      this.resolveIfStopped();
+    });
+  }
 
   /**
    * Graceful stop: connections already accepted are still served, each worker
@@ -281,6 +299,7 @@ export class Pool {
   stop(timeoutMs: number): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
+      this.closeListener();
       this.clearTimers();
       this.heads.shortenIdle();
       setTimeout(() => this.terminate(), timeoutMs).unref();
@@ -293,6 +312,8 @@ export class Pool {
   /** Immediate stop: SIGTERM now, SIGKILL a second later. */
   terminate(): Promise<void> {
     this.stopping = true;
+    this.closeListener();
+    for (const closing of this.draining) closing.closeNow();
     this.clearTimers();
     this.heads.close();
     this.dispatcher.refuseAll();
@@ -330,7 +351,7 @@ export class Pool {
   }
 
   private stopWhenQueueEmpty(): void {
-    if (!this.stopping || this.dispatcher.queued > 0 || this.heads.count > 0) return;
+    if (!this.stopping || this.draining.size > 0 || this.dispatcher.queued > 0 || this.heads.count > 0) return;
     for (const worker of this.workers.values()) worker.stop('shutdown');
   }
 
@@ -507,7 +528,7 @@ export class Pool {
   }
 
   private resolveIfStopped(): void {
-    if (!this.stopping || this.workers.size > 0 || this.isStopped) return;
+    if (!this.stopping || this.workers.size > 0 || this.draining.size > 0 || this.isStopped) return;
     this.isStopped = true;
     this.dispatcher.refuseAll();
     this.heads.close();
