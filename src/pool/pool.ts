@@ -1,5 +1,6 @@
 import type { Server, Socket } from 'node:net';
 import type { PoolConfig } from '../config/types.js';
+import { monotonicMs } from '../ipc/connection-table.js';
 import type { Logger } from '../log/logger.js';
 import { PROCESS_MANAGERS } from '../pm/index.js';
 import { INITIAL_PM_STATE, type PmState, type WorkerView } from '../pm/types.js';
@@ -12,6 +13,7 @@ import { Dispatcher, type DispatchSettings } from './dispatcher.js';
 import { HeadReader, type HeadLimits } from './head-reader.js';
 import { killLadder } from './kill-ladder.js';
 import { closeGracefully, type ClosingListener } from './listener.js';
+import { findBlockedLoops } from './loop-watch.js';
 import { findOverdueWorkers, timeoutCheckInterval } from './request-timeouts.js';
 import { waitExited, waitReady } from './rollout.js';
 import { WorkerProcess, describeExit, type WorkerExit } from './worker-process.js';
@@ -147,6 +149,7 @@ export class Pool {
     const interval = timeoutCheckInterval({
       terminate: this.config.requestTerminateTimeout,
       slowlog: this.config.requestSlowlogTimeout,
+      loopBlock: this.config.maxLoopBlock,
     });
     if (interval !== null) this.timeoutTimer = setInterval(() => this.checkRequestTimeouts(), interval);
   }
@@ -338,9 +341,10 @@ export class Pool {
 
   /** These workers' loads, from their scoreboard slots: one read per scoreboard file. */
   private refreshLoads(workers: Iterable<WorkerProcess>): void {
+    const now = monotonicMs();
     for (const [scoreboard, group] of byScoreboard(workers)) {
       const loads = scoreboard.loads(group.map((worker) => worker.slot));
-      group.forEach((worker, i) => worker.updateLoad(loads[i]!));
+      group.forEach((worker, i) => worker.updateLoad(loads[i]!, now));
     }
   }
 
@@ -493,7 +497,11 @@ export class Pool {
     this.stopWhenQueueEmpty();
   }
 
-  /** request_terminate_timeout and request_slowlog_timeout, from every scoreboard a live worker writes. */
+  /**
+   * request_terminate_timeout and request_slowlog_timeout, from every
+   * scoreboard a live worker writes; and pm.max_loop_block, from the workers'
+   * heartbeats.
+   */
   private checkRequestTimeouts(): void {
     const limits = { terminate: this.config.requestTerminateTimeout, slowlog: this.config.requestSlowlogTimeout };
     const readings = [...byScoreboard(this.workers.values())].flatMap(([scoreboard, workers]) => {
@@ -506,7 +514,7 @@ export class Pool {
       if (kind === 'terminate') {
         if (worker.stopReason === 'terminate_timeout') continue;
         this.log.warning(`[pool ${this.name}] ${what} execution timed out (${seconds} sec), terminating`);
-        worker.killOverdue();
+        worker.killOverdue('terminate_timeout');
       } else {
         this.slowSeen.add(`${slot.pid}:${slot.requestStart}`);
         this.stats.slowRequests++;
@@ -514,6 +522,14 @@ export class Pool {
       }
     }
     if (this.slowSeen.size > 10_000) this.slowSeen.clear();
+    for (const { worker, slot, blockedMs } of findBlockedLoops(readings, this.config.maxLoopBlock, monotonicMs())) {
+      const last = slot.requestStart > 0 ? ` (last request: "${slot.method} ${slot.uri}")` : '';
+      this.log.warning(
+        `[pool ${this.name}] child ${worker.pid}, script '${this.config.app}'${last} event loop blocked outside any request ` +
+          `for ${(blockedMs / 1000).toFixed(6)} sec, terminating`,
+      );
+      worker.killOverdue('loop_block');
+    }
   }
 
   private writeHeader(): void {

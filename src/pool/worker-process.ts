@@ -18,6 +18,7 @@ import type { Scoreboard } from '../scoreboard/file.js';
 import type { SlotLoad } from '../scoreboard/layout.js';
 import type { ClientConnection } from './client-connection.js';
 import { killLadder } from './kill-ladder.js';
+import { loopStalled } from './loop-watch.js';
 import { spawnWorker, type SpawnOptions } from './spawn-worker.js';
 
 /** After a worker exits, how long its last IPC messages may take to arrive. */
@@ -33,7 +34,7 @@ const CLOSED_SWEEP_MS = 50;
 export type WorkerPhase = 'starting' | 'ready' | 'stopping' | 'exited';
 
 /** Why the master ended a worker; anything it did not end itself is a crash. */
-export type StopReason = RetireReason | 'idle' | 'terminate_timeout' | 'reload' | 'shutdown';
+export type StopReason = RetireReason | 'idle' | 'terminate_timeout' | 'loop_block' | 'reload' | 'shutdown';
 
 export interface WorkerExit {
   code: number | null;
@@ -84,6 +85,8 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private slotAccepted = 0;
   /** Its slot says Finishing: retiring, it must get nothing new. */
   private finishing = false;
+  /** Its event loop had not beaten for a while when last read (loop-watch.ts): it must get nothing new. */
+  private stalled = false;
   /** Whether it was last told to report room (requests are queued). */
   private watched = false;
   stopReason: StopReason | null = null;
@@ -153,7 +156,12 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   }
 
   get accepting(): boolean {
-    return this.phase === 'ready' && !this.finishing && this.child.connected;
+    return this.phase === 'ready' && !this.finishing && !this.stalled && this.child.connected;
+  }
+
+  /** When (monotonic ms) its event loop last beat in its connection table; 0 before the first beat. */
+  get lastBeat(): number {
+    return this.header.lastBeat;
   }
 
   /** Client connections it holds, idle kept-alive ones included. */
@@ -170,8 +178,13 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     return this.slotLoad + Math.max(0, this.dispatched - this.slotAccepted);
   }
 
-  /** Takes its load from its scoreboard slot (null: torn or not written yet, then the last reading stands). */
-  updateLoad(slot: SlotLoad | null): void {
+  /**
+   * Takes its load from its scoreboard slot (null: torn or not written yet,
+   * then the last reading stands), and whether its event loop is stalled at
+   * `now` (monotonic ms) from its heartbeat.
+   */
+  updateLoad(slot: SlotLoad | null, now: number): void {
+    this.stalled = loopStalled(this.header.lastBeat, now);
     if (slot && slot.pid === this.pid) {
       this.slotLoad = slot.load;
       this.slotAccepted = slot.accepted;
@@ -280,13 +293,15 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * Kills it for running past request_terminate_timeout: SIGTERM, then SIGKILL
-   * a second later if the app kept it alive. Requests it had not started
-   * answering get 504 instead of 502.
+   * Kills it for running past request_terminate_timeout, or for an event
+   * loop blocked past pm.max_loop_block: SIGTERM, then SIGKILL a second later
+   * if the app kept it alive. Requests it had not started answering get 504
+   * instead of 502; connections whose request it never began go to another
+   * worker when it has exited.
    */
-  killOverdue(): void {
-    if (this.phase === 'exited' || this.stopReason === 'terminate_timeout') return;
-    this.stopReason = 'terminate_timeout';
+  killOverdue(reason: 'terminate_timeout' | 'loop_block'): void {
+    if (this.phase === 'exited' || this.stopReason === 'terminate_timeout' || this.stopReason === 'loop_block') return;
+    this.stopReason = reason;
     this.phase = 'stopping';
     this.unansweredStatus = 504;
     killLadder([this]);

@@ -23,6 +23,7 @@ const RESTART_REASONS: readonly RestartReason[] = [
   'reload',
   'idle',
   'terminate_timeout',
+  'loop_block',
   'shutdown',
 ];
 

@@ -24,6 +24,7 @@ export function poolConfig(overrides: Partial<PoolConfig> = {}): PoolConfig {
     maxRequestsJitter: 0,
     maxMemory: 0,
     requestTerminateTimeout: 0,
+    maxLoopBlock: 10_000,
     requestSlowlogTimeout: 0,
     slowlog: null,
     listenQueueMax: 0,
