@@ -8,10 +8,29 @@
 // answered; its retransmission, a second later, meets the closed socket and is
 // refused) while handshakes under way (their final ACK) still complete.
 #include <errno.h>
-#include <linux/filter.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include "poold.h"
+
+// Classic BPF, as the kernel's ABI has it (linux/filter.h, which the musl
+// toolchain of the prebuilds does not ship).
+typedef struct {
+  uint16_t code;
+  uint8_t jt;
+  uint8_t jf;
+  uint32_t k;
+} bpf_instruction;
+
+typedef struct {
+  unsigned short len;
+  bpf_instruction *filter;
+} bpf_program;
+
+#define LOAD_BYTE_AT 0x30 /* BPF_LD | BPF_B | BPF_ABS */
+#define AND_CONSTANT 0x54 /* BPF_ALU | BPF_AND | BPF_K */
+#define JUMP_IF_EQUAL 0x15 /* BPF_JMP | BPF_JEQ | BPF_K */
+#define RETURN 0x06 /* BPF_RET | BPF_K: keep that many bytes of the packet, 0 drops it */
 
 /** Byte 13 of the TCP header holds its flags; the filter sees the packet from the TCP header on. */
 #define TCP_FLAGS_OFFSET 13
@@ -29,14 +48,14 @@ static napi_value drop_new_connections(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "dropNewConnections(fd): an open file descriptor");
     return NULL;
   }
-  struct sock_filter code[] = {
-    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, TCP_FLAGS_OFFSET),
-    BPF_STMT(BPF_ALU | BPF_AND | BPF_K, TCP_SYN | TCP_ACK),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TCP_SYN, 0, 1),
-    BPF_STMT(BPF_RET | BPF_K, 0),
-    BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+  bpf_instruction code[] = {
+    { LOAD_BYTE_AT, 0, 0, TCP_FLAGS_OFFSET },
+    { AND_CONSTANT, 0, 0, TCP_SYN | TCP_ACK },
+    { JUMP_IF_EQUAL, 0, 1, TCP_SYN },
+    { RETURN, 0, 0, 0 },
+    { RETURN, 0, 0, 0xffffffff },
   };
-  struct sock_fprog program = { .len = sizeof code / sizeof code[0], .filter = code };
+  bpf_program program = { .len = sizeof code / sizeof code[0], .filter = code };
   if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0) {
     poold_throw_errno(env, "setsockopt(SO_ATTACH_FILTER)", errno);
     return NULL;
