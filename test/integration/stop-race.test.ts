@@ -1,18 +1,19 @@
-// A graceful stop under a steady stream of new connections: every client is
-// either served in full or refused; none is accepted by the kernel and then
-// reset (the accept queue a closing listener would flush), none hangs.
+// A listener closing under a steady stream of new connections (a graceful
+// stop; a reload that moves the address): every client is either served in
+// full or refused; none is accepted by the kernel and then reset (the accept
+// queue a closing listener would flush), none hangs.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { exchange, settle, type Target } from '../helpers/clients.js';
-import { waitExit } from '../helpers/cli.js';
+import { runPoold, waitExit, writeConfig } from '../helpers/cli.js';
 import { FIXTURES, cleanup, freePort, startPoold, type RunningPoold } from '../helpers/poold.js';
 
 const APP = path.join(FIXTURES, 'app.js');
 /** Client loops connecting at once, each opening its next connection as soon as the last one ends. */
 const CLIENTS = 24;
-/** Responses before the stop: the stream is steady by then. */
-const SERVED_BEFORE_STOP = 300;
+/** Responses before the listener closes: the stream is steady by then. */
+const SERVED_BEFORE_CLOSE = 300;
 
 type Outcome = 'served' | 'refused' | 'failed';
 
@@ -37,46 +38,32 @@ async function attempt(target: Target, i: number): Promise<Attempt> {
   return { outcome: 'failed', detail: `error ${error ?? 'none'}, received ${JSON.stringify(data.slice(0, 80))}` };
 }
 
-async function stopUnderLoad(
-  listen: string,
-  targetOf: (poold: RunningPoold) => Target,
-  t: TestContext,
-): Promise<void> {
-  let poold: RunningPoold | undefined;
-  t.after(() => cleanup(poold));
-  poold = await startPoold(
-    `[global]\npid = @DIR@/poold.pid\nprocess_control_timeout = 10s\n` +
-      `[www]\nlisten = ${listen}\napp = ${APP}\npm = static\npm.max_children = 2\npm.max_concurrency = 4\n`,
-  );
-  const target = targetOf(poold);
+/**
+ * CLIENTS loops of requests to `target`. Once SERVED_BEFORE_CLOSE have been
+ * served, `close` is called (it makes the listener close); each loop goes on
+ * until `close` has settled and it has then been refused itself, bounded by
+ * its number of attempts. Fails the test on any attempt that failed.
+ */
+async function streamWhileClosing(t: TestContext, poold: RunningPoold, target: Target, close: () => Promise<unknown>): Promise<void> {
   const attempts: Attempt[] = [];
   let served = 0;
-  let exited = false;
-  const running = poold;
-  void running.exited.then(() => (exited = true));
-  let stopSent: () => void;
-  const stopped = new Promise<void>((resolve) => (stopSent = resolve));
-  let signalled = false;
-  // Each loop goes on until the master has exited and it has been refused
-  // itself; bounded by its number of attempts.
+  let closing: Promise<unknown> | null = null;
+  let closed = false;
   const loops = Array.from({ length: CLIENTS }, async (_, loop) => {
-    let refusedAfterExit = false;
-    for (let n = 0; n < 5000 && !refusedAfterExit; n++) {
-      const wasExited = exited;
+    let refusedAfterClose = false;
+    for (let n = 0; n < 5000 && !refusedAfterClose; n++) {
+      const wasClosed = closed;
       const result = await attempt(target, loop * 10_000 + n);
       attempts.push(result);
-      if (result.outcome === 'served' && ++served === SERVED_BEFORE_STOP && !signalled) {
-        signalled = true;
-        process.kill(running.pid, 'SIGTERM');
-        stopSent();
+      if (result.outcome === 'served' && ++served === SERVED_BEFORE_CLOSE) {
+        closing = close().finally(() => (closed = true));
       }
-      if (result.outcome === 'failed' && exited) break;
-      refusedAfterExit = wasExited && result.outcome === 'refused';
+      if (result.outcome === 'failed' && closed) break;
+      refusedAfterClose = wasClosed && result.outcome === 'refused';
     }
   });
-  await stopped;
-  assert.equal(await waitExit(poold, 20_000), 0);
   await Promise.all(loops);
+  await closing;
   const failed = attempts.filter((a) => a.outcome === 'failed');
   const refused = attempts.filter((a) => a.outcome === 'refused').length;
   const summary = `${attempts.length} attempts: ${served} served, ${refused} refused, ${failed.length} failed`;
@@ -86,14 +73,46 @@ async function stopUnderLoad(
     [],
     `${summary}\n--- log:\n${poold.lines.join('\n')}`,
   );
-  assert.ok(served >= SERVED_BEFORE_STOP && refused > 0, summary);
+  assert.ok(closing !== null && refused > 0, summary);
+}
+
+function config(listen: string): string {
+  return (
+    `[global]\npid = @DIR@/poold.pid\nprocess_control_timeout = 10s\n` +
+    `[www]\nlisten = ${listen}\napp = ${APP}\npm = static\npm.max_children = 2\npm.max_concurrency = 4\n`
+  );
+}
+
+async function stopUnderLoad(t: TestContext, listen: string, targetOf: (poold: RunningPoold) => Target): Promise<void> {
+  let poold: RunningPoold | undefined;
+  t.after(() => cleanup(poold));
+  poold = await startPoold(config(listen));
+  const running = poold;
+  await streamWhileClosing(t, poold, targetOf(poold), async () => {
+    process.kill(running.pid, 'SIGTERM');
+    assert.equal(await waitExit(running, 20_000), 0);
+  });
 }
 
 test('a graceful stop under a steady stream of new TCP connections: each is served or refused, none reset', async (t) => {
   const port = await freePort();
-  await stopUnderLoad(`127.0.0.1:${port}`, () => ({ port }), t);
+  await stopUnderLoad(t, `127.0.0.1:${port}`, () => ({ port }));
 });
 
 test('a graceful stop under a steady stream of new unix-socket connections: each is served or refused, none reset', async (t) => {
-  await stopUnderLoad('@DIR@/www.sock', (poold) => ({ path: path.join(poold.dir, 'www.sock') }), t);
+  await stopUnderLoad(t, '@DIR@/www.sock', (poold) => ({ path: path.join(poold.dir, 'www.sock') }));
+});
+
+test('a reload that moves the address, under a steady stream to the old one: each is served or refused, none reset', async (t) => {
+  const [oldPort, newPort] = [await freePort(), await freePort()];
+  let poold: RunningPoold | undefined;
+  t.after(() => cleanup(poold));
+  poold = await startPoold(config(`127.0.0.1:${oldPort}`));
+  const running = poold;
+  await streamWhileClosing(t, poold, { port: oldPort }, async () => {
+    writeConfig(config(`127.0.0.1:${newPort}`), running.dir);
+    const reload = await runPoold(['reload', '--pid', path.join(running.dir, 'poold.pid'), '--wait'], 60_000);
+    assert.equal(reload.code, 0, reload.stderr);
+  });
+  assert.equal(running.master.exitCode, null, 'the master still runs');
 });
