@@ -131,7 +131,7 @@ export async function bindListener(pool: PoolConfig): Promise<net.Server> {
  * in yet) completes within a round trip. Below a second, the first SYN
  * retransmission of a client turned away meets the closed socket: refused.
  */
-export const LISTENER_DRAIN_MS = 500;
+const LISTENER_DRAIN_MS = 500;
 
 /** A listener on its way out: `closed` settles once its socket is closed. */
 export interface ClosingListener {
