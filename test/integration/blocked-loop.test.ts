@@ -8,6 +8,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { LOOP_STALL_MS } from '../../src/ipc/records.js';
 import { FIXTURES, cleanup, freePort, get, startPoold, type RunningPoold } from '../helpers/poold.js';
+import { pollUntil, request } from '../helpers/status.js';
 
 const APP = path.join(FIXTURES, 'app.js');
 
@@ -17,7 +18,7 @@ async function daemon(t: TestContext, workers: number, maxLoopBlock = '2s'): Pro
   t.after(() => cleanup(poold));
   poold = await startPoold(
     `[global]\npid = @DIR@/poold.pid\nprocess_control_timeout = 3s\n` +
-      `[www]\nlisten = 127.0.0.1:${port}\napp = ${APP}\npm = static\npm.max_children = ${workers}\npm.max_loop_block = ${maxLoopBlock}\n`,
+      `[www]\nlisten = 127.0.0.1:${port}\napp = ${APP}\npm = static\npm.max_children = ${workers}\npm.max_loop_block = ${maxLoopBlock}\npm.status_path = /status\n`,
   );
   return { poold, port };
 }
@@ -85,6 +86,12 @@ test('an idle worker stopped by SIGSTOP: a connection handed to it before the st
   });
   // Its heartbeat is fresh: the master hands this one over, and it waits, unread.
   const handed = get(port, '/echo?v=handed', 15_000);
+  const status = await pollUntil('the master to accept the first request', async () => {
+    const s = JSON.parse((await request({ socketPath: path.join(poold.dir, 'status.sock') }, '/status?json')).body) as Record<string, number>;
+    return s['accepted conn'] === 1 && s['reading headers'] === 0 && s;
+  });
+  // (On a machine loaded enough that the master saw the stall first, it queued it instead.)
+  t.diagnostic(status['listen queue'] === 0 ? 'handed to the stopped worker' : 'queued');
   await pastStallThreshold();
   // Stalled now: this one waits in the master's queue instead.
   const queued = get(port, '/echo?v=queued', 15_000);
