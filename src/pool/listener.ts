@@ -149,7 +149,9 @@ export interface ClosingListener {
  * unix: the socket's path is removed, so connect() finds nothing), the
  * server goes on accepting what the kernel had queued or was completing for
  * LISTENER_DRAIN_MS, and only then closes. `onError`: the filter could not be
- * attached (the drain then only narrows the race).
+ * attached (the drain then only narrows the race). Only for sockets poold
+ * bound itself: one a service manager passed in, and keeps a copy of, would
+ * keep the filter (and drop every new connection) after poold closed its copy.
  */
 export function closeGracefully(server: net.Server, onError: (err: Error) => void): ClosingListener {
   const address = server.address();
