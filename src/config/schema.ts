@@ -140,6 +140,8 @@ const POOL: Spec<PoolScalars> = {
   requestSlowlogTimeout: { name: 'request_slowlog_timeout', type: time, default: 0 },
   requestSlowlogTraceDepth: { name: 'request_slowlog_trace_depth', type: uint, default: 20 },
   requestTerminateTimeout: { name: 'request_terminate_timeout', type: time, default: 0 },
+  // No request is lost by replacing a worker blocked outside any request: on by default.
+  maxLoopBlock: { name: 'pm.max_loop_block', type: time, default: 10_000 },
   // Node's own http.Server defaults.
   httpHeadersTimeout: { name: 'http.headers_timeout', type: time, default: 60_000 },
   httpRequestTimeout: { name: 'http.request_timeout', type: time, default: 300_000 },

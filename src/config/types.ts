@@ -74,6 +74,8 @@ export interface PoolConfig {
   maxRequestsJitter: number;
   maxMemory: number;
   requestTerminateTimeout: number;
+  /** `pm.max_loop_block` (default 10s, 0 = off): a worker whose event loop is blocked this long outside any request is replaced. */
+  maxLoopBlock: number;
   requestSlowlogTimeout: number;
   /** `request_slowlog_trace_depth`: the most stack frames a slowlog entry shows. */
   requestSlowlogTraceDepth: number;

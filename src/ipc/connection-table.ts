@@ -6,6 +6,16 @@ const OFFERED = 0;
 const FULL = 1;
 
 /**
+ * The heartbeat's clock: CLOCK_MONOTONIC (what process.hrtime reads), one
+ * clock for every process of the machine, and not moved by a change of the
+ * wall clock.
+ */
+export function monotonicMs(): number {
+  const [seconds, nanoseconds] = process.hrtime();
+  return seconds * 1e3 + nanoseconds / 1e6;
+}
+
+/**
  * The header of a worker's connection table: what the master and the worker
  * must tell each other at once, without a record.
  *
@@ -24,14 +34,31 @@ const FULL = 1;
  *   offer counted until then. Whatever the timing, either the master sees
  *   `full` or the worker sees the offer. Atomics, because each side's write
  *   must be visible before its read of the other's.
+ * - Bytes 16–23, a float64: the worker's heartbeat, when (monotonicMs()) its
+ *   event loop last turned (records.ts, HEARTBEAT_MS); 0 before the first.
+ *   The master reads it to leave out, then replace, a worker whose loop is
+ *   blocked (src/pool/loop-watch.ts). Here and not in the scoreboard: only
+ *   the master needs it, and only the worker writes it.
  */
 export class TableHeader {
   private readonly since: Float64Array;
   private readonly words: Int32Array;
+  private readonly heartbeat: Float64Array;
 
   constructor(table: Uint8Array) {
     this.since = new Float64Array(table.buffer, table.byteOffset, 1);
     this.words = new Int32Array(table.buffer, table.byteOffset + 8, 2);
+    this.heartbeat = new Float64Array(table.buffer, table.byteOffset + 16, 1);
+  }
+
+  /** When (monotonicMs()) the worker's event loop last beat; 0 before its first beat. */
+  get lastBeat(): number {
+    return this.heartbeat[0]!;
+  }
+
+  /** The worker: its event loop turns now. */
+  beat(now: number): void {
+    this.heartbeat[0] = now;
   }
 
   get queueSince(): number {

@@ -18,6 +18,8 @@ export interface NativeBinding {
   poll(channel: Channel): void;
   /** Copies the bytes waiting on a connected socket into `into` without taking them; 0: none yet, -1: the peer closed. */
   peek(fd: number, into: Buffer): number;
+  /** From now on, new connections to the listening TCP socket `fd` are dropped (native/listener.c); queued ones are not touched. */
+  dropNewConnections(fd: number): void;
 }
 
 /** An open channel, as the helper knows it. */

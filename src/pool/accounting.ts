@@ -34,6 +34,7 @@ export function newStats(): PoolStats {
       max_memory: 0,
       idle: 0,
       terminate_timeout: 0,
+      loop_block: 0,
       reload: 0,
       shutdown: 0,
     },

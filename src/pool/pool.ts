@@ -1,6 +1,7 @@
 import type { Server, Socket } from 'node:net';
 import type { RunAs } from '../config/identities.js';
 import type { PoolConfig } from '../config/types.js';
+import { monotonicMs } from '../ipc/connection-table.js';
 import type { Logger } from '../log/logger.js';
 import { clientFilter, proxyFilter } from '../net/client-list.js';
 import { setProcessPriority } from './process-priority.js';
@@ -14,6 +15,8 @@ import { ClientConnection } from './client-connection.js';
 import { Dispatcher, type DispatchSettings } from './dispatcher.js';
 import { HeadReader, type ClientPolicy, type HeadLimits } from './head-reader.js';
 import { killLadder } from './kill-ladder.js';
+import { closeGracefully, type ClosingListener } from './listener.js';
+import { findBlockedLoops } from './loop-watch.js';
 import { findOverdueWorkers, timeoutCheckInterval } from './request-timeouts.js';
 import { CONTRADICTION_LOG_INTERVAL_MS, LogLimiter, slotBelongs, type Contradiction } from './slot-trust.js';
 import { waitExited, waitReady } from './rollout.js';
@@ -102,6 +105,10 @@ export class Pool {
   private readonly exitedDurations = emptyDurations();
   private stopping = false;
   private isStopped = false;
+  /** Whether the current listener has begun to close (a stop, or the pool's removal). */
+  private listenerClosing = false;
+  /** Listeners still accepting what the kernel had queued before they close: their connections are served. */
+  private readonly draining = new Set<ClosingListener>();
   observer: PoolObserver | null = null;
   onCrash: CrashListener | null = null;
   /** Set by the master: how many more workers process.max lets all pools start. */
@@ -174,6 +181,7 @@ export class Pool {
     const interval = timeoutCheckInterval({
       terminate: this.config.requestTerminateTimeout,
       slowlog: this.config.requestSlowlogTimeout,
+      loopBlock: this.config.maxLoopBlock,
     });
     if (interval !== null) this.timeoutTimer = setInterval(() => this.checkRequestTimeouts(), interval);
   }
@@ -237,7 +245,7 @@ export class Pool {
     if (failure !== null || this.stopping) {
       // Nothing was routed to them.
       killLadder(fresh);
-      listener?.close();
+      if (listener) this.drainAndClose(listener);
       return this.stopping ? 'poold is stopping' : failure;
     }
     const old = [...this.workers.values()].filter((worker) => worker.generation < generation);
@@ -251,7 +259,7 @@ export class Pool {
     this.dispatcher.replaceWorkers(fresh.filter((worker) => worker.phase !== 'exited'));
     this.heads.setLimits(headLimits(next));
     if (listener) {
-      this.listener.close();
+      this.drainAndClose(this.listener);
       this.listener = listener;
     }
     this.armTimeoutChecks();
@@ -328,14 +336,27 @@ export class Pool {
   }
 
   /**
-   * Stops accepting: the listening socket closes at once, so new clients are
-   * refused, not queued then reset. (close()'s callback would also wait for
-   * every accepted connection, queued ones included, so it is not awaited.)
+   * Stops accepting: new clients are refused at once, and what the kernel
+   * had already accepted is still accepted and served before the socket
+   * closes (listener.ts, closeGracefully), not reset.
    */
   closeListener(): void {
-    this.listener.close();
+    if (this.listenerClosing) return;
+    this.listenerClosing = true;
+    this.drainAndClose(this.listener);
   }
 
+  private drainAndClose(listener: Server): void {
+    const closing = closeGracefully(listener, (err) =>
+      this.log.warning(`[pool ${this.name}] cannot turn new connections away before closing the listener: ${err.message}`),
+    );
+    this.draining.add(closing);
+    void closing.closed.then(() => {
+      this.draining.delete(closing);
+      this.stopWhenQueueEmpty();
+      this.resolveIfStopped();
+    });
+  }
 
   /**
    * Graceful stop: connections already accepted are still served, each worker
@@ -345,6 +366,7 @@ export class Pool {
   stop(timeoutMs: number): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
+      this.closeListener();
       this.clearTimers();
       this.heads.shortenIdle();
       setTimeout(() => this.terminate(), timeoutMs).unref();
@@ -357,6 +379,8 @@ export class Pool {
   /** Immediate stop: SIGTERM now, SIGKILL a second later. */
   terminate(): Promise<void> {
     this.stopping = true;
+    this.closeListener();
+    for (const closing of this.draining) closing.closeNow();
     this.clearTimers();
     this.heads.close();
     this.dispatcher.refuseAll();
@@ -383,10 +407,11 @@ export class Pool {
   /** These workers' loads, from their scoreboard slots (one read per scoreboard), as far as the master believes them. */
   private refreshLoads(workers: Iterable<WorkerProcess>): void {
     const now = Date.now();
+    const beat = monotonicMs();
     for (const [scoreboard, group] of byScoreboard(workers)) {
       const loads = scoreboard.loads(group.map((worker) => worker.slot));
       group.forEach((worker, i) => {
-        for (const { kind, text } of worker.updateLoad(loads[i]!, now)) {
+        for (const { kind, text } of worker.updateLoad(loads[i]!, now, beat)) {
           this.reportContradiction(kind, `child ${worker.pid}'s scoreboard slot ${worker.slot} ${text}`);
         }
       });
@@ -400,7 +425,7 @@ export class Pool {
   }
 
   private stopWhenQueueEmpty(): void {
-    if (!this.stopping || this.dispatcher.queued > 0 || this.heads.count > 0) return;
+    if (!this.stopping || this.draining.size > 0 || this.dispatcher.queued > 0 || this.heads.count > 0) return;
     for (const worker of this.workers.values()) worker.stop('shutdown');
   }
 
@@ -573,7 +598,11 @@ export class Pool {
     this.stopWhenQueueEmpty();
   }
 
-  /** request_terminate_timeout and request_slowlog_timeout, from every scoreboard a live worker writes. */
+  /**
+   * request_terminate_timeout and request_slowlog_timeout, from every
+   * scoreboard a live worker writes; and pm.max_loop_block, from the workers'
+   * heartbeats.
+   */
   private checkRequestTimeouts(): void {
     const limits = { terminate: this.config.requestTerminateTimeout, slowlog: this.config.requestSlowlogTimeout };
     const readings = [...byScoreboard(this.workers.values())].flatMap(([scoreboard, workers]) => {
@@ -586,7 +615,7 @@ export class Pool {
       if (kind === 'terminate') {
         if (worker.stopReason === 'terminate_timeout') continue;
         this.log.warning(`[pool ${this.name}] ${what} execution timed out (${seconds} sec), terminating`);
-        worker.killOverdue();
+        worker.killOverdue('terminate_timeout');
       } else {
         this.slowSeen.add(`${slot.pid}:${slot.requestStart}`);
         this.stats.slowRequests++;
@@ -594,6 +623,14 @@ export class Pool {
       }
     }
     if (this.slowSeen.size > 10_000) this.slowSeen.clear();
+    for (const { worker, slot, blockedMs } of findBlockedLoops(readings, this.config.maxLoopBlock, monotonicMs())) {
+      const last = slot.requestStart > 0 ? ` (last request: "${slot.method} ${slot.uri}")` : '';
+      this.log.warning(
+        `[pool ${this.name}] child ${worker.pid}, script '${this.config.app}'${last} event loop blocked outside any request ` +
+          `for ${(blockedMs / 1000).toFixed(6)} sec, terminating`,
+      );
+      worker.killOverdue('loop_block');
+    }
   }
 
   private writeHeader(): void {
@@ -608,7 +645,7 @@ export class Pool {
   }
 
   private resolveIfStopped(): void {
-    if (!this.stopping || this.workers.size > 0 || this.isStopped) return;
+    if (!this.stopping || this.workers.size > 0 || this.draining.size > 0 || this.isStopped) return;
     this.isStopped = true;
     this.dispatcher.refuseAll();
     this.heads.close();

@@ -5,6 +5,8 @@ export interface TimeoutLimits {
   terminate: number;
   /** request_slowlog_timeout in ms, 0 = off. */
   slowlog: number;
+  /** pm.max_loop_block in ms, 0 or absent = off (loop-watch.ts): checked on the same timer. */
+  loopBlock?: number;
 }
 
 export interface OverdueRequest {
@@ -91,7 +93,7 @@ export function findOverdueWorkers<W extends TimedWorker>(
 
 /** How often the master checks: often enough that a limit fires at most ~10% late. */
 export function timeoutCheckInterval(limits: TimeoutLimits): number | null {
-  const active = [limits.terminate, limits.slowlog].filter((ms) => ms > 0);
+  const active = [limits.terminate, limits.slowlog, limits.loopBlock ?? 0].filter((ms) => ms > 0);
   if (active.length === 0) return null;
   return Math.min(1000, Math.max(100, Math.min(...active) / 10));
 }

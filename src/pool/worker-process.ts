@@ -20,6 +20,7 @@ import type { SlotLoad } from '../scoreboard/layout.js';
 import type { ClientConnection } from './client-connection.js';
 import { killLadder } from './kill-ladder.js';
 import { NO_CONTRADICTIONS, judgeSlot, type Contradiction } from './slot-trust.js';
+import { loopStalled } from './loop-watch.js';
 import { spawnWorker, type SpawnOptions } from './spawn-worker.js';
 
 /** After a worker exits, how long its last IPC messages may take to arrive. */
@@ -35,7 +36,7 @@ const CLOSED_SWEEP_MS = 50;
 export type WorkerPhase = 'starting' | 'ready' | 'stopping' | 'exited';
 
 /** Why the master ended a worker; anything it did not end itself is a crash. */
-export type StopReason = RetireReason | 'idle' | 'terminate_timeout' | 'reload' | 'shutdown';
+export type StopReason = RetireReason | 'idle' | 'terminate_timeout' | 'loop_block' | 'reload' | 'shutdown';
 
 export interface WorkerExit {
   code: number | null;
@@ -90,6 +91,8 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private reading: SlotLoad | null = null;
   private finishingSince: number | null = null;
   private excessSince: number | null = null;
+  /** Its event loop had not beaten for a while when last read (loop-watch.ts): it must get nothing new. */
+  private stalled = false;
   /** Whether it was last told to report room (requests are queued). */
   private watched = false;
   stopReason: StopReason | null = null;
@@ -159,7 +162,12 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   }
 
   get accepting(): boolean {
-    return this.phase === 'ready' && !this.finishing && this.child.connected;
+    return this.phase === 'ready' && !this.finishing && !this.stalled && this.child.connected;
+  }
+
+  /** When (monotonic ms) its event loop last beat in its connection table; 0 before the first beat. */
+  get lastBeat(): number {
+    return this.header.lastBeat;
   }
 
   /** Client connections it holds, idle kept-alive ones included. */
@@ -180,9 +188,11 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   /**
    * Takes its load from its scoreboard slot (null: torn, then the last
    * reading stands, judged again), as far as it agrees with what the master
-   * knows; returns what contradicted it.
+   * knows, and whether its event loop is stalled at `beat` (monotonic ms) from
+   * its heartbeat; returns what contradicted the master.
    */
-  updateLoad(slot: SlotLoad | null, now = Date.now()): readonly Contradiction[] {
+  updateLoad(slot: SlotLoad | null, now: number, beat: number): readonly Contradiction[] {
+    this.stalled = loopStalled(this.header.lastBeat, beat);
     this.reading = slot ?? this.reading;
     if (!this.reading) return NO_CONTRADICTIONS;
     const judged = judgeSlot(
@@ -310,13 +320,15 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * Kills it for running past request_terminate_timeout: SIGTERM, then SIGKILL
-   * a second later if the app kept it alive. Requests it had not started
-   * answering get 504 instead of 502.
+   * Kills it for running past request_terminate_timeout, or for an event
+   * loop blocked past pm.max_loop_block: SIGTERM, then SIGKILL a second later
+   * if the app kept it alive. Requests it had not started answering get 504
+   * instead of 502; connections whose request it never began go to another
+   * worker when it has exited.
    */
-  killOverdue(): void {
-    if (this.phase === 'exited' || this.stopReason === 'terminate_timeout') return;
-    this.stopReason = 'terminate_timeout';
+  killOverdue(reason: 'terminate_timeout' | 'loop_block'): void {
+    if (this.phase === 'exited' || this.stopReason === 'terminate_timeout' || this.stopReason === 'loop_block') return;
+    this.stopReason = reason;
     this.phase = 'stopping';
     this.unansweredStatus = 504;
     killLadder([this]);

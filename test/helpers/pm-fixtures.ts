@@ -31,6 +31,7 @@ export function poolConfig(overrides: Partial<PoolConfig> = {}): PoolConfig {
     maxRequestsJitter: 0,
     maxMemory: 0,
     requestTerminateTimeout: 0,
+    maxLoopBlock: 10_000,
     requestSlowlogTimeout: 0,
     requestSlowlogTraceDepth: 20,
     slowlog: null,

@@ -83,8 +83,9 @@ describe('findOverdue', () => {
 });
 
 describe('timeoutCheckInterval', () => {
-  it('is null when neither limit is set', () => {
+  it('is null when no limit is set', () => {
     assert.equal(timeoutCheckInterval({ terminate: 0, slowlog: 0 }), null);
+    assert.equal(timeoutCheckInterval({ terminate: 0, slowlog: 0, loopBlock: 0 }), null);
   });
 
   it('is a tenth of the smallest active limit', () => {
@@ -92,6 +93,8 @@ describe('timeoutCheckInterval', () => {
     assert.equal(timeoutCheckInterval({ terminate: 5_000, slowlog: 0 }), 500);
     assert.equal(timeoutCheckInterval({ terminate: 0, slowlog: 3_000 }), 300);
     assert.equal(timeoutCheckInterval({ terminate: 4_000, slowlog: 9_000 }), 400);
+    assert.equal(timeoutCheckInterval({ terminate: 0, slowlog: 0, loopBlock: 2_000 }), 200);
+    assert.equal(timeoutCheckInterval({ terminate: 6_000, slowlog: 0, loopBlock: 3_000 }), 300);
   });
 
   it('is bounded to [100 ms, 1000 ms]', () => {
