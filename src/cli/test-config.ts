@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { dumpConfig } from '../config/index.js';
 import { EXIT } from './exit-codes.js';
-import { loadConfigOrReport } from './load-config.js';
+import { loadConfigOrReport, printWarnings } from './load-config.js';
 import { nativeHelperProblem } from './native-helper.js';
 
 export function testCommand(options: { config: string; dump?: boolean }): number {
@@ -17,7 +17,7 @@ export function testCommand(options: { config: string; dump?: boolean }): number
     process.stderr.write(`ERROR: configuration file ${file} test failed\n`);
     return EXIT.CONFIG;
   }
-  for (const warning of loaded.warnings) process.stderr.write(`WARNING: ${warning}\n`);
+  printWarnings(loaded.warnings);
   if (options.dump) process.stdout.write(dumpConfig(loaded.config));
   process.stderr.write(`NOTICE: configuration file ${file} test is successful\n`);
   return EXIT.OK;

@@ -32,6 +32,8 @@ export interface PoolDraft {
 
 export interface Draft {
   global: GlobalConfig;
+  /** Global directive name → where it was set. */
+  globalSources: Record<string, SourceLocation>;
   pools: PoolDraft[];
   issues: ConfigIssue[];
   warnings: string[];
@@ -42,14 +44,15 @@ export function assemble(doc: IniDocument, env: NodeJS.ProcessEnv): Draft {
   const warnings: string[] = [];
 
   const global = { ...defaultsOf(GLOBAL_DIRECTIVES) } as GlobalConfig; // every global directive has a default
+  const globalSources: Record<string, SourceLocation> = {};
   for (const entry of doc.global) {
     if (entry.subkey !== null) {
       issues.push(at(entry, 'Array are not allowed in the global section'));
       continue;
     }
     const directive = lookup(entry, 'global', issues);
-    if (directive?.section === 'global') {
-      parseInto(global, directive, entry, issues);
+    if (directive?.section === 'global' && parseInto(global, directive, entry, issues)) {
+      globalSources[directive.name] = { file: entry.file, line: entry.line };
     }
   }
 
@@ -87,7 +90,7 @@ export function assemble(doc: IniDocument, env: NodeJS.ProcessEnv): Draft {
     return draft;
   });
 
-  return { global, pools, issues, warnings };
+  return { global, globalSources, pools, issues, warnings };
 }
 
 /** Finds the entry's directive; reports unknown names and names used in the wrong section. */

@@ -4,7 +4,9 @@ import { AccessFormatError, DEFAULT_ACCESS_FORMAT, compileAccessFormat } from '.
 import type { GlobalConfig, LogLevel, PmMode, PoolConfig } from './types.js';
 import {
   addressList,
+  backlog,
   bool,
+  errorLog,
   filePath,
   listen,
   mode,
@@ -75,10 +77,13 @@ const pm = oneOf<PmMode>(
 
 const GLOBAL: Spec<GlobalConfig> = {
   pid: { name: 'pid', type: optionalPath, default: null },
-  errorLog: { name: 'error_log', type: optionalPath, default: null },
+  errorLog: { name: 'error_log', type: errorLog, default: null },
   logLevel: { name: 'log_level', type: logLevel, default: 'notice' },
+  logLimit: { name: 'log_limit', type: uint, default: 1024 },
   // php-fpm defaults to 0, which kills in-flight requests on every reload.
   processControlTimeout: { name: 'process_control_timeout', type: time, default: 10_000 },
+  // Loading an app and its init() can take longer than draining requests does.
+  processStartTimeout: { name: 'process_start_timeout', type: time, default: 60_000 },
   // poold runs in the foreground unless asked, which is what systemd and containers want.
   daemonize: { name: 'daemonize', type: bool, default: false },
   // Served by the master itself, so it answers while every worker is busy.
@@ -92,12 +97,14 @@ const GLOBAL: Spec<GlobalConfig> = {
 
 const POOL: Spec<PoolScalars> = {
   listen: { name: 'listen', type: listen, default: undefined },
-  listenBacklog: { name: 'listen.backlog', type: uint, default: 511 },
+  listenBacklog: { name: 'listen.backlog', type: backlog, default: 511 },
   listenOwner: { name: 'listen.owner', type: optionalName, default: null },
   listenGroup: { name: 'listen.group', type: optionalName, default: null },
   listenMode: { name: 'listen.mode', type: mode, default: 0o660 },
-  listenQueueMax: { name: 'listen.queue_max', type: uint, default: 0 },
-  listenQueueTimeout: { name: 'listen.queue_timeout', type: time, default: 0 },
+  // Unset, it follows listen.backlog (validate.ts): the master queues no more than the kernel would.
+  listenQueueMax: { name: 'listen.queue_max', type: uint, default: undefined },
+  // A request that waited this long for a worker gets 503 rather than waiting for the client to give up.
+  listenQueueTimeout: { name: 'listen.queue_timeout', type: time, default: 10_000 },
   app: { name: 'app', type: filePath, default: undefined },
   pm: { name: 'pm', type: pm, default: undefined },
   maxChildren: { name: 'pm.max_children', type: uint, default: undefined },

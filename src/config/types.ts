@@ -18,7 +18,11 @@ export interface GlobalConfig {
   pid: string | null;
   errorLog: string | null;
   logLevel: LogLevel;
+  /** `log_limit`: the longest error log line in bytes; longer ones are cut, as FPM's. */
+  logLimit: number;
   processControlTimeout: number;
+  /** `process_start_timeout`: how long new workers have to become ready (reload, `start -D`). */
+  processStartTimeout: number;
   daemonize: boolean;
   /** `status.listen`: where the master serves status pages, ping and /metrics (null = off). */
   statusListen: ListenAddress | null;
@@ -29,6 +33,7 @@ export interface GlobalConfig {
 export interface PoolConfig {
   name: string;
   listen: ListenAddress;
+  /** `listen.backlog`; -1 (SYSTEM_BACKLOG) is the system maximum, as in FPM. */
   listenBacklog: number;
   listenOwner: string | null;
   listenGroup: string | null;
@@ -96,10 +101,13 @@ export interface ConfigIssue {
 
 export class ConfigError extends Error {
   readonly issues: ConfigIssue[];
-  constructor(issues: ConfigIssue[]) {
+  /** Warnings found on the way: an operator fixing the errors needs them too. */
+  readonly warnings: string[];
+  constructor(issues: ConfigIssue[], warnings: string[] = []) {
     super(issues.map(formatIssue).join('\n'));
     this.name = 'ConfigError';
     this.issues = issues;
+    this.warnings = warnings;
   }
 }
 

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import type { PoolDraft } from './assemble.js';
 import { defaultsOf, POOL_DIRECTIVES, type PoolScalars } from './schema.js';
+import { effectiveBacklog } from './system-limits.js';
 import type { ConfigIssue, ListenAddress, PoolConfig } from './types.js';
 import { ALL_ADDRESSES } from './values.js';
 
@@ -117,7 +118,7 @@ function validatePool(draft: PoolDraft): { pool: PoolConfig | null; issues: Conf
     report('http.max_header_size', 'http.max_header_size must be a positive value');
   }
 
-  const scalars = { ...v, ...spare };
+  const scalars = { ...v, ...spare, listenQueueMax: queueMaxOf(v) };
   if (issues.length > 0 || draft.invalid.size > 0 || !isComplete(scalars)) return { pool: null, issues };
   return {
     pool: { name: draft.name, ...scalars, env: draft.env, accessSuppressPath: draft.suppressPaths, sources: draft.sources },
@@ -126,6 +127,11 @@ function validatePool(draft: PoolDraft): { pool: PoolConfig | null; issues: Conf
 }
 
 type Report = (key: string, message: string) => void;
+
+/** listen.queue_max, unset: as many as the kernel's accept queue holds, so the bound is on by default. */
+function queueMaxOf(v: Partial<PoolScalars>): number | undefined {
+  return v.listenQueueMax ?? (v.listenBacklog === undefined ? undefined : effectiveBacklog(v.listenBacklog));
+}
 
 /** php-fpm's dynamic rules, in its order; pm.start_servers defaults to the middle of the spare range. */
 function dynamicSpares(

@@ -50,6 +50,15 @@ export const uint: ValueType<number> = {
   format: (value) => String(value),
 };
 
+/** listen.backlog's value meaning "the system maximum" (net.core.somaxconn), as in FPM. */
+export const SYSTEM_BACKLOG = -1;
+
+/** A listen backlog: a count, or -1 for the system maximum. */
+export const backlog: ValueType<number> = {
+  parse: (raw) => (raw === String(SYSTEM_BACKLOG) ? SYSTEM_BACKLOG : uint.parse(raw, { dir: '' })),
+  format: (value) => String(value),
+};
+
 /** A duration; bare numbers are seconds. Returns milliseconds. */
 export const time: ValueType<number> = {
   parse(raw) {
@@ -116,6 +125,23 @@ export const filePath: ValueType<string> = {
 export const optionalPath: ValueType<string | null> = {
   parse: (raw, ctx) => (raw === '' ? null : filePath.parse(raw, ctx)),
   format: (value) => value ?? '',
+};
+
+/**
+ * error_log: a path. FPM's `syslog` would otherwise become a file of that name
+ * next to the config; poold has no datagram socket to /dev/log, so it says what to use.
+ */
+export const errorLog: ValueType<string | null> = {
+  parse(raw, ctx) {
+    if (raw.toLowerCase() === 'syslog') {
+      throw new InvalidValue(
+        "poold cannot send to syslog: leave error_log unset (stderr, which systemd's journal collects), " +
+          'or set /dev/stderr, /dev/stdout, /proc/self/fd/N or a file',
+      );
+    }
+    return optionalPath.parse(raw, ctx);
+  },
+  format: (value) => optionalPath.format(value),
 };
 
 /** A free-form name (user, group); an empty value means "not set". */

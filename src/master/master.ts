@@ -12,6 +12,7 @@ import { PooldMetrics } from '../status/metrics.js';
 import { StatusServer } from '../status/server.js';
 import { ControlServer, type ControlRequest, type ControlResponse } from './control.js';
 import { controlSocketPath } from './control-path.js';
+import { identifyMaster, type MasterIdentity } from './master-identity.js';
 import { isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.js';
 import { SignalQueue, type MasterSignal } from './signals.js';
 import { SystemdNotifier, watchdogIntervalMs } from './systemd-notify.js';
@@ -82,13 +83,22 @@ export class Master {
   /** Binds every socket, starts the pools, and resolves with the exit code once stopped. */
   async run(): Promise<number> {
     const pidFile = this.config.global.pid;
-    if (pidFile) this.checkNotRunning(pidFile);
+    if (pidFile) await this.checkNotRunning(pidFile);
     const listeners = await this.bindAll(this.config.pools);
-    await this.startStatusListener();
-    if (pidFile) {
-      writePidFile(pidFile);
-      this.control = new ControlServer(controlSocketPath(pidFile), (request) => this.onControl(request));
-      await this.control.listen();
+    try {
+      await this.startStatusListener();
+      if (pidFile) {
+        this.writePid(pidFile);
+        this.control = new ControlServer(controlSocketPath(pidFile), (request) => this.onControl(request));
+        await this.listenControl(this.control);
+      }
+    } catch (err) {
+      // A failed start leaves nothing behind: no socket, no pid file.
+      for (const listener of listeners) listener.close();
+      this.status?.close();
+      this.control?.close();
+      if (pidFile) removePidFile(pidFile);
+      throw err;
     }
     removeStaleScoreboards(isAlive);
     // Last resort for an abnormal exit (uncaught error, fatal signal): no pid
@@ -120,6 +130,22 @@ export class Master {
   private addPool(pool: Pool): void {
     this.metrics.observe(pool);
     this.pools.push(pool);
+  }
+
+  private writePid(pidFile: string): void {
+    try {
+      writePidFile(pidFile);
+    } catch (err) {
+      throw new StartError((err as Error).message, EXIT.CANTCREAT);
+    }
+  }
+
+  private async listenControl(control: ControlServer): Promise<void> {
+    try {
+      await control.listen();
+    } catch (err) {
+      throw new StartError(`cannot listen on the control socket ${control.path}: ${(err as Error).message}`, EXIT.UNAVAILABLE);
+    }
   }
 
   /** The status listener is bound with the pools' sockets, before any worker starts. */
@@ -173,10 +199,14 @@ export class Master {
     return `Processes active: ${active}, idle: ${idle}, Requests: ${accepted}, slow: ${slow}, Traffic: ${rate.toPrecision(3)}req/sec`;
   }
 
-  private checkNotRunning(pidFile: string): void {
+  private async checkNotRunning(pidFile: string): Promise<void> {
     const state = readPidFile(pidFile);
     if (state.kind === 'running' && state.pid !== process.pid) {
-      throw new StartError(`poold is already running (pid ${state.pid}, pid file ${pidFile})`, EXIT.UNAVAILABLE);
+      const identity = await identifyMaster(state.pid, pidFile, null);
+      if (identity.kind !== 'foreign') {
+        throw new StartError(`poold is already running (pid ${state.pid}, pid file ${pidFile})`, EXIT.UNAVAILABLE);
+      }
+      this.log.notice(`replacing pid file ${pidFile}: pid ${state.pid} is not poold (${identity.reason})`);
     }
     if (state.kind === 'stale') this.log.notice(`removing stale pid file ${pidFile} (pid ${state.pid} is gone)`);
   }
@@ -229,6 +259,8 @@ export class Master {
       case 'stop':
         this.stop('poold stop');
         return { ok: true, code: EXIT.OK, messages: ['stopping'] };
+      case 'identify':
+        return { ok: true, code: EXIT.OK, messages: [], data: { pid: process.pid, config: this.config.file } satisfies MasterIdentity };
       case 'status':
         return {
           ok: true,
@@ -277,6 +309,7 @@ export class Master {
       for (const warning of loaded.warnings) this.log.warning(warning);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
+      for (const warning of err.warnings) this.log.warning(warning);
       const messages = err.issues.map(formatIssue);
       for (const message of messages) this.log.error(message);
       this.log.error('reload aborted: the configuration is invalid; still serving with the previous one');

@@ -1,5 +1,6 @@
 import { chmodSync, chownSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
+import { effectiveBacklog } from '../config/system-limits.js';
 import type { ListenAddress, PoolConfig } from '../config/types.js';
 
 
@@ -78,7 +79,8 @@ export interface BindOptions extends Pick<PoolConfig, 'listenBacklog' | 'listenM
 
 /** Makes `server` listen on an address, with FPM's checks and messages. */
 export async function listenOn(server: net.Server, options: BindOptions): Promise<void> {
-  const { address, listenBacklog: backlog } = options;
+  const { address } = options;
+  const backlog = effectiveBacklog(options.listenBacklog);
   try {
     if (address.kind === 'tcp') {
       // A bare port means every address: leaving the host out lets Node fall back

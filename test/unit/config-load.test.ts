@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ConfigError, loadConfig, type PoolConfig } from '../../src/config/index.js';
@@ -21,7 +22,9 @@ describe('loadConfig defaults', () => {
       pid: null,
       errorLog: null,
       logLevel: 'notice',
+      logLimit: 1024,
       processControlTimeout: 10_000,
+      processStartTimeout: 60_000,
       daemonize: false,
       statusListen: { kind: 'tcp', host: '127.0.0.1', port: 9901 },
       statusAllowedClients: ['127.0.0.1', '::1'],
@@ -33,8 +36,8 @@ describe('loadConfig defaults', () => {
       listenOwner: null,
       listenGroup: null,
       listenMode: 0o660,
-      listenQueueMax: 0,
-      listenQueueTimeout: 0,
+      listenQueueMax: 511,
+      listenQueueTimeout: 10_000,
       app: fx.path('app.js'),
       pm: 'static',
       maxChildren: 2,
@@ -80,9 +83,11 @@ describe('loadConfig defaults', () => {
       'pid = run/poold.pid',
       'error_log = /var/log/poold.log',
       'log_level = DEBUG',
+      'log_limit = 4096',
       'process_control_timeout = 1m',
+      'process_start_timeout = 2m',
       'daemonize = yes',
-      'status.listen = /run/poold/status.sock',
+      'status.listen = run/status.sock',
       'status.allowed_clients = 10.0.0.1, ::1',
       '[www]',
       'listen = sock/www.sock',
@@ -123,14 +128,17 @@ describe('loadConfig defaults', () => {
       'clear_env = no',
       'env[A] = 1',
     ].join('\n');
+    for (const dir of ['run', 'sock', 'log']) fs.mkdirSync(fx.path(dir));
     const { config } = loadConfig(fx.write('poold.conf', text), {});
     assert.deepEqual(config.global, {
       pid: fx.path('run/poold.pid'),
       errorLog: '/var/log/poold.log',
       logLevel: 'debug',
+      logLimit: 4096,
       processControlTimeout: 60_000,
+      processStartTimeout: 120_000,
       daemonize: true,
-      statusListen: { kind: 'unix', path: '/run/poold/status.sock' },
+      statusListen: { kind: 'unix', path: fx.path('run/status.sock') },
       statusAllowedClients: ['10.0.0.1', '::1'],
     });
     const { sources, ...pool } = config.pools[0]!;
@@ -194,6 +202,7 @@ describe('loadConfig defaults', () => {
 
   it('resolves relative paths against the directory of the file that sets them', () => {
     fx.write('apps/app.js', '');
+    fs.mkdirSync(fx.path('run'));
     fx.write('pool.d/www.conf', '[www]\nlisten = ../run/www.sock\napp = ../apps/app.js\npm = static\npm.max_children = 1\n');
     const { config } = loadConfig(fx.write('poold.conf', 'include = pool.d/*.conf\n'), {});
     assert.deepEqual(config.pools[0]!.listen, { kind: 'unix', path: fx.path('run/www.sock') });
