@@ -12,6 +12,9 @@ export interface StartOptions {
   daemonize?: boolean;
 }
 
+/** On top of process_start_timeout: the master's own start (config, sockets) before its workers'. */
+const LAUNCH_MARGIN_MS = 5000;
+
 export async function startCommand(options: StartOptions): Promise<number> {
   const problem = nativeHelperProblem();
   if (problem) {
@@ -38,7 +41,7 @@ export async function startCommand(options: StartOptions): Promise<number> {
       return EXIT.CONFIG;
     }
     const args = ['start', '-c', configFile, ...(options.pid ? ['--pid', config.global.pid!] : [])];
-    return launchDaemon(args);
+    return launchDaemon(args, config.global.processStartTimeout + LAUNCH_MARGIN_MS);
   }
   if (isDaemonChild()) process.chdir('/');
 

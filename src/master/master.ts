@@ -332,6 +332,7 @@ export class Master {
     void this.systemd.notify({ RELOADING: '1', STATUS: 'Reloading' });
     this.applyGlobal(next.global);
     const timeout = next.global.processControlTimeout;
+    const readyTimeout = next.global.processStartTimeout;
     const failures: string[] = [];
     const rollouts = next.pools.map(async (poolConfig) => {
       const listener = newListeners.get(poolConfig.name) ?? null;
@@ -341,7 +342,7 @@ export class Master {
         this.addPool(pool);
         this.log.notice(`[pool ${poolConfig.name}] new pool`);
         // A new pool whose app cannot start is a failed rollout too: it is removed, not retried forever.
-        const failure = await pool.startChecked(timeout);
+        const failure = await pool.startChecked(readyTimeout);
         if (failure !== null && this.phase === 'running') {
           failures.push(`[pool ${poolConfig.name}] new pool removed: ${failure}`);
           pool.closeListener();
@@ -351,7 +352,7 @@ export class Master {
         return;
       }
       if (!listener) this.applySocketSettings(current.config, poolConfig);
-      const failure = await current.reload(poolConfig, listener, timeout);
+      const failure = await current.reload(poolConfig, listener, readyTimeout, timeout);
       if (failure !== null) {
         failures.push(`[pool ${poolConfig.name}] rollout aborted, previous workers kept: ${failure}`);
       }

@@ -174,12 +174,12 @@ export class Pool {
    * Rolls the pool over to `next`: starts a new generation of workers with it
    * and routes nothing to them until every one is ready; only then do new
    * connections go to the new generation while the old one drains (bounded by
-   * `drainTimeoutMs`). If a new worker fails to start, the rollout is aborted and
+   * `drainTimeoutMs`). The new workers have `readyTimeoutMs` to become ready. If a new worker fails to start, the rollout is aborted and
    * the old generation keeps serving. `listener` is the new address's socket when
    * `listen` changed: it is bound before the old one closes.
    * Resolves with null on success, or why it was aborted.
    */
-  async reload(next: PoolConfig, listener: Server | null, drainTimeoutMs: number): Promise<string | null> {
+  async reload(next: PoolConfig, listener: Server | null, readyTimeoutMs: number, drainTimeoutMs: number): Promise<string | null> {
     const generation = this.generation + 1;
     const previousScoreboard = this.scoreboard;
     if (next.maxChildren * 2 > previousScoreboard.slotCount) {
@@ -194,7 +194,7 @@ export class Pool {
       const worker = this.spawn(next, generation);
       if (worker) fresh.push(worker);
     }
-    const failure = await waitReady(fresh, drainTimeoutMs);
+    const failure = await waitReady(fresh, readyTimeoutMs);
     if (failure !== null || this.stopping) {
       // Nothing was routed to them.
       killLadder(fresh);
