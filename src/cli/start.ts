@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { inheritedDescriptor } from '../log/inherited-fd.js';
 import { createLogger, flushLogger } from '../log/logger.js';
 import { Master, StartError } from '../master/master.js';
 import { isDaemonChild, launchDaemon, reportToLauncher } from './daemon.js';
@@ -34,9 +35,9 @@ export async function startCommand(options: StartOptions): Promise<number> {
   if (options.daemonize) config.global.daemonize = true;
 
   if (config.global.daemonize && !isDaemonChild()) {
-    if (config.global.errorLog === null) {
+    if (config.global.errorLog === null || inheritedDescriptor(config.global.errorLog) !== null) {
       process.stderr.write(
-        `ERROR: [global] daemonize needs error_log: a background poold has no terminal to log to (${configFile})\n`,
+        `ERROR: [global] daemonize needs error_log set to a file: a background poold has no terminal to log to (${configFile})\n`,
       );
       return EXIT.CONFIG;
     }
@@ -45,7 +46,7 @@ export async function startCommand(options: StartOptions): Promise<number> {
   }
   if (isDaemonChild()) process.chdir('/');
 
-  const log = createLogger({ errorLog: config.global.errorLog, level: config.global.logLevel });
+  const log = createLogger({ errorLog: config.global.errorLog, level: config.global.logLevel, limit: config.global.logLimit });
   for (const warning of warnings) log.warning(warning);
   let code: number;
   try {

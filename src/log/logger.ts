@@ -1,5 +1,7 @@
+import { createWriteStream } from 'node:fs';
 import winston from 'winston';
 import type { LogLevel } from '../config/types.js';
+import { inheritedDescriptor } from './inherited-fd.js';
 import { fpmTimestamp } from './timestamp.js';
 
 /** FPM's levels, most severe first, so `log_level` filters the same way. */
@@ -7,23 +9,36 @@ const LEVELS: Record<LogLevel, number> = { alert: 0, error: 1, warning: 2, notic
 
 export type Logger = winston.Logger & Record<LogLevel, winston.LeveledLogMethod>;
 
-// `[22-Nov-2026 01:02:03] NOTICE: [pool www] child 1234 started`, as FPM writes it.
-const fpmLine = winston.format.printf(
-  (info) => `[${fpmTimestamp()}] ${info.level.toUpperCase()}: ${String(info.message)}`,
-);
+/** What FPM's zlog puts at the end of a line cut at log_limit. */
+const CUT_MARK = '...';
+
+/** `[22-Nov-2026 01:02:03] NOTICE: [pool www] child 1234 started`, as FPM writes it, cut at `limit` bytes. */
+function fpmLine(limit: number): winston.Logform.Format {
+  return winston.format.printf((info) => {
+    const line = `[${fpmTimestamp()}] ${info.level.toUpperCase()}: ${String(info.message)}`;
+    if (Buffer.byteLength(line) <= limit) return line;
+    return `${Buffer.from(line).subarray(0, limit - CUT_MARK.length).toString('utf8').replace(/\uFFFD$/, '')}${CUT_MARK}`;
+  });
+}
 
 function transportFor(errorLog: string | null): winston.transport {
   if (errorLog === null) {
     return new winston.transports.Console({ stderrLevels: Object.keys(LEVELS) });
   }
+  const fd = inheritedDescriptor(errorLog);
+  if (fd !== null) {
+    // Written to as inherited: opening /dev/stderr again fails when it is a socket (journald).
+    const stream = fd === 1 ? process.stdout : fd === 2 ? process.stderr : createWriteStream('', { fd, autoClose: false });
+    return new winston.transports.Stream({ stream });
+  }
   return new winston.transports.File({ filename: errorLog, options: { flags: 'a' } });
 }
 
-export function createLogger(options: { errorLog: string | null; level: LogLevel }): Logger {
+export function createLogger(options: { errorLog: string | null; level: LogLevel; limit: number }): Logger {
   const logger = winston.createLogger({
     levels: LEVELS,
     level: options.level,
-    format: fpmLine,
+    format: fpmLine(options.limit),
     transports: [transportFor(options.errorLog)],
   }) as Logger;
   logger.on('error', (err: unknown) => {
@@ -51,12 +66,13 @@ export async function reopenLogger(logger: Logger, errorLog: string | null): Pro
   const previous = logger.transports.slice();
   logger.add(transportFor(errorLog));
   await Promise.all(
-    previous.map(
-      (transport) =>
-        new Promise<void>((resolve) => {
-          transport.once('closed', () => resolve());
-          logger.remove(transport);
-        }),
-    ),
+    previous.map((transport) => {
+      // Only a file transport closes; a descriptor's stream stays open for the process.
+      if (!(transport instanceof winston.transports.File)) return void logger.remove(transport);
+      return new Promise<void>((resolve) => {
+        transport.once('closed', () => resolve());
+        logger.remove(transport);
+      });
+    }),
   );
 }

@@ -381,6 +381,7 @@ export class Master {
       this.log.warning('status.listen changed: it applies after a restart');
     }
     this.log.level = next.logLevel;
+    if (next.logLimit !== previous.logLimit) this.log.warning('log_limit changed: it applies after a restart');
     if (next.errorLog !== previous.errorLog) {
       void reopenLogger(this.log, next.errorLog).then(() => this.log.notice(`now logging to ${next.errorLog}`));
     }

@@ -12,6 +12,7 @@ import { Dispatcher, type DispatchSettings } from './dispatcher.js';
 import { HeadReader, type HeadLimits } from './head-reader.js';
 import { killLadder } from './kill-ladder.js';
 import { findOverdueWorkers, timeoutCheckInterval } from './request-timeouts.js';
+import { inheritLogs } from './inherited-logs.js';
 import { waitExited, waitReady } from './rollout.js';
 import { WorkerProcess, describeExit, type WorkerExit } from './worker-process.js';
 
@@ -375,6 +376,7 @@ export class Pool {
       this.log.warning(`[pool ${this.name}] no free scoreboard slot; not starting a child now`);
       return null;
     }
+    const logs = inheritLogs({ slowlog: config.slowlog, accessLog: config.accessLog });
     const jitter = config.maxRequestsJitter > 0 ? Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
     const worker = new WorkerProcess(
       {
@@ -391,12 +393,13 @@ export class Pool {
           maxRequests: config.maxRequests > 0 ? config.maxRequests + jitter : 0,
           maxMemory: config.maxMemory,
           slowlogTimeout: config.requestSlowlogTimeout,
-          slowlog: config.slowlog,
-          accessLog: config.accessLog,
+          slowlog: logs.paths.slowlog,
+          accessLog: logs.paths.accessLog,
           accessFormat: config.accessFormat,
           accessSuppressPath: config.accessSuppressPath,
         },
         catchOutput: config.catchWorkersOutput,
+        logFds: logs.fds,
         env: config.env,
         clearEnv: config.clearEnv,
       },

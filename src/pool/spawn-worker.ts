@@ -35,6 +35,8 @@ export interface SpawnOptions {
   settings: WorkerSettings;
   /** catch_workers_output: pipe stdout/stderr to the master, else discard them. */
   catchOutput: boolean;
+  /** The master's descriptors a worker writes logs to (inherited-logs.ts), as its descriptors 6, 7, …. */
+  logFds: number[];
   env: Record<string, string>;
   clearEnv: boolean;
   /** The worker's end of its dispatch channel and its connection table (records.ts: CHANNEL_FD, TABLE_FD). */
@@ -47,7 +49,7 @@ export interface SpawnOptions {
  * subprocess as a raw ChildProcess (the lifecycle messages go through its
  * 'message' events; in execa 10 it is `nodeChildProcess`).
  */
-export function spawnWorker({ settings, env, clearEnv, catchOutput, channelFd, tableFd }: SpawnOptions): ChildProcess {
+export function spawnWorker({ settings, env, clearEnv, catchOutput, logFds, channelFd, tableFd }: SpawnOptions): ChildProcess {
   const inherited = clearEnv
     ? {}
     : Object.fromEntries(Object.entries(process.env).filter(([name]) => !MASTER_ONLY_ENV.test(name)));
@@ -66,7 +68,7 @@ export function spawnWorker({ settings, env, clearEnv, catchOutput, channelFd, t
     // the ChildProcess 'message' events itself.
     // Then the dispatch channel and the connection table, as descriptors 4 and 5.
     // (execa passes any descriptor number through; its types list only 3–9.)
-    stdio: ['ignore', output, output, 'ipc', channelFd as 3, tableFd as 3],
+    stdio: ['ignore', output, output, 'ipc', channelFd as 3, tableFd as 3, ...(logFds as 3[])],
     serialization: 'json',
     // Long-lived: never accumulate output in memory.
     buffer: false,

@@ -1,0 +1,27 @@
+// A pool's logs that name one of the master's descriptors (/dev/stdout,
+// /proc/self/fd/N) are handed to each worker as that descriptor, since a
+// worker's own descriptor N is something else (its output pipe, or nothing).
+import { inheritedDescriptor } from '../log/inherited-fd.js';
+
+/** A worker's descriptors 0–5 are its stdio, IPC, dispatch channel and connection table; logs follow. */
+const FIRST_LOG_FD = 6;
+
+export interface InheritedLogs<K extends string> {
+  /** The paths as the worker must see them: /dev/fd/M where M carries the master's descriptor. */
+  paths: Record<K, string | null>;
+  /** The master's descriptors, for the worker's descriptors 6, 7, … in order. */
+  fds: number[];
+}
+
+export function inheritLogs<K extends string>(paths: Record<K, string | null>): InheritedLogs<K> {
+  const fds: number[] = [];
+  const mapped = { ...paths };
+  for (const key of Object.keys(paths) as K[]) {
+    const fd = paths[key] === null ? null : inheritedDescriptor(paths[key]!);
+    if (fd === null) continue;
+    let index = fds.indexOf(fd);
+    if (index === -1) index = fds.push(fd) - 1;
+    mapped[key] = `/dev/fd/${FIRST_LOG_FD + index}`;
+  }
+  return { paths: mapped, fds };
+}

@@ -1,0 +1,89 @@
+// Logs where operators expect them: access.log, slowlog and error_log on the
+// master's stdout or stderr (/dev/stdout, /dev/stderr, /proc/self/fd/N),
+// error_log = syslog refused with what to use instead, log_limit as FPM's.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { killAll, runPoold, writeConfig } from '../helpers/cli.js';
+import { cleanup, FIXTURES, freePort, get, globalSection, poolSection, POOLD_BIN, startPoold, waitFor, type RunningPoold } from '../helpers/poold.js';
+
+const APP = path.join(FIXTURES, 'app.js');
+const FORMAT = 'access.format = "ACCESS %m %r%Q%q %s"';
+
+test('access.log = /dev/stdout with catch_workers_output: workers start, and lines reach the master\'s output', async (t) => {
+  const port = await freePort();
+  let poold: RunningPoold | undefined;
+  t.after(() => cleanup(poold));
+  poold = await startPoold(globalSection() + poolSection('www', port, APP, `access.log = /dev/stdout\n${FORMAT}`));
+  assert.equal((await get(port, '/echo?v=1')).status, 200);
+  await poold.waitForLine(/^ACCESS GET \/echo\?v=1 200$/);
+  assert.ok(!poold.lines.some((line) => /ENXIO|failed to start|exited/.test(line)), poold.lines.join('\n'));
+});
+
+test('access.log = /proc/self/fd/2 without catch_workers_output still reaches the master\'s stderr', async (t) => {
+  const port = await freePort();
+  let poold: RunningPoold | undefined;
+  t.after(() => cleanup(poold));
+  poold = await startPoold(
+    globalSection() + poolSection('www', port, APP, `catch_workers_output = no\naccess.log = /proc/self/fd/2\n${FORMAT}`),
+  );
+  assert.equal((await get(port, '/echo?v=2')).status, 200);
+  await poold.waitForLine(/^ACCESS GET \/echo\?v=2 200$/);
+});
+
+test('slowlog = /dev/stderr: the slow request\'s stack reaches the master\'s stderr', async (t) => {
+  const port = await freePort();
+  let poold: RunningPoold | undefined;
+  t.after(() => cleanup(poold));
+  poold = await startPoold(
+    globalSection() + poolSection('www', port, APP, 'slowlog = /dev/stderr\nrequest_slowlog_timeout = 1s'),
+  );
+  assert.equal((await get(port, '/block?ms=2500', 20_000)).status, 200);
+  await poold.waitForLine(/^request = GET \/block\?ms=2500$/);
+});
+
+test('error_log = /dev/stdout: the master logs to its stdout, not to its stderr', async (t) => {
+  const port = await freePort();
+  const { dir, file } = writeConfig(globalSection('error_log = /dev/stdout') + poolSection('www', port, APP));
+  const master = spawn(process.execPath, [POOLD_BIN, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  master.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  master.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  t.after(() => {
+    killAll([master.pid!, ...[...stdout.matchAll(/child (\d+) started/g)].map((m) => Number(m[1]))]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await waitFor(`the ready line on stdout (stderr: ${stderr})`, () => stdout.includes('NOTICE: ready to handle connections'), 15_000);
+  assert.equal(stderr, '');
+});
+
+test('poold test: error_log = syslog is refused with what to use; an fd poold does not have is refused', async () => {
+  const syslog = writeConfig(globalSection('error_log = syslog') + poolSection('www', 1, APP));
+  const closedFd = writeConfig(globalSection() + poolSection('www', 1, APP, 'access.log = /proc/self/fd/57'));
+  try {
+    const refused = await runPoold(['test', '-c', syslog.file]);
+    assert.equal(refused.code, 78);
+    assert.match(refused.stderr, /poold\.conf:\d+\] unable to parse value for entry 'error_log': poold cannot send to syslog: leave error_log unset/);
+    const missing = await runPoold(['test', '-c', closedFd.file]);
+    assert.equal(missing.code, 78);
+    assert.match(missing.stderr, /poold\.conf:\d+\] \[pool www\] '\/proc\/self\/fd\/57' names descriptor 57, which poold was not started with/);
+  } finally {
+    rmSync(syslog.dir, { recursive: true, force: true });
+    rmSync(closedFd.dir, { recursive: true, force: true });
+  }
+});
+
+test('log_limit: a longer line is cut at the limit and marked, as FPM does', async (t) => {
+  const port = await freePort();
+  let poold: RunningPoold | undefined;
+  t.after(() => cleanup(poold));
+  poold = await startPoold(globalSection('log_limit = 600') + poolSection('www', port, APP));
+  const text = 'x'.repeat(3000);
+  assert.equal((await get(port, `/say?text=${text}`)).status, 200);
+  const line = await poold.waitForLine(/err: xxxx/);
+  assert.equal(Buffer.byteLength(line), 600);
+  assert.ok(line.endsWith('xxx...'), line.slice(-20));
+});
