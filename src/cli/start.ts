@@ -46,7 +46,7 @@ export async function startCommand(options: StartOptions): Promise<number> {
   }
   if (isDaemonChild()) process.chdir('/');
 
-  const log = createLogger({ errorLog: config.global.errorLog, level: config.global.logLevel, limit: config.global.logLimit });
+  const log = createLogger(config.global, config.global.logLevel);
   for (const warning of warnings) log.warning(warning);
   let code: number;
   try {

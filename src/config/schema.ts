@@ -70,6 +70,13 @@ const logLevel = oneOf<LogLevel>(
   "invalid value for 'log_level'",
   { warn: 'warning' }, // php-fpm accepts this spelling too
 );
+const syslogFacility = oneOf(
+  [
+    'auth', 'authpriv', 'cron', 'daemon', 'ftp', 'kern', 'lpr', 'mail', 'news', 'syslog', 'user', 'uucp',
+    'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
+  ] as const,
+  'invalid syslog facility (daemon, user, local0 … local7, …)',
+);
 const pm = oneOf<PmMode>(
   ['static', 'dynamic', 'ondemand'],
   'invalid process manager (static, dynamic or ondemand)',
@@ -80,6 +87,8 @@ const GLOBAL: Spec<GlobalConfig> = {
   errorLog: { name: 'error_log', type: errorLog, default: null },
   logLevel: { name: 'log_level', type: logLevel, default: 'notice' },
   logLimit: { name: 'log_limit', type: uint, default: 1024 },
+  syslogIdent: { name: 'syslog.ident', type: text, default: 'poold' },
+  syslogFacility: { name: 'syslog.facility', type: syslogFacility, default: 'daemon' },
   // php-fpm defaults to 0, which kills in-flight requests on every reload.
   processControlTimeout: { name: 'process_control_timeout', type: time, default: 10_000 },
   // Loading an app and its init() can take longer than draining requests does.

@@ -20,6 +20,9 @@ export interface GlobalConfig {
   logLevel: LogLevel;
   /** `log_limit`: the longest error log line in bytes; longer ones are cut, as FPM's. */
   logLimit: number;
+  /** `syslog.ident` and `syslog.facility`, for `error_log = syslog`. */
+  syslogIdent: string;
+  syslogFacility: string;
   processControlTimeout: number;
   /** `process_start_timeout`: how long new workers have to become ready (reload, `start -D`). */
   processStartTimeout: number;

@@ -7,8 +7,9 @@ import path from 'node:path';
 import { controlSocketPath } from '../master/control-path.js';
 import { inheritedDescriptor } from '../log/inherited-fd.js';
 import type { PoolDraft } from './assemble.js';
-import { UNIX_PATH_MAX, fitsUnixSocket } from './system-limits.js';
+import { SYSLOG_SOCKET, UNIX_PATH_MAX, fitsUnixSocket } from './system-limits.js';
 import type { ConfigIssue, GlobalConfig, ListenAddress, SourceLocation } from './types.js';
+import { SYSLOG } from './values.js';
 
 /**
  * The most workers a pool may have. Each is a Node process of tens of MB, so
@@ -47,7 +48,8 @@ function checkGlobal(global: GlobalConfig, report: Report): void {
       report('pid', `the control socket '${control}' derived from it is longer than a unix socket path may be (${UNIX_PATH_MAX - 1} bytes): choose a shorter pid path`);
     }
   }
-  if (global.errorLog !== null) checkLogTarget('error_log', global.errorLog, report);
+  if (global.errorLog === SYSLOG) checkSyslogSocket(report);
+  else if (global.errorLog !== null) checkLogTarget('error_log', global.errorLog, report);
   if (global.statusListen) checkUnixListen('status.listen', global.statusListen, report);
   if (global.logLimit < MIN_LOG_LIMIT) report('log_limit', `log_limit must be greater than ${MIN_LOG_LIMIT}`);
 }
@@ -60,6 +62,18 @@ function checkPool(draft: PoolDraft, report: Report): void {
   }
   if (v.accessLog) checkLogTarget('access.log', v.accessLog, report);
   if (v.slowlog) checkLogTarget('slowlog', v.slowlog, report);
+}
+
+function checkSyslogSocket(report: Report): void {
+  let isSocket = false;
+  try {
+    isSocket = fs.statSync(SYSLOG_SOCKET).isSocket();
+  } catch {
+    // missing: reported below
+  }
+  if (!isSocket) {
+    report('error_log', `there is no syslog socket at ${SYSLOG_SOCKET}: run a syslog daemon (or journald), or leave error_log unset (stderr)`);
+  }
 }
 
 function checkUnixListen(key: string, address: ListenAddress, report: Report): void {

@@ -127,20 +127,12 @@ export const optionalPath: ValueType<string | null> = {
   format: (value) => value ?? '',
 };
 
-/**
- * error_log: a path. FPM's `syslog` would otherwise become a file of that name
- * next to the config; poold has no datagram socket to /dev/log, so it says what to use.
- */
+/** error_log's value that sends the log to syslog, as in FPM. */
+export const SYSLOG = 'syslog';
+
+/** error_log: a path, or `syslog` (any case, as FPM compares it). */
 export const errorLog: ValueType<string | null> = {
-  parse(raw, ctx) {
-    if (raw.toLowerCase() === 'syslog') {
-      throw new InvalidValue(
-        "poold cannot send to syslog: leave error_log unset (stderr, which systemd's journal collects), " +
-          'or set /dev/stderr, /dev/stdout, /proc/self/fd/N or a file',
-      );
-    }
-    return optionalPath.parse(raw, ctx);
-  },
+  parse: (raw, ctx) => (raw.toLowerCase() === SYSLOG ? SYSLOG : optionalPath.parse(raw, ctx)),
   format: (value) => optionalPath.format(value),
 };
 

@@ -1,7 +1,9 @@
 import { createWriteStream } from 'node:fs';
 import winston from 'winston';
-import type { LogLevel } from '../config/types.js';
+import type { GlobalConfig, LogLevel } from '../config/types.js';
+import { SYSLOG } from '../config/values.js';
 import { inheritedDescriptor } from './inherited-fd.js';
+import { SyslogTransport } from './syslog-transport.js';
 import { fpmTimestamp } from './timestamp.js';
 
 /** FPM's levels, most severe first, so `log_level` filters the same way. */
@@ -21,9 +23,20 @@ function fpmLine(limit: number): winston.Logform.Format {
   });
 }
 
-function transportFor(errorLog: string | null): winston.transport {
+/** Where the master's log goes: the [global] directives that say it. */
+export type LogSettings = Pick<GlobalConfig, 'errorLog' | 'logLimit' | 'syslogIdent' | 'syslogFacility'>;
+
+function transportFor({ errorLog, logLimit, syslogIdent, syslogFacility }: LogSettings): winston.transport {
   if (errorLog === null) {
     return new winston.transports.Console({ stderrLevels: Object.keys(LEVELS) });
+  }
+  if (errorLog === SYSLOG) {
+    return new SyslogTransport({
+      ident: syslogIdent,
+      facility: syslogFacility,
+      limit: logLimit,
+      onFailure: (message) => process.stderr.write(`poold: ${message}\n`),
+    });
   }
   const fd = inheritedDescriptor(errorLog);
   if (fd !== null) {
@@ -34,12 +47,12 @@ function transportFor(errorLog: string | null): winston.transport {
   return new winston.transports.File({ filename: errorLog, options: { flags: 'a' } });
 }
 
-export function createLogger(options: { errorLog: string | null; level: LogLevel; limit: number }): Logger {
+export function createLogger(settings: LogSettings, level: LogLevel): Logger {
   const logger = winston.createLogger({
     levels: LEVELS,
-    level: options.level,
-    format: fpmLine(options.limit),
-    transports: [transportFor(options.errorLog)],
+    level,
+    format: fpmLine(settings.logLimit),
+    transports: [transportFor(settings)],
   }) as Logger;
   logger.on('error', (err: unknown) => {
     // The log itself failed (disk full, file removed): stderr is all that is left.
@@ -49,11 +62,13 @@ export function createLogger(options: { errorLog: string | null; level: LogLevel
 }
 
 /** Resolves once every line logged so far has been written out. */
-export function flushLogger(logger: Logger): Promise<void> {
-  return new Promise((resolve) => {
+export async function flushLogger(logger: Logger): Promise<void> {
+  const syslog = logger.transports.filter((transport) => transport instanceof SyslogTransport);
+  await new Promise<void>((resolve) => {
     logger.once('finish', () => resolve());
     logger.end();
   });
+  await Promise.all(syslog.map((transport) => transport.drain()));
 }
 
 /**
@@ -61,10 +76,10 @@ export function flushLogger(logger: Logger): Promise<void> {
  * (winstonjs/winston#943): the new transport is added before the old one is
  * removed, so no line is lost, and the old one is awaited until closed.
  */
-export async function reopenLogger(logger: Logger, errorLog: string | null): Promise<void> {
-  if (errorLog === null) return;
+export async function reopenLogger(logger: Logger, settings: LogSettings): Promise<void> {
+  if (settings.errorLog === null) return;
   const previous = logger.transports.slice();
-  logger.add(transportFor(errorLog));
+  logger.add(transportFor(settings));
   await Promise.all(
     previous.map((transport) => {
       // Only a file transport closes; a descriptor's stream stays open for the process.

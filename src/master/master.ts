@@ -275,7 +275,7 @@ export class Master {
 
   /** FPM reopens its logs by restarting every worker; poold's workers just reopen their file. */
   private async reopenLogs(): Promise<void> {
-    await reopenLogger(this.log, this.config.global.errorLog);
+    await reopenLogger(this.log, this.config.global);
     this.log.notice('error log file re-opened');
     for (const pool of this.pools) pool.reopenLogs();
     this.log.notice('access log files re-opened');
@@ -383,7 +383,7 @@ export class Master {
     this.log.level = next.logLevel;
     if (next.logLimit !== previous.logLimit) this.log.warning('log_limit changed: it applies after a restart');
     if (next.errorLog !== previous.errorLog) {
-      void reopenLogger(this.log, next.errorLog).then(() => this.log.notice(`now logging to ${next.errorLog}`));
+      void reopenLogger(this.log, next).then(() => this.log.notice(`now logging to ${next.errorLog}`));
     }
     if (next.pid !== previous.pid) {
       if (previous.pid) removePidFile(previous.pid);

@@ -1,11 +1,13 @@
 // Logs where operators expect them: access.log, slowlog and error_log on the
 // master's stdout or stderr (/dev/stdout, /dev/stderr, /proc/self/fd/N),
-// error_log = syslog refused with what to use instead, log_limit as FPM's.
+// error_log = syslog through logger(1), log_limit as FPM's.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { SYSLOG_SOCKET } from '../../src/config/system-limits.js';
+import { findOnPath } from '../../src/pool/spawn-worker.js';
 import { killAll, runPoold, writeConfig } from '../helpers/cli.js';
 import { cleanup, FIXTURES, freePort, get, globalSection, poolSection, POOLD_BIN, startPoold, waitFor, type RunningPoold } from '../helpers/poold.js';
 
@@ -60,20 +62,61 @@ test('error_log = /dev/stdout: the master logs to its stdout, not to its stderr'
   assert.equal(stderr, '');
 });
 
-test('poold test: error_log = syslog is refused with what to use; an fd poold does not have is refused', async () => {
-  const syslog = writeConfig(globalSection('error_log = syslog') + poolSection('www', 1, APP));
+test('poold test: an fd poold does not have is refused', async () => {
   const closedFd = writeConfig(globalSection() + poolSection('www', 1, APP, 'access.log = /proc/self/fd/57'));
   try {
-    const refused = await runPoold(['test', '-c', syslog.file]);
-    assert.equal(refused.code, 78);
-    assert.match(refused.stderr, /poold\.conf:\d+\] unable to parse value for entry 'error_log': poold cannot send to syslog: leave error_log unset/);
     const missing = await runPoold(['test', '-c', closedFd.file]);
     assert.equal(missing.code, 78);
     assert.match(missing.stderr, /poold\.conf:\d+\] \[pool www\] '\/proc\/self\/fd\/57' names descriptor 57, which poold was not started with/);
   } finally {
-    rmSync(syslog.dir, { recursive: true, force: true });
     rmSync(closedFd.dir, { recursive: true, force: true });
   }
+});
+
+const PYTHON = findOnPath('python3');
+/** The syslog tests create /dev/log themselves: only where there is none, as root, with python3 to receive. */
+const noSyslogHere = existsSync(SYSLOG_SOCKET) ? `${SYSLOG_SOCKET} exists` : process.getuid?.() !== 0 ? 'needs root' : null;
+
+test('poold test: error_log = syslog without a syslog socket is refused with what to do', { skip: noSyslogHere ?? false }, async () => {
+  const { dir, file } = writeConfig(globalSection('error_log = syslog') + poolSection('www', 1, APP));
+  try {
+    const refused = await runPoold(['test', '-c', file]);
+    assert.equal(refused.code, 78);
+    assert.match(refused.stderr, /poold\.conf:\d+\] there is no syslog socket at \/dev\/log: run a syslog daemon/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('error_log = syslog: the master\'s lines reach /dev/log with syslog.ident and syslog.facility', { skip: noSyslogHere ?? (PYTHON ? false : 'needs python3') }, async (t) => {
+  // A datagram receiver at /dev/log (Node has none): one line per message on its stdout.
+  const receiver = spawn(
+    PYTHON!,
+    ['-u', '-c', 'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("bound")\nwhile True:\n  print(s.recv(65536).decode())', SYSLOG_SOCKET],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let received = '';
+  receiver.stdout.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+  let poold: RunningPoold | undefined;
+  t.after(async () => {
+    await cleanup(poold);
+    killAll([receiver.pid!]);
+    rmSync(SYSLOG_SOCKET, { force: true });
+  });
+  await waitFor('the receiver to bind /dev/log', () => received.startsWith('bound'), 10_000);
+  const port = await freePort();
+  poold = await startPoold(
+    globalSection('error_log = syslog\nsyslog.ident = poold-test\nsyslog.facility = local3') + poolSection('www', port, APP),
+    { noWait: true },
+  );
+  // local3 (19) × 8 + notice (5) = 157; the pid is the master's.
+  await waitFor(`the ready line at /dev/log (received: ${received})`, () =>
+    received.includes(`<157>`) && new RegExp(`poold-test\\[${poold!.pid}\\]: NOTICE: ready to handle connections`).test(received), 15_000);
+  assert.ok(!poold.lines.some((line) => /ready to handle connections/.test(line)), 'not on stderr as well');
+  const stopped = await runPoold(['stop', '--pid', path.join(poold.dir, 'poold.pid')]);
+  assert.equal(stopped.code, 0, stopped.stderr);
+  // The last line is sent before the master exits.
+  await waitFor('the exit line at /dev/log', () => /poold-test\[\d+\]: NOTICE: exiting, bye-bye!/.test(received), 10_000);
 });
 
 test('log_limit: a longer line is cut at the limit and marked, as FPM does', async (t) => {

@@ -62,6 +62,8 @@ describe('dumpConfig', () => {
       'process_control_timeout = 2m',
       'process_start_timeout = 3m',
       'log_limit = 2048',
+      'syslog.ident = api',
+      'syslog.facility = local1',
       'daemonize = yes',
       '[www]',
       'listen = run/www.sock',
