@@ -102,3 +102,20 @@ test('a start that fails after creating its files removes them all', async () =>
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a pid file that cannot be written: exit 73 with one message, and nothing left behind', async () => {
+  const dir = tempDir();
+  try {
+    const pid = path.join(dir, 'poold.pid');
+    mkdirSync(pid); // a directory where the pid file should go
+    const { file } = writeConfig(`[global]\npid = ${pid}\n${pool('@DIR@/www.sock')}`, dir);
+    const before = readdirSync(dir).sort();
+    const started = await runPoold(['start', '-c', file], 30_000);
+    assert.equal(started.code, 73, started.stderr);
+    assert.match(started.stderr, new RegExp(`ALERT: cannot write the pid file ${pid}: `));
+    assert.doesNotMatch(started.stderr, /^\s+at /m, 'no stack trace');
+    assert.deepEqual(readdirSync(dir).sort(), before);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
