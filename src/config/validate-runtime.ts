@@ -1,7 +1,7 @@
 // Checks against what a start will meet on this machine, so that a
 // configuration `poold test` passes is one `poold start` can run: directories
 // that must exist, unix socket paths that must fit, descriptors that must be
-// open, and sizes with a ceiling.
+// open, and numbers with a floor or a ceiling beyond which a start would fail.
 import fs from 'node:fs';
 import path from 'node:path';
 import { controlSocketPath } from '../master/control-path.js';
