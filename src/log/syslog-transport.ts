@@ -37,7 +37,8 @@ export class SyslogTransport extends TransportBase {
     const subprocess = execa(
       'logger',
       ['--prio-prefix', `--id=${process.pid}`, '-t', settings.ident, '-p', `${settings.facility}.notice`, '-S', String(settings.limit), '-u', SYSLOG_SOCKET],
-      { stdin: 'pipe', stdout: 'ignore', stderr: 'pipe', buffer: false, reject: false },
+      // Its own session, as the workers: a terminal's Ctrl-C must not take the log away while the master drains.
+      { stdin: 'pipe', stdout: 'ignore', stderr: 'pipe', buffer: false, reject: false, detached: true },
     );
     this.child = subprocess as unknown as ChildProcess;
     let stderr = '';

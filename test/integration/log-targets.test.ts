@@ -3,7 +3,7 @@
 // error_log = syslog through logger(1), log_limit as FPM's.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { SYSLOG_SOCKET } from '../../src/config/system-limits.js';
@@ -70,6 +70,23 @@ test('poold test: an fd poold does not have is refused', async () => {
     assert.match(missing.stderr, /poold\.conf:\d+\] \[pool www\] '\/proc\/self\/fd\/57' names descriptor 57, which poold was not started with/);
   } finally {
     rmSync(closedFd.dir, { recursive: true, force: true });
+  }
+});
+
+test('start -D refuses a pool log on the master\'s stdout: a background poold has none', async () => {
+  const { dir, file } = writeConfig(
+    globalSection('error_log = @DIR@/poold.log') + poolSection('www', 1, APP, 'access.log = /dev/stdout'),
+  );
+  try {
+    const started = await runPoold(['start', '-D', '-c', file]);
+    assert.equal(started.code, 78, started.stderr);
+    assert.match(started.stderr, /ERROR: \[pool www\] access\.log = \/dev\/stdout: a background poold's descriptors lead nowhere; set a file/);
+    assert.ok(!existsSync(path.join(dir, 'poold.pid')), 'nothing was started');
+  } finally {
+    // Had it started anyway, its master (and with it, its workers) is stopped here.
+    const pid = existsSync(path.join(dir, 'poold.pid')) ? Number(readFileSync(path.join(dir, 'poold.pid'), 'utf8')) : 0;
+    if (pid > 0) killAll([pid]);
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
