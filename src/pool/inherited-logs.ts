@@ -1,10 +1,11 @@
 // A pool's logs that name one of the master's descriptors (/dev/stdout,
 // /proc/self/fd/N) are handed to each worker as that descriptor, since a
 // worker's own descriptor N is something else (its output pipe, or nothing).
+import { TABLE_FD } from '../ipc/records.js';
 import { inheritedDescriptor } from '../log/inherited-fd.js';
 
-/** A worker's descriptors 0–5 are its stdio, IPC, dispatch channel and connection table; logs follow. */
-const FIRST_LOG_FD = 6;
+/** A worker's stdio, IPC, dispatch channel and connection table come first (records.ts); logs follow. */
+const FIRST_LOG_FD = TABLE_FD + 1;
 
 export interface InheritedLogs<K extends string> {
   /** The paths as the worker must see them: /dev/fd/M where M carries the master's descriptor. */

@@ -66,7 +66,8 @@ export function spawnWorker({ settings, env, clearEnv, catchOutput, logFds, chan
     // through promises and a scheduler.yield() (about 8 µs of master CPU per
     // message, and the master gets one or two per connection). poold reads
     // the ChildProcess 'message' events itself.
-    // Then the dispatch channel and the connection table, as descriptors 4 and 5.
+    // Then the dispatch channel and the connection table, as descriptors 4 and 5,
+    // and from 6 on the master's descriptors its logs go to (inherited-logs.ts).
     // (execa passes any descriptor number through; its types list only 3–9.)
     stdio: ['ignore', output, output, 'ipc', channelFd as 3, tableFd as 3, ...(logFds as 3[])],
     serialization: 'json',
