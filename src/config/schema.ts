@@ -3,8 +3,10 @@
 import { AccessFormatError, DEFAULT_ACCESS_FORMAT, compileAccessFormat } from '../log/access-format.js';
 import type { GlobalConfig, LogLevel, PmMode, PoolConfig } from './types.js';
 import {
+  backlog,
   bool,
   clientList,
+  errorLog,
   filePath,
   listen,
   mode,
@@ -72,6 +74,13 @@ const logLevel = oneOf<LogLevel>(
   "invalid value for 'log_level'",
   { warn: 'warning' }, // php-fpm accepts this spelling too
 );
+const syslogFacility = oneOf(
+  [
+    'auth', 'authpriv', 'cron', 'daemon', 'ftp', 'kern', 'lpr', 'mail', 'news', 'syslog', 'user', 'uucp',
+    'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
+  ] as const,
+  'invalid syslog facility (daemon, user, local0 … local7, …)',
+);
 const pm = oneOf<PmMode>(
   ['static', 'dynamic', 'ondemand'],
   'invalid process manager (static, dynamic or ondemand)',
@@ -82,10 +91,15 @@ const priority = optionalInt(-19, 20, 'must be included into [-19,20]');
 
 const GLOBAL: Spec<GlobalConfig> = {
   pid: { name: 'pid', type: optionalPath, default: null },
-  errorLog: { name: 'error_log', type: optionalPath, default: null },
+  errorLog: { name: 'error_log', type: errorLog, default: null },
   logLevel: { name: 'log_level', type: logLevel, default: 'notice' },
+  logLimit: { name: 'log_limit', type: uint, default: 1024 },
+  syslogIdent: { name: 'syslog.ident', type: text, default: 'poold' },
+  syslogFacility: { name: 'syslog.facility', type: syslogFacility, default: 'daemon' },
   // php-fpm defaults to 0, which kills in-flight requests on every reload.
   processControlTimeout: { name: 'process_control_timeout', type: time, default: 10_000 },
+  // Loading an app and its init() can take longer than draining requests does.
+  processStartTimeout: { name: 'process_start_timeout', type: time, default: 60_000 },
   // poold runs in the foreground unless asked, which is what systemd and containers want.
   daemonize: { name: 'daemonize', type: bool, default: false },
   systemdInterval: { name: 'systemd_interval', type: time, default: 10_000 },
@@ -112,15 +126,17 @@ const POOL: Spec<PoolScalars> = {
   user: { name: 'user', type: optionalName, default: null },
   group: { name: 'group', type: optionalName, default: null },
   listen: { name: 'listen', type: listen, default: undefined },
-  listenBacklog: { name: 'listen.backlog', type: uint, default: 511 },
+  listenBacklog: { name: 'listen.backlog', type: backlog, default: 511 },
   listenOwner: { name: 'listen.owner', type: optionalName, default: null },
   listenGroup: { name: 'listen.group', type: optionalName, default: null },
   listenMode: { name: 'listen.mode', type: mode, default: 0o660 },
   // FPM checks in the worker after accept; the master checks before any worker sees the connection.
   listenAllowedClients: { name: 'listen.allowed_clients', type: clientList, default: ['any'] },
   listenTrustedProxies: { name: 'listen.trusted_proxies', type: proxyList, default: [] },
-  listenQueueMax: { name: 'listen.queue_max', type: uint, default: 0 },
-  listenQueueTimeout: { name: 'listen.queue_timeout', type: time, default: 0 },
+  // Unset, it follows listen.backlog (validate.ts): the master queues no more than the kernel would.
+  listenQueueMax: { name: 'listen.queue_max', type: uint, default: undefined },
+  // A request that waited this long for a worker gets 503 rather than waiting for the client to give up.
+  listenQueueTimeout: { name: 'listen.queue_timeout', type: time, default: 10_000 },
   app: { name: 'app', type: filePath, default: undefined },
   processPriority: { name: 'process.priority', type: priority, default: null },
   // Computed by validate.ts: the app module's directory.

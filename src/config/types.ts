@@ -18,7 +18,14 @@ export interface GlobalConfig {
   pid: string | null;
   errorLog: string | null;
   logLevel: LogLevel;
+  /** `log_limit`: the longest error log line in bytes; longer ones are cut, as FPM's. */
+  logLimit: number;
+  /** `syslog.ident` and `syslog.facility`, for `error_log = syslog`. */
+  syslogIdent: string;
+  syslogFacility: string;
   processControlTimeout: number;
+  /** `process_start_timeout`: how long new workers have to become ready (reload, `start -D`). */
+  processStartTimeout: number;
   daemonize: boolean;
   /** `systemd_interval`: how often systemd gets a STATUS= line (0 = never). */
   systemdInterval: number;
@@ -49,6 +56,7 @@ export interface PoolConfig {
   user: string | null;
   group: string | null;
   listen: ListenAddress;
+  /** `listen.backlog`; -1 (SYSTEM_BACKLOG) is the system maximum, as in FPM. */
   listenBacklog: number;
   listenOwner: string | null;
   listenGroup: string | null;
@@ -128,10 +136,13 @@ export interface ConfigIssue {
 
 export class ConfigError extends Error {
   readonly issues: ConfigIssue[];
-  constructor(issues: ConfigIssue[]) {
+  /** Warnings found on the way: an operator fixing the errors needs them too. */
+  readonly warnings: string[];
+  constructor(issues: ConfigIssue[], warnings: string[] = []) {
     super(issues.map(formatIssue).join('\n'));
     this.name = 'ConfigError';
     this.issues = issues;
+    this.warnings = warnings;
   }
 }
 

@@ -3,7 +3,7 @@ import net from 'node:net';
 
 /** A request on the control socket: one JSON line. */
 export interface ControlRequest {
-  cmd: 'reload' | 'reopen-logs' | 'stop' | 'status';
+  cmd: 'reload' | 'reopen-logs' | 'stop' | 'status' | 'identify';
   wait?: boolean;
 }
 

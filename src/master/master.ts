@@ -15,6 +15,7 @@ import { PooldMetrics } from '../status/metrics.js';
 import { StatusServer } from '../status/server.js';
 import { ControlServer, type ControlRequest, type ControlResponse } from './control.js';
 import { controlSocketPath } from './control-path.js';
+import { identifyMaster, type MasterIdentity } from './master-identity.js';
 import { readPidFile, removePidFile, writePidFile } from './pidfile.js';
 import { SignalQueue, type MasterSignal } from './signals.js';
 import { monotonicUsec, SystemdNotifier, watchdogIntervalMs } from './systemd-notify.js';
@@ -110,7 +111,7 @@ export class Master {
   /** Binds every socket, starts the pools, and resolves with the exit code once stopped. */
   async run(): Promise<number> {
     const pidFile = this.config.global.pid;
-    if (pidFile) this.checkNotRunning(pidFile);
+    if (pidFile) await this.checkNotRunning(pidFile);
     const identities = await this.resolveIdentities(this.config);
     if (identities instanceof ConfigError) {
       throw new StartError(identities.issues.map(formatIssue).join('\n'), EXIT.CONFIG);
@@ -122,11 +123,20 @@ export class Master {
       if (problem) throw new StartError(`[global] unable to set process.priority ${processPriority}: ${problem}`, EXIT.CONFIG);
     }
     const listeners = await this.bindAll(this.config.pools, identities);
-    await this.startStatusListener();
-    if (pidFile) {
-      writePidFile(pidFile);
-      this.control = new ControlServer(controlSocketPath(pidFile), (request) => this.onControl(request));
-      await this.control.listen();
+    try {
+      await this.startStatusListener();
+      if (pidFile) {
+        this.writePid(pidFile);
+        this.control = new ControlServer(controlSocketPath(pidFile), (request) => this.onControl(request));
+        await this.listenControl(this.control);
+      }
+    } catch (err) {
+      // A failed start leaves nothing behind: no socket, no pid file.
+      for (const listener of listeners) listener.close();
+      this.status?.close();
+      this.control?.close();
+      if (pidFile) removePidFile(pidFile);
+      throw err;
     }
     // Last resort for an abnormal exit (uncaught error, fatal signal): no pid
     // file left behind and no worker outliving the master.
@@ -179,6 +189,22 @@ export class Master {
     this.reload(origin).finished.catch((err: unknown) =>
       this.log.error(`${origin}: reload failed: ${(err as Error).stack ?? String(err)}`),
     );
+  }
+
+  private writePid(pidFile: string): void {
+    try {
+      writePidFile(pidFile);
+    } catch (err) {
+      throw new StartError((err as Error).message, EXIT.CANTCREAT);
+    }
+  }
+
+  private async listenControl(control: ControlServer): Promise<void> {
+    try {
+      await control.listen();
+    } catch (err) {
+      throw new StartError(`cannot listen on the control socket ${control.path}: ${(err as Error).message}`, EXIT.UNAVAILABLE);
+    }
   }
 
   /** The status listener is bound with the pools' sockets, before any worker starts. */
@@ -244,10 +270,14 @@ export class Master {
     return `Processes active: ${active}, idle: ${idle}, Requests: ${accepted}, slow: ${slow}, Traffic: ${rate.toPrecision(3)}req/sec`;
   }
 
-  private checkNotRunning(pidFile: string): void {
+  private async checkNotRunning(pidFile: string): Promise<void> {
     const state = readPidFile(pidFile);
     if (state.kind === 'running' && state.pid !== process.pid) {
-      throw new StartError(`poold is already running (pid ${state.pid}, pid file ${pidFile})`, EXIT.UNAVAILABLE);
+      const identity = await identifyMaster(state.pid, pidFile, null);
+      if (identity.kind !== 'foreign') {
+        throw new StartError(`poold is already running (pid ${state.pid}, pid file ${pidFile})`, EXIT.UNAVAILABLE);
+      }
+      this.log.notice(`replacing pid file ${pidFile}: pid ${state.pid} is not poold (${identity.reason})`);
     }
     if (state.kind === 'stale') this.log.notice(`removing stale pid file ${pidFile} (pid ${state.pid} is gone)`);
   }
@@ -311,6 +341,8 @@ export class Master {
       case 'stop':
         this.stop('poold stop');
         return { ok: true, code: EXIT.OK, messages: ['stopping'] };
+      case 'identify':
+        return { ok: true, code: EXIT.OK, messages: [], data: { pid: process.pid, config: this.config.file } satisfies MasterIdentity };
       case 'status':
         return {
           ok: true,
@@ -329,7 +361,7 @@ export class Master {
 
   /** FPM reopens its logs by restarting every worker; poold's workers just reopen their file. */
   private async reopenLogs(): Promise<void> {
-    await reopenLogger(this.log, this.config.global.errorLog);
+    await reopenLogger(this.log, this.config.global);
     this.log.notice('error log file re-opened');
     for (const pool of this.pools) pool.reopenLogs();
     this.log.notice('access log files re-opened');
@@ -382,6 +414,7 @@ export class Master {
       identities = resolved;
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
+      for (const warning of err.warnings) this.log.warning(warning);
       const messages = err.issues.map(formatIssue);
       for (const message of messages) this.log.error(message);
       this.log.error('reload aborted: the configuration is invalid; still serving with the previous one');
@@ -403,6 +436,7 @@ export class Master {
     reportValidated({ ok: true, code: EXIT.OK, messages: ['configuration is valid; rolling out new workers'] });
     this.applyGlobal(next.global);
     const timeout = next.global.processControlTimeout;
+    const readyTimeout = next.global.processStartTimeout;
     const failures: string[] = [];
     const rollouts = next.pools.map(async (poolConfig) => {
       const listener = newListeners.get(poolConfig.name) ?? null;
@@ -413,7 +447,7 @@ export class Master {
         this.addPool(pool);
         this.log.notice(`[pool ${poolConfig.name}] new pool`);
         // A new pool whose app cannot start is a failed rollout too: it is removed, not retried forever.
-        const failure = await pool.startChecked(timeout);
+        const failure = await pool.startChecked(readyTimeout);
         if (failure !== null && this.phase === 'running') {
           failures.push(`[pool ${poolConfig.name}] new pool removed: ${failure}`);
           pool.closeListener();
@@ -423,7 +457,7 @@ export class Master {
         return;
       }
       if (!listener) this.applySocketSettings(current.config, poolConfig, poolIdentities);
-      const failure = await current.reload(poolConfig, listener, timeout, poolIdentities.runAs);
+      const failure = await current.reload(poolConfig, listener, readyTimeout, timeout, poolIdentities.runAs);
       if (failure !== null) {
         failures.push(`[pool ${poolConfig.name}] rollout aborted, previous workers kept: ${failure}`);
       }
@@ -454,8 +488,9 @@ export class Master {
       this.log.warning('status.listen changed: it applies after a restart');
     }
     this.log.level = next.logLevel;
+    if (next.logLimit !== previous.logLimit) this.log.warning('log_limit changed: it applies after a restart');
     if (next.errorLog !== previous.errorLog) {
-      void reopenLogger(this.log, next.errorLog).then(() => this.log.notice(`now logging to ${next.errorLog}`));
+      void reopenLogger(this.log, next).then(() => this.log.notice(`now logging to ${next.errorLog}`));
     }
     if (next.pid !== previous.pid) {
       if (previous.pid) removePidFile(previous.pid);

@@ -1,5 +1,6 @@
 // A pool's counters and the scoreboard header made of them: FPM's pool
 // fields, which outlive its workers and its reloads.
+import { effectiveBacklog } from '../config/system-limits.js';
 import type { PoolConfig } from '../config/types.js';
 import type { PoolHeader } from '../scoreboard/layout.js';
 import { MASTER_STATUSES, type MasterStatus } from './raw-response.js';
@@ -75,7 +76,7 @@ export function poolHeader(
     listenQueue: now.listenQueue,
     maxListenQueue: stats.maxListenQueue,
     // The queue's capacity; unbounded, the kernel backlog behind it is the limit.
-    listenQueueLen: config.listenQueueMax || config.listenBacklog,
+    listenQueueLen: config.listenQueueMax || effectiveBacklog(config.listenBacklog),
     idle,
     active,
     total: idle + active,

@@ -1,6 +1,7 @@
 import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import type { PoolIdentities } from '../config/identities.js';
+import { effectiveBacklog } from '../config/system-limits.js';
 import type { ListenAddress, PoolConfig } from '../config/types.js';
 import { nativeBinding } from '../native/binding.js';
 
@@ -67,7 +68,8 @@ export interface BindOptions extends Pick<PoolConfig, 'listenBacklog' | 'listenM
 
 /** Makes `server` listen on an address, with FPM's checks and messages. */
 export async function listenOn(server: net.Server, options: BindOptions): Promise<void> {
-  const { address, listenBacklog: backlog } = options;
+  const { address } = options;
+  const backlog = effectiveBacklog(options.listenBacklog);
   try {
     if (address.kind === 'tcp') {
       // A bare port means every address: leaving the host out lets Node fall back

@@ -19,6 +19,7 @@ import { closeGracefully, type ClosingListener } from './listener.js';
 import { findBlockedLoops } from './loop-watch.js';
 import { findOverdueWorkers, timeoutCheckInterval } from './request-timeouts.js';
 import { CONTRADICTION_LOG_INTERVAL_MS, LogLimiter, slotBelongs, type Contradiction } from './slot-trust.js';
+import { inheritLogs } from './inherited-logs.js';
 import { waitExited, waitReady } from './rollout.js';
 import { WorkerProcess, describeExit, type WorkerExit } from './worker-process.js';
 import { prepareWorkerFiles } from './worker-files.js';
@@ -214,7 +215,7 @@ export class Pool {
    * Rolls the pool over to `next`: starts a new generation of workers with it
    * and routes nothing to them until every one is ready; only then do new
    * connections go to the new generation while the old one drains (bounded by
-   * `drainTimeoutMs`). If a new worker fails to start, the rollout is aborted and
+   * `drainTimeoutMs`). The new workers have `readyTimeoutMs` to become ready. If a new worker fails to start, the rollout is aborted and
    * the old generation keeps serving. `listener` is the new address's socket when
    * `listen` changed: it is bound before the old one closes.
    * Resolves with null on success, or why it was aborted.
@@ -222,6 +223,7 @@ export class Pool {
   async reload(
     next: PoolConfig,
     listener: Server | null,
+    readyTimeoutMs: number,
     drainTimeoutMs: number,
     runAs: RunAs | null,
   ): Promise<string | null> {
@@ -241,7 +243,7 @@ export class Pool {
       const worker = this.spawn(next, generation, runAs);
       if (worker) fresh.push(worker);
     }
-    const failure = await waitReady(fresh, drainTimeoutMs);
+    const failure = await waitReady(fresh, readyTimeoutMs);
     if (failure !== null || this.stopping) {
       // Nothing was routed to them.
       killLadder(fresh);
@@ -492,6 +494,7 @@ export class Pool {
       this.log.warning(`[pool ${this.name}] no free scoreboard slot; not starting a child now`);
       return null;
     }
+    const logs = inheritLogs({ slowlog: config.slowlog, accessLog: config.accessLog });
     const jitter = config.maxRequestsJitter > 0 ? Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
     const worker = new WorkerProcess(
       {
@@ -507,14 +510,15 @@ export class Pool {
           maxRequests: config.maxRequests > 0 ? config.maxRequests + jitter : 0,
           maxMemory: config.maxMemory,
           slowlogTimeout: config.requestSlowlogTimeout,
-          slowlog: config.slowlog,
+          slowlog: logs.paths.slowlog,
           slowlogTraceDepth: config.requestSlowlogTraceDepth,
           trustedProxies: config.listenTrustedProxies,
-          accessLog: config.accessLog,
+          accessLog: logs.paths.accessLog,
           accessFormat: config.accessFormat,
           accessSuppressPath: config.accessSuppressPath,
         },
         catchOutput: config.catchWorkersOutput,
+        logFds: logs.fds,
         env: config.env,
         clearEnv: config.clearEnv,
         runAs,

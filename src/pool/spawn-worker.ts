@@ -42,6 +42,8 @@ export interface SpawnOptions {
   settings: WorkerSettings;
   /** catch_workers_output: pipe stdout/stderr to the master, else discard them. */
   catchOutput: boolean;
+  /** The master's descriptors a worker writes logs to (inherited-logs.ts), as its descriptors 6, 7, …. */
+  logFds: number[];
   env: Record<string, string>;
   clearEnv: boolean;
   /** The worker's end of its dispatch channel, its connection table and its pool's scoreboard (records.ts: CHANNEL_FD, TABLE_FD, SCOREBOARD_FD). */
@@ -59,7 +61,7 @@ export interface SpawnOptions {
  * 'message' events; in execa 10 it is `nodeChildProcess`).
  */
 export function spawnWorker(options: SpawnOptions): ChildProcess {
-  const { settings, env, clearEnv, catchOutput, channelFd, tableFd, scoreboardFd, runAs, cwd } = options;
+  const { settings, env, clearEnv, catchOutput, logFds, channelFd, tableFd, scoreboardFd, runAs, cwd } = options;
   const inherited = clearEnv
     ? {}
     : Object.fromEntries(Object.entries(process.env).filter(([name]) => !MASTER_ONLY_ENV.test(name)));
@@ -77,9 +79,11 @@ export function spawnWorker(options: SpawnOptions): ChildProcess {
     // through promises and a scheduler.yield() (about 8 µs of master CPU per
     // message, and the master gets one or two per connection). poold reads
     // the ChildProcess 'message' events itself.
-    // Then the dispatch channel, the connection table and the scoreboard, as descriptors 4, 5 and 6.
+    // Then the dispatch channel, the connection table and the scoreboard, as
+    // descriptors 4, 5 and 6, and from 7 on the master's descriptors its logs
+    // go to (inherited-logs.ts).
     // (execa passes any descriptor number through; its types list only 3–9.)
-    stdio: ['ignore', output, output, 'ipc', channelFd as 3, tableFd as 3, scoreboardFd as 3],
+    stdio: ['ignore', output, output, 'ipc', channelFd as 3, tableFd as 3, scoreboardFd as 3, ...(logFds as 3[])],
     serialization: 'json',
     // Long-lived: never accumulate output in memory.
     buffer: false,

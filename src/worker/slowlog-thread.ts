@@ -5,6 +5,7 @@ import { appendFileSync, readSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { fileURLToPath } from 'node:url';
 import { workerData } from 'node:worker_threads';
+import { inheritedDescriptor, writeToDescriptor } from '../log/inherited-fd.js';
 import { fpmTimestamp } from '../log/timestamp.js';
 import { SLOT_SIZE, decodeSlot, slotOffset } from '../scoreboard/layout.js';
 import { REQUEST_START, type WatchdogData } from './slowlog-watchdog.js';
@@ -80,8 +81,10 @@ async function check(): Promise<void> {
       ...(frames ?? ['+++ dump failed']),
       '',
     ];
+    const fd = inheritedDescriptor(data.slowlog);
+    if (fd !== null) writeToDescriptor(fd, lines.join('\n'));
     // Opened per entry, so a log rotated by rename is followed without a reopen.
-    appendFileSync(data.slowlog, lines.join('\n'));
+    else appendFileSync(data.slowlog, lines.join('\n'));
   } finally {
     capturing = false;
   }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ConfigError, loadConfig, type PoolConfig } from '../../src/config/index.js';
@@ -21,7 +22,11 @@ describe('loadConfig defaults', () => {
       pid: null,
       errorLog: null,
       logLevel: 'notice',
+      logLimit: 1024,
+      syslogIdent: 'poold',
+      syslogFacility: 'daemon',
       processControlTimeout: 10_000,
+      processStartTimeout: 60_000,
       daemonize: false,
       systemdInterval: 10_000,
       emergencyRestartThreshold: 0,
@@ -47,8 +52,8 @@ describe('loadConfig defaults', () => {
       listenMode: 0o660,
     listenAllowedClients: ['any'],
     listenTrustedProxies: [],
-      listenQueueMax: 0,
-      listenQueueTimeout: 0,
+      listenQueueMax: 511,
+      listenQueueTimeout: 10_000,
       app: fx.path('app.js'),
       processPriority: null,
       chdir: fx.dir,
@@ -98,14 +103,18 @@ describe('loadConfig defaults', () => {
       'pid = run/poold.pid',
       'error_log = /var/log/poold.log',
       'log_level = DEBUG',
+      'log_limit = 4096',
+      'syslog.ident = www-fpm',
+      'syslog.facility = LOCAL5',
       'process_control_timeout = 1m',
+      'process_start_timeout = 2m',
       'daemonize = yes',
       'systemd_interval = 0',
       'emergency_restart_threshold = 10',
       'emergency_restart_interval = 1m',
       'process.max = 100',
       'process.priority = 5',
-      'status.listen = /run/poold/status.sock',
+      'status.listen = run/status.sock',
       'status.listen.owner = prometheus',
       'status.listen.group = 65534',
       'status.listen.mode = 0600',
@@ -159,19 +168,24 @@ describe('loadConfig defaults', () => {
       'clear_env = no',
       'env[A] = 1',
     ].join('\n');
+    for (const dir of ['run', 'sock', 'log']) fs.mkdirSync(fx.path(dir));
     const { config } = loadConfig(fx.write('poold.conf', text), {});
     assert.deepEqual(config.global, {
       pid: fx.path('run/poold.pid'),
       errorLog: '/var/log/poold.log',
       logLevel: 'debug',
+      logLimit: 4096,
+      syslogIdent: 'www-fpm',
+      syslogFacility: 'local5',
       processControlTimeout: 60_000,
+      processStartTimeout: 120_000,
       daemonize: true,
       systemdInterval: 0,
       emergencyRestartThreshold: 10,
       emergencyRestartInterval: 60_000,
       processMax: 100,
       processPriority: 5,
-      statusListen: { kind: 'unix', path: '/run/poold/status.sock' },
+      statusListen: { kind: 'unix', path: fx.path('run/status.sock') },
       statusListenOwner: 'prometheus',
       statusListenGroup: '65534',
       statusListenMode: 0o600,
@@ -248,6 +262,7 @@ describe('loadConfig defaults', () => {
 
   it('resolves relative paths against the directory of the file that sets them', () => {
     fx.write('apps/app.js', '');
+    fs.mkdirSync(fx.path('run'));
     fx.write('pool.d/www.conf', '[www]\nlisten = ../run/www.sock\napp = ../apps/app.js\npm = static\npm.max_children = 1\n');
     const { config } = loadConfig(fx.write('poold.conf', 'include = pool.d/*.conf\n'), {});
     assert.deepEqual(config.pools[0]!.listen, { kind: 'unix', path: fx.path('run/www.sock') });

@@ -246,6 +246,12 @@ describe('listen address conflicts', () => {
 });
 
 describe('collisions between the files and addresses poold uses', () => {
+  // Their directories exist: only the collisions are reported.
+  beforeEach(() => {
+    fs.mkdirSync(fx.path('run'));
+    fs.mkdirSync(fx.path('log'));
+  });
+
   it("refuses a pool socket on the control socket's path, at the listen line", () => {
     const text = `[global]\npid = run/poold.pid\n${poolSection('www', './run/poold.control')}`;
     assert.deepEqual(issues(text), [
@@ -309,6 +315,7 @@ describe('collisions between the files and addresses poold uses', () => {
 describe('prefix and chdir', () => {
   it("starts the pool's relative paths at prefix, wherever it is set; a relative prefix at its file", () => {
     fx.write('srv/app.js', 'export default () => {};\n');
+    fx.write('srv/log/.keep', '');
     const text = '[www]\nlisten = ./www.sock\napp = app.js\npm = static\npm.max_children = 1\n' +
       'access.log = log/access.log\nchdir = .\nprefix = srv\n[other]\nlisten = 9000\napp = app.js\npm = static\npm.max_children = 1\n';
     const [www, other] = loadConfig(fx.write('poold.conf', text), {}).config.pools;
