@@ -87,8 +87,8 @@ export async function main(argv: string[]): Promise<number> {
     .description('check the configuration and exit')
     .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
     .option('--dump', 'print the effective configuration, defaults filled in')
-    .action((options) => {
-      exitCode = testCommand(options);
+    .action(async (options) => {
+      exitCode = await testCommand(options);
     });
 
   try {

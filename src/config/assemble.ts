@@ -92,7 +92,7 @@ export function assemble(doc: IniDocument, env: NodeJS.ProcessEnv): Draft {
 
 /** Finds the entry's directive; reports unknown names and names used in the wrong section. */
 function lookup(entry: IniEntry, section: 'global' | 'pool', issues: ConfigIssue[]): Directive | undefined {
-  const directive = findDirective(entry.key);
+  const directive = findDirective(entry.key, section);
   if (!directive) {
     issues.push(at(entry, `unknown entry '${entry.key}'`));
   } else if (directive.section !== section) {

@@ -5,6 +5,7 @@ import type { GlobalConfig, LogLevel, PmMode, PoolConfig } from './types.js';
 import {
   addressList,
   bool,
+  coreLimit,
   filePath,
   listen,
   mode,
@@ -88,6 +89,9 @@ const GLOBAL: Spec<GlobalConfig> = {
     default: { kind: 'tcp', host: '127.0.0.1', port: 9901 },
   },
   statusAllowedClients: { name: 'status.allowed_clients', type: addressList, default: ['127.0.0.1', '::1'] },
+  // The master's own limits (its workers inherit them); 0: as poold was started.
+  rlimitFiles: { name: 'rlimit_files', type: uint, default: 0 },
+  rlimitCore: { name: 'rlimit_core', type: coreLimit, default: 0 },
 };
 
 const POOL: Spec<PoolScalars> = {
@@ -128,6 +132,9 @@ const POOL: Spec<PoolScalars> = {
   pingPath: { name: 'ping.path', type: urlPath('ping'), default: null },
   pingResponse: { name: 'ping.response', type: text, default: 'pong' },
   clearEnv: { name: 'clear_env', type: bool, default: true },
+  // The workers' limits; 0: the master's.
+  rlimitFiles: { name: 'rlimit_files', type: uint, default: 0 },
+  rlimitCore: { name: 'rlimit_core', type: coreLimit, default: 0 },
 };
 
 function directivesOf<S extends Section, C>(section: S, spec: Spec<C>): DirectiveOf<S, C>[] {
@@ -140,9 +147,12 @@ export const POOL_DIRECTIVES = directivesOf('pool', POOL);
 /** Every directive, global section first, in php-fpm.conf.in order where php-fpm has them. */
 export const DIRECTIVES: readonly Directive[] = [...GLOBAL_DIRECTIVES, ...POOL_DIRECTIVES];
 
-/** Looks a directive up by its lower-case name, in either section. */
-export function findDirective(name: string): Directive | undefined {
-  return DIRECTIVES.find((d) => d.name === name);
+/**
+ * Looks a directive up by its lower-case name: the one of `section` when both
+ * sections have it (rlimit_files), else the other section's.
+ */
+export function findDirective(name: string, section: Section): Directive | undefined {
+  return DIRECTIVES.find((d) => d.name === name && d.section === section) ?? DIRECTIVES.find((d) => d.name === name);
 }
 
 /** Stores a parsed value; generic so each directive's field and value types stay paired. */

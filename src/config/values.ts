@@ -50,6 +50,15 @@ export const uint: ValueType<number> = {
   format: (value) => String(value),
 };
 
+/** rlimit_core: bytes, or `unlimited` (Infinity); 0 leaves the limit as it is, as in FPM. */
+export const coreLimit: ValueType<number> = {
+  parse(raw, ctx) {
+    if (raw.toLowerCase() === 'unlimited') return Infinity;
+    return uint.parse(raw, ctx);
+  },
+  format: (value) => (value === Infinity ? 'unlimited' : String(value)),
+};
+
 /** A duration; bare numbers are seconds. Returns milliseconds. */
 export const time: ValueType<number> = {
   parse(raw) {

@@ -4,7 +4,9 @@ import { onExit } from 'signal-exit';
 import { EXIT } from '../cli/exit-codes.js';
 import { ConfigError, formatIssue, loadConfig, type GlobalConfig, type PoolConfig, type PooldConfig } from '../config/index.js';
 import { reopenLogger, type Logger } from '../log/logger.js';
+import { LogThrottle } from '../log/throttle.js';
 import { applyUnixSocketPermissions, bindListener, describeAddress, listenOn } from '../pool/listener.js';
+import { atOpenFileLimit, describeOpenFiles } from '../pool/open-files.js';
 import { Pool } from '../pool/pool.js';
 import { hasParentDeathSignal } from '../pool/spawn-worker.js';
 import { removeStaleScoreboards } from '../scoreboard/file.js';
@@ -12,6 +14,7 @@ import { PooldMetrics } from '../status/metrics.js';
 import { StatusServer } from '../status/server.js';
 import { ControlServer, type ControlRequest, type ControlResponse } from './control.js';
 import { controlSocketPath } from './control-path.js';
+import { applyMasterLimits } from './limits.js';
 import { isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.js';
 import { SignalQueue, type MasterSignal } from './signals.js';
 import { SystemdNotifier, watchdogIntervalMs } from './systemd-notify.js';
@@ -22,6 +25,8 @@ const TICK_MS = 1000;
 const RELOAD_ANSWER_GRACE_MS = 2000;
 /** How often systemd gets a STATUS= line, as FPM's systemd_interval default. */
 const SYSTEMD_STATUS_MS = 10_000;
+/** How often the master may report that it is at its open-file limit. */
+const FILE_LIMIT_LOG_MS = 10_000;
 
 export class StartError extends Error {
   constructor(
@@ -66,6 +71,9 @@ export class Master {
   private resolveExit!: (code: number) => void;
   private readonly exited = new Promise<number>((resolve) => (this.resolveExit = resolve));
   private lastAccepted = 0;
+  /** Why a pool could not start: the start fails with it. */
+  private startFailure: string | null = null;
+  private readonly fileLimitReports = new LogThrottle(FILE_LIMIT_LOG_MS);
 
   constructor(
     private config: PooldConfig,
@@ -83,6 +91,11 @@ export class Master {
   async run(): Promise<number> {
     const pidFile = this.config.global.pid;
     if (pidFile) this.checkNotRunning(pidFile);
+    try {
+      applyMasterLimits(this.config.global);
+    } catch (err) {
+      throw new StartError((err as Error).message, EXIT.UNAVAILABLE);
+    }
     const listeners = await this.bindAll(this.config.pools);
     await this.startStatusListener();
     if (pidFile) {
@@ -106,7 +119,7 @@ export class Master {
     }
     this.phase = 'running';
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
-    void Promise.all(this.pools.map((pool) => pool.start())).then(() => this.onServing());
+    void Promise.all(this.pools.map((pool) => this.startPool(pool))).then(() => this.onServing());
     const code = await this.exited;
     // A `poold reload --wait` cut short by the stop still gets its answer.
     await Promise.race([this.reloads, sleep(RELOAD_ANSWER_GRACE_MS)]);
@@ -114,7 +127,19 @@ export class Master {
     this.control?.close();
     this.status?.close();
     if (this.config.global.pid) removePidFile(this.config.global.pid);
+    if (this.startFailure !== null) throw new StartError(this.startFailure, EXIT.SOFTWARE);
     return code;
+  }
+
+  /** Resolves once the pool serves; if its app cannot start, the whole start fails with its error. */
+  private async startPool(pool: Pool): Promise<void> {
+    const failure = await pool.start();
+    if (failure === null || this.phase !== 'running') return;
+    this.startFailure = `[pool ${pool.name}] ${failure}`;
+    this.phase = 'terminating';
+    for (const timer of this.timers) clearInterval(timer);
+    for (const other of this.pools) other.closeListener();
+    void Promise.all(this.pools.map((other) => other.terminate())).then(() => this.finish());
   }
 
   private addPool(pool: Pool): void {
@@ -144,7 +169,7 @@ export class Master {
   }
 
   private onServing(): void {
-    if (this.phase !== 'running') return;
+    if (this.phase !== 'running' || this.startFailure !== null) return;
     this.log.notice('ready to handle connections');
     this.hooks.onReady?.();
     void this.systemd.notify({ READY: '1', STATUS: 'Ready to handle connections' });
@@ -195,6 +220,21 @@ export class Master {
 
   private tick(): void {
     for (const pool of this.pools) pool.tick();
+    this.checkOpenFiles();
+  }
+
+  /**
+   * At its open-file limit the master cannot start workers, and libuv closes
+   * the connections waiting in the listen queue as it accepts them (it keeps
+   * one descriptor in reserve for that, and reports nothing): say so.
+   */
+  private checkOpenFiles(): void {
+    if (!atOpenFileLimit()) return;
+    const line = this.fileLimitReports.pass(
+      `the master is at its open-file limit (${describeOpenFiles()}): workers cannot start and new connections ` +
+        'are closed as they are accepted; raise rlimit_files (or LimitNOFILE= in the systemd unit)',
+    );
+    if (line) this.log.error(line);
   }
 
   private async onSignal(signal: MasterSignal): Promise<void> {
@@ -347,6 +387,13 @@ export class Master {
       this.log.warning('status.listen changed: it applies after a restart');
     }
     this.log.level = next.logLevel;
+    if (next.rlimitFiles !== previous.rlimitFiles || next.rlimitCore !== previous.rlimitCore) {
+      try {
+        applyMasterLimits(next);
+      } catch (err) {
+        this.log.error(`${(err as Error).message}; the previous limits stay`);
+      }
+    }
     if (next.errorLog !== previous.errorLog) {
       void reopenLogger(this.log, next.errorLog).then(() => this.log.notice(`now logging to ${next.errorLog}`));
     }

@@ -18,6 +18,18 @@ export interface NativeBinding {
   poll(channel: Channel): void;
   /** Copies the bytes waiting on a connected socket into `into` without taking them; 0: none yet, -1: the peer closed. */
   peek(fd: number, into: Buffer): number;
+  /** This process's limit of a resource (Infinity: unlimited). */
+  getrlimit(resource: LimitedResource): ResourceLimit;
+  /** Sets this process's limit of a resource (raising `hard` needs CAP_SYS_RESOURCE). */
+  setrlimit(resource: LimitedResource, soft: number, hard: number): void;
+}
+
+/** The resources poold limits, named as FPM's rlimit_files and rlimit_core. */
+export type LimitedResource = 'files' | 'core';
+
+export interface ResourceLimit {
+  soft: number;
+  hard: number;
 }
 
 /** An open channel, as the helper knows it. */

@@ -1,19 +1,22 @@
 import type { Server, Socket } from 'node:net';
 import type { PoolConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
+import { LogThrottle } from '../log/throttle.js';
 import { PROCESS_MANAGERS } from '../pm/index.js';
 import { INITIAL_PM_STATE, type PmState, type WorkerView } from '../pm/types.js';
 import { Scoreboard, scoreboardPath, type ScoreboardSnapshot } from '../scoreboard/file.js';
 import { addDurations, emptyDurations, type DurationHistogram } from '../scoreboard/layout.js';
 import { newStats, poolHeader, type RestartReason } from './accounting.js';
-import { restartDelay } from './backoff.js';
+import { restartDelay, START_FAILURE_LIMIT } from './backoff.js';
 import { ClientConnection } from './client-connection.js';
 import { Dispatcher, type DispatchSettings } from './dispatcher.js';
+import { exitLine, isStartFailure } from './exit-report.js';
 import { HeadReader, type HeadLimits } from './head-reader.js';
 import { killLadder } from './kill-ladder.js';
+import { describeError } from './open-files.js';
 import { findOverdueWorkers, timeoutCheckInterval } from './request-timeouts.js';
 import { waitExited, waitReady } from './rollout.js';
-import { WorkerProcess, describeExit, type WorkerExit } from './worker-process.js';
+import { WorkerProcess, type WorkerExit } from './worker-process.js';
 
 export type { PoolStats, RestartReason } from './accounting.js';
 
@@ -36,6 +39,14 @@ function headLimits(config: PoolConfig): HeadLimits {
     keepAliveTimeout: config.httpKeepaliveTimeout,
     maxHeaderSize: config.httpMaxHeaderSize,
   };
+}
+
+/** How often an accept error on a pool's socket may be logged. */
+const ACCEPT_ERROR_LOG_MS = 10_000;
+
+/** The first line of an error's text (a stack's message line). */
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? text;
 }
 
 function refuse(connection: ClientConnection): void {
@@ -77,8 +88,12 @@ export class Pool {
   private readonly dispatcher: Dispatcher<ClientConnection, WorkerProcess>;
   private pmState: PmState = INITIAL_PM_STATE;
   private nextWorkerId = 1;
-  /** Consecutive workers that died before becoming ready. */
+  /** Consecutive workers that failed to start (isStartFailure), or could not be spawned. */
   private startFailures = 0;
+  /** Why the pool's first workers could never start, once it gave up; it then starts no more. */
+  private startFailure: string | null = null;
+  private hasServed = false;
+  private readonly acceptErrors = new LogThrottle(ACCEPT_ERROR_LOG_MS);
   private spawnNotBefore = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private timeoutTimer: NodeJS.Timeout | null = null;
@@ -94,8 +109,9 @@ export class Pool {
   private readonly appMetricsCache = new Map<number, unknown[]>();
   private readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
-  private readonly serving: Promise<void>;
-  private resolveServing!: () => void;
+  /** Settles once: null when the pool first serves, or why its first workers could not start. */
+  private readonly started: Promise<string | null>;
+  private settleStart!: (failure: string | null) => void;
 
   constructor(
     public config: PoolConfig,
@@ -104,7 +120,7 @@ export class Pool {
   ) {
     this.name = config.name;
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
-    this.serving = new Promise((resolve) => (this.resolveServing = resolve));
+    this.started = new Promise((resolve) => (this.settleStart = resolve));
     // Twice pm.max_children: a worker being replaced keeps its slot until it
     // has exited, while its replacement already needs one.
     this.scoreboard = new Scoreboard(scoreboardPath(process.pid, config.name), config.maxChildren * 2);
@@ -134,6 +150,12 @@ export class Pool {
       this.stats.acceptedConn++;
       this.heads.readNew(new ClientConnection(socket));
     });
+    // accept() failing (EMFILE when libuv has no descriptor in reserve): the
+    // connection stays in the kernel's queue; the master goes on.
+    listener.on('error', (err) => {
+      const line = this.acceptErrors.pass(`[pool ${this.name}] unable to accept a connection: ${describeError(err)}`);
+      if (line) this.log.error(line);
+    });
   }
 
   private armTimeoutChecks(): void {
@@ -157,17 +179,27 @@ export class Pool {
       if (worker) fresh.push(worker);
     }
     const failure = await waitReady(fresh, timeoutMs);
-    if (failure === null) this.resolveServing();
+    if (failure === null) this.markServing();
     return failure;
   }
 
-  /** Starts the pool's initial workers; resolves once the pool can serve. */
-  start(): Promise<void> {
+  /**
+   * Starts the pool's initial workers. Resolves with null once the pool can
+   * serve, or with why not once START_FAILURE_LIMIT of its workers in a row
+   * failed to start before any became ready (the app cannot load): the
+   * pool then starts no more.
+   */
+  start(): Promise<string | null> {
     const initial = initialWorkers(this.config);
-    for (let i = 0; i < initial; i++) this.spawn();
+    for (let i = 0; i < initial; i++) if (!this.spawn()) break;
     // An ondemand pool serves from the start: its first connection starts a worker.
-    if (initial === 0) this.resolveServing();
-    return this.serving;
+    if (initial === 0) this.markServing();
+    return this.started;
+  }
+
+  private markServing(): void {
+    this.hasServed = true;
+    this.settleStart(null);
   }
 
   /**
@@ -335,7 +367,7 @@ export class Pool {
   }
 
   private manage(reason: 'tick' | 'event'): void {
-    if (this.stopping) return;
+    if (this.stopping || this.startFailure !== null) return;
     const now = Date.now();
     const views: WorkerView[] = [];
     for (const [id, worker] of this.workers) {
@@ -348,7 +380,15 @@ export class Pool {
       });
     }
     const pm = PROCESS_MANAGERS[this.config.pm];
-    const actions = pm({ config: this.config, workers: views, queued: this.dispatcher.queued, now, reason, state: this.pmState });
+    const actions = pm({
+      config: this.config,
+      workers: views,
+      queued: this.dispatcher.queued,
+      now,
+      reason,
+      state: this.pmState,
+      startsFailing: this.startFailures > 0,
+    });
     this.pmState = actions.state;
     if (actions.maxChildrenReached) this.stats.maxChildrenReached++;
     for (const warning of actions.warnings) this.log.warning(`[pool ${this.name}] ${warning}`);
@@ -365,9 +405,33 @@ export class Pool {
         }, this.spawnNotBefore - now);
       } else toSpawn = 1;
     }
-    for (let i = 0; i < toSpawn; i++) this.spawn();
+    for (let i = 0; i < toSpawn; i++) if (!this.spawn()) break;
   }
 
+  /**
+   * A worker failed to start (or could not be spawned): the next start waits
+   * a growing delay; a pool that has never served gives up after
+   * START_FAILURE_LIMIT in a row.
+   */
+  private startFailed(why: string): void {
+    this.startFailures++;
+    if (!this.hasServed && this.startFailures >= START_FAILURE_LIMIT) {
+      this.startFailure =
+        `the app ${this.config.app} could not start: ${this.startFailures} children in a row failed ` +
+        `before becoming ready; the last: ${why}`;
+      this.clearTimers();
+      this.settleStart(this.startFailure);
+      return;
+    }
+    const delay = restartDelay(this.startFailures);
+    this.spawnNotBefore = Date.now() + delay;
+    this.log.warning(
+      `[pool ${this.name}] ${this.startFailures} child(ren) in a row failed to start; ` +
+        `next start in ${(delay / 1000).toFixed(1)}s`,
+    );
+  }
+
+  /** Starts a worker; null when it could not be (no slot, or the spawn failed at once: logged, backed off). */
   private spawn(config = this.config, generation = this.generation): WorkerProcess | null {
     const scoreboard = this.scoreboard;
     const slot = scoreboard.allocate();
@@ -376,7 +440,9 @@ export class Pool {
       return null;
     }
     const jitter = config.maxRequestsJitter > 0 ? Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
-    const worker = new WorkerProcess(
+    let worker: WorkerProcess;
+    try {
+      worker = new WorkerProcess(
       {
         settings: {
           pool: config.name,
@@ -396,6 +462,7 @@ export class Pool {
           accessFormat: config.accessFormat,
           accessSuppressPath: config.accessSuppressPath,
         },
+        limits: { rlimitFiles: config.rlimitFiles, rlimitCore: config.rlimitCore },
         catchOutput: config.catchWorkersOutput,
         env: config.env,
         clearEnv: config.clearEnv,
@@ -404,15 +471,22 @@ export class Pool {
       slot,
       generation,
     );
+    } catch (err) {
+      scoreboard.release(slot);
+      this.spawnFailed(describeError(err), generation);
+      return null;
+    }
     const id = this.nextWorkerId++;
     this.workers.set(id, worker);
     const prefix = `[pool ${this.name}] child ${worker.pid}`;
-    this.log.notice(`${prefix} started`);
+    // A spawn that failed without a pid is reported by its exit.
+    if (worker.pid > 0) this.log.notice(`${prefix} started`);
     // A reload's new generation takes requests only once the rollout switches to it.
     if (generation === this.generation) this.dispatcher.add(worker);
+    let appError: string | null = null;
     worker.on('ready', () => {
       this.startFailures = 0;
-      this.resolveServing();
+      this.markServing();
       this.drainQueue();
     });
     worker.on('free', () => this.drainQueue());
@@ -425,15 +499,30 @@ export class Pool {
       worker.stop(reason, true);
       this.manage('event');
     });
-    worker.on('fail', (error) => this.log.error(`${prefix} failed to start the app ${config.app}: ${error}`));
+    worker.on('fail', (error) => {
+      appError = firstLine(error);
+      this.log.error(`${prefix} failed to start the app ${config.app}: ${error}`);
+    });
     worker.on('output', (stream, line) =>
       this.log.warning(config.decorateWorkersOutput ? `${prefix} said into ${stream}: "${line}"` : line),
     );
-    worker.on('exit', (exit) => this.onWorkerExit(id, worker, exit, prefix));
+    worker.on('exit', (exit) => this.onWorkerExit(id, worker, exit, prefix, appError));
     return worker;
   }
 
-  private onWorkerExit(id: number, worker: WorkerProcess, exit: WorkerExit, prefix: string): void {
+  /** A worker that could not be started at all: logged and backed off like a failed start. */
+  private spawnFailed(why: string, generation: number): void {
+    this.log.error(`[pool ${this.name}] unable to start a child: ${why}`);
+    // A reload's new generation is judged by the rollout (which sees no worker for it).
+    if (generation > this.generation || this.stopping) return;
+    this.startFailed(why);
+    this.retryTimer ??= setTimeout(() => {
+      this.retryTimer = null;
+      this.manage('event');
+    }, Math.max(0, this.spawnNotBefore - Date.now()));
+  }
+
+  private onWorkerExit(id: number, worker: WorkerProcess, exit: WorkerExit, prefix: string, appError: string | null): void {
     this.workers.delete(id);
     this.dispatcher.remove(worker);
     this.appMetricsCache.delete(id);
@@ -441,12 +530,17 @@ export class Pool {
     const lastSlot = worker.scoreboard.readSlot(worker.slot);
     if (lastSlot?.pid === worker.pid) addDurations(this.exitedDurations, lastSlot.durations);
     worker.scoreboard.release(worker.slot);
-    const reason: RestartReason = worker.stopReason ?? 'crash';
-    this.stats.restarts[reason]++;
-    const clean = exit.code === 0 || (worker.stopReason !== null && exit.signal !== null);
-    const line = `${prefix} ${describeExit(exit)} after ${(exit.uptimeMs / 1000).toFixed(6)} seconds from start`;
-    if (clean) this.log.notice(line);
-    else this.log.warning(line);
+    let line = '';
+    if (exit.spawnError !== null) {
+      this.log.error(`[pool ${this.name}] unable to start a child: ${exit.spawnError}`);
+    } else {
+      const reason: RestartReason = worker.stopReason ?? 'crash';
+      this.stats.restarts[reason]++;
+      const clean = exit.code === 0 || (worker.stopReason !== null && exit.signal !== null);
+      line = exitLine(prefix, exit, lastSlot, worker.pid, Date.now());
+      if (clean) this.log.notice(line);
+      else this.log.warning(line);
+    }
     if (this.stopping) {
       this.drainQueue();
       this.resolveIfStopped();
@@ -454,14 +548,9 @@ export class Pool {
     }
     // A reload's new generation is judged by the rollout, not restarted here.
     if (worker.generation > this.generation) return;
-    if (exit.beforeReady && worker.stopReason === null) {
-      this.startFailures++;
-      const delay = restartDelay(this.startFailures);
-      this.spawnNotBefore = Date.now() + delay;
-      this.log.warning(
-        `[pool ${this.name}] ${this.startFailures} child(ren) in a row exited before becoming ready; ` +
-          `next start in ${(delay / 1000).toFixed(1)}s`,
-      );
+    if (exit.spawnError !== null) this.startFailed(exit.spawnError);
+    else if (isStartFailure(exit, worker.stopReason !== null, this.hasServed)) {
+      this.startFailed(appError ?? `child ${worker.pid} ${line.slice(prefix.length + 1)}`);
     }
     this.manage('event');
     this.drainQueue();

@@ -18,6 +18,7 @@ import type { Scoreboard } from '../scoreboard/file.js';
 import type { SlotLoad } from '../scoreboard/layout.js';
 import type { ClientConnection } from './client-connection.js';
 import { killLadder } from './kill-ladder.js';
+import { describeError } from './open-files.js';
 import { spawnWorker, type SpawnOptions } from './spawn-worker.js';
 
 /** After a worker exits, how long its last IPC messages may take to arrive. */
@@ -41,6 +42,8 @@ export interface WorkerExit {
   /** True when it exited before ever becoming ready. */
   beforeReady: boolean;
   uptimeMs: number;
+  /** Why its process could not be started at all (it never ran), else null. */
+  spawnError: string | null;
 }
 
 export function describeExit({ code, signal }: WorkerExit): string {
@@ -87,10 +90,10 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   /** Whether it was last told to report room (requests are queued). */
   private watched = false;
   stopReason: StopReason | null = null;
-  private readonly child: ChildProcess;
-  private readonly channel: DispatchChannel;
+  private readonly child!: ChildProcess;
+  private readonly channel!: DispatchChannel;
   /** Its connection table (records.ts), shared with it; read when it dies. */
-  private readonly table: Uint8Array;
+  private readonly table!: Uint8Array;
   private readonly header: TableHeader;
   /** The connections it holds, by their entry in the table. */
   private readonly connections = new Map<number, ClientConnection>();
@@ -110,26 +113,38 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     readonly generation: number,
   ) {
     super();
+    // Each step may fail for lack of descriptors (EMFILE): whatever was
+    // opened before it is closed, and the error goes to the pool.
     const [masterEnd, workerEnd] = nativeBinding().socketpair();
-    const { fd: tableFd, table } = createConnectionTable();
-    this.table = table;
-    this.header = new TableHeader(table);
-    for (let entry = CONNECTION_TABLE_SIZE - 1; entry >= FIRST_CONNECTION_ENTRY; entry--) this.freeEntries.push(entry);
+    let tableFd = -1;
     try {
-      this.child = spawnWorker({ ...options, channelFd: workerEnd, tableFd });
+      this.channel = new DispatchChannel(masterEnd, 0, (type, id) => this.onRecord(type, id));
+      try {
+        const created = createConnectionTable();
+        tableFd = created.fd;
+        this.table = created.table;
+        this.child = spawnWorker({ ...options, channelFd: workerEnd, tableFd });
+      } catch (err) {
+        this.channel.close();
+        throw err;
+      }
     } catch (err) {
-      closeSync(masterEnd);
+      if (!this.channel) closeSync(masterEnd);
       throw err;
     } finally {
       // The child has its copies now; the mapping outlives the table's descriptor.
       closeSync(workerEnd);
-      closeSync(tableFd);
+      if (tableFd >= 0) closeSync(tableFd);
     }
-    this.channel = new DispatchChannel(masterEnd, 0, (type, id) => this.onRecord(type, id));
-    // A spawn failure (ENOENT, EAGAIN) surfaces as 'error' without a pid.
+    this.header = new TableHeader(this.table);
+    for (let entry = CONNECTION_TABLE_SIZE - 1; entry >= FIRST_CONNECTION_ENTRY; entry--) this.freeEntries.push(entry);
     this.pid = this.child.pid ?? -1;
     this.child.on('message', (message: WorkerMessage) => this.onMessage(message));
-    this.child.on('error', () => {});
+    // A spawn that failed (EMFILE, EAGAIN, ENOENT) left no pid: its 'error'
+    // follows on the next tick, and no 'exit' ever will.
+    this.child.on('error', (err) => {
+      if (this.pid < 0 && this.phase !== 'exited') this.onExit(null, null, describeError(err));
+    });
     this.child.once('exit', (code, signal) => {
       // Messages the worker sent just before dying may still be unread: wait
       // for the channel to close ('close'), but not forever.
@@ -335,7 +350,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     this.freeEntries.push(entry);
   }
 
-  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+  private onExit(code: number | null, signal: NodeJS.Signals | null, spawnError: string | null = null): void {
     const beforeReady = this.phase === 'starting';
     this.phase = 'exited';
     this.channel.close();
@@ -348,6 +363,6 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       else if (state === ConnectionState.unanswered) connection.answer(this.unansweredStatus);
       else connection.socket.destroy();
     }
-    this.emit('exit', { code, signal, beforeReady, uptimeMs: Date.now() - this.startedAt });
+    this.emit('exit', { code, signal, beforeReady, uptimeMs: Date.now() - this.startedAt, spawnError });
   }
 }

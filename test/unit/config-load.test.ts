@@ -25,6 +25,8 @@ describe('loadConfig defaults', () => {
       daemonize: false,
       statusListen: { kind: 'tcp', host: '127.0.0.1', port: 9901 },
       statusAllowedClients: ['127.0.0.1', '::1'],
+      rlimitFiles: 0,
+      rlimitCore: 0,
     });
     const expected: PoolConfig = {
       name: 'www',
@@ -64,6 +66,8 @@ describe('loadConfig defaults', () => {
       pingResponse: 'pong',
       env: {},
       clearEnv: true,
+      rlimitFiles: 0,
+      rlimitCore: 0,
       sources: {
         listen: { file, line: 2 },
         app: { file, line: 3 },
