@@ -88,6 +88,8 @@ describe('loadConfig defaults', () => {
       'daemonize = yes',
       'status.listen = /run/poold/status.sock',
       'status.allowed_clients = 10.0.0.1, ::1',
+      'rlimit_files = 4096',
+      'rlimit_core = unlimited',
       '[www]',
       'listen = sock/www.sock',
       'listen.backlog = 64',
@@ -126,6 +128,8 @@ describe('loadConfig defaults', () => {
       'ping.response = ok',
       'clear_env = no',
       'env[A] = 1',
+      'rlimit_files = 1024',
+      'rlimit_core = 0',
     ].join('\n');
     const { config } = loadConfig(fx.write('poold.conf', text), {});
     assert.deepEqual(config.global, {
@@ -136,6 +140,8 @@ describe('loadConfig defaults', () => {
       daemonize: true,
       statusListen: { kind: 'unix', path: '/run/poold/status.sock' },
       statusAllowedClients: ['10.0.0.1', '::1'],
+      rlimitFiles: 4096,
+      rlimitCore: Infinity,
     });
     const { sources, ...pool } = config.pools[0]!;
     assert.deepEqual(pool, {
@@ -176,6 +182,8 @@ describe('loadConfig defaults', () => {
       pingResponse: 'ok',
       env: { A: '1' },
       clearEnv: false,
+      rlimitFiles: 1024,
+      rlimitCore: 0,
     });
     // Every pool directive plus env[A] was set, so every one has a source.
     assert.deepEqual(Object.keys(sources).sort(), [...POOL_DIRECTIVES.map((d) => d.name), 'env[A]'].sort());

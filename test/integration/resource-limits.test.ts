@@ -1,0 +1,94 @@
+// The master at its open-file limit, and the rlimit_files / rlimit_core
+// directives. The master runs under util-linux prlimit, which execs it: the
+// pid the test holds is the master's.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { test } from 'node:test';
+import { isRunning, waitExit } from '../helpers/cli.js';
+import { FIXTURES, cleanup, freePort, get, globalSection, startPoold, waitFor, type RunningPoold } from '../helpers/poold.js';
+
+const APP = path.join(FIXTURES, 'app.js');
+
+/** A limit from /proc/PID/limits: [soft, hard], 'unlimited' as Infinity. */
+function limitOf(pid: number | 'self', name: 'Max open files' | 'Max core file size'): [number, number] {
+  const line = readFileSync(`/proc/${pid}/limits`, 'utf8')
+    .split('\n')
+    .find((candidate) => candidate.startsWith(name))!;
+  const [soft, hard] = line.slice(name.length).trim().split(/\s+/);
+  const value = (text: string | undefined) => (text === 'unlimited' ? Infinity : Number(text));
+  return [value(soft), value(hard)];
+}
+
+/** Opens `count` idle connections (no request sent); each one either stays open or is closed by the other end. */
+async function openIdle(port: number, count: number): Promise<net.Socket[]> {
+  const sockets: net.Socket[] = [];
+  await Promise.all(
+    Array.from({ length: count }, () => {
+      const socket = net.connect(port, '127.0.0.1');
+      sockets.push(socket);
+      socket.on('error', () => {});
+      return new Promise<void>((resolve) => {
+        socket.once('connect', () => resolve());
+        socket.once('close', () => resolve());
+      });
+    }),
+  );
+  return sockets;
+}
+
+test('at its open-file limit the master survives a worker death, logs the failed spawn, and recovers when connections close', async (t) => {
+  const port = await freePort();
+  let poold: RunningPoold | undefined;
+  let clients: net.Socket[] = [];
+  t.after(async () => {
+    for (const socket of clients) socket.destroy();
+    await cleanup(poold);
+  });
+  poold = await startPoold(
+    globalSection() + `[www]\nlisten = 127.0.0.1:${port}\napp = ${APP}\npm = static\npm.max_children = 2\n`,
+    { execThrough: ['prlimit', '--nofile=128:128', '--'] },
+  );
+  assert.deepEqual(limitOf(poold.pid, 'Max open files'), [128, 128]);
+  // More idle connections than the master has descriptors: it holds what it can.
+  clients = await openIdle(port, 160);
+  await poold.waitForLine(/ERROR: the master is at its open-file limit \(open files: \d+ of 128\)/);
+
+  const [victim] = poold.liveWorkerPids();
+  process.kill(victim!, 'SIGKILL');
+  const failure = await poold.waitForLine(/\[pool www\] unable to start a child: .* \(open files: \d+ of 128\)/);
+  await poold.waitForLine(/\[pool www\] 1 child\(ren\) in a row failed to start; next start in/);
+  assert.ok(isRunning(poold.pid), 'the master survived the failed spawn');
+
+  // Descriptors come back: the next start succeeds and serves.
+  for (const socket of clients) socket.destroy();
+  clients = [];
+  await poold.waitForLine(/\[pool www\] child \d+ started/, 40_000, poold.lines.indexOf(failure) + 1);
+  await waitFor('two live workers', () => poold!.liveWorkerPids().length === 2);
+  assert.equal((await get(port, '/')).status, 200);
+  process.kill(poold.pid, 'SIGTERM');
+  assert.equal(await waitExit(poold, 15_000), 0);
+});
+
+test('rlimit_files and rlimit_core: [global] sets the master\'s limits, a pool its workers\'', async (t) => {
+  const port = await freePort();
+  let poold: RunningPoold | undefined;
+  t.after(() => cleanup(poold));
+  // Lowering a hard limit needs no privilege; below what this process has.
+  const masterFiles = Math.min(1000, limitOf('self', 'Max open files')[1] - 1);
+  const workerFiles = masterFiles - 100;
+  const coreHard = limitOf('self', 'Max core file size')[1];
+  const workerCore = Math.min(1_048_576, coreHard);
+  poold = await startPoold(
+    globalSection(`rlimit_files = ${masterFiles}`) +
+      `[www]\nlisten = 127.0.0.1:${port}\napp = ${APP}\npm = static\npm.max_children = 1\n` +
+      `rlimit_files = ${workerFiles}\n` +
+      (workerCore > 0 ? `rlimit_core = ${workerCore}\n` : ''),
+  );
+  assert.deepEqual(limitOf(poold.pid, 'Max open files'), [masterFiles, masterFiles]);
+  const [worker] = poold.liveWorkerPids();
+  assert.deepEqual(limitOf(worker!, 'Max open files'), [workerFiles, workerFiles]);
+  if (workerCore > 0) assert.deepEqual(limitOf(worker!, 'Max core file size'), [workerCore, workerCore]);
+  assert.equal((await get(port, '/')).status, 200);
+});
