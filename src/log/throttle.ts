@@ -1,23 +1,24 @@
 /**
- * Lets a repeated log line through at most once per interval, and says how
- * many were held back since the last one: a condition that recurs on every
- * accept or every tick must not flood the error log.
+ * Writes a repeated log line at most once per interval, saying how many were
+ * held back since the last one: a condition that recurs on every accept or
+ * every tick must not flood the error log.
  */
-export class LogThrottle {
+export class ThrottledLog {
   private lastAt = -Infinity;
   private held = 0;
 
-  constructor(private readonly intervalMs: number) {}
+  constructor(
+    private readonly intervalMs: number,
+    private readonly write: (line: string) => void,
+  ) {}
 
-  /** The line to log now (with the count held back, if any), or null to hold it back. */
-  pass(line: string, now = Date.now()): string | null {
+  report(line: string, now = Date.now()): void {
     if (now - this.lastAt < this.intervalMs) {
       this.held++;
-      return null;
+      return;
     }
     this.lastAt = now;
-    const held = this.held;
+    this.write(this.held > 0 ? `${line} (${this.held} more since the last report)` : line);
     this.held = 0;
-    return held > 0 ? `${line} (${held} more since the last report)` : line;
   }
 }

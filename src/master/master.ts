@@ -4,9 +4,9 @@ import { onExit } from 'signal-exit';
 import { EXIT } from '../cli/exit-codes.js';
 import { ConfigError, formatIssue, loadConfig, type GlobalConfig, type PoolConfig, type PooldConfig } from '../config/index.js';
 import { reopenLogger, type Logger } from '../log/logger.js';
-import { LogThrottle } from '../log/throttle.js';
+import { ThrottledLog } from '../log/throttle.js';
 import { applyUnixSocketPermissions, bindListener, describeAddress, listenOn } from '../pool/listener.js';
-import { atOpenFileLimit, describeOpenFiles } from '../pool/open-files.js';
+import { atOpenFileLimit, describeError, describeOpenFiles } from '../pool/open-files.js';
 import { Pool } from '../pool/pool.js';
 import { hasParentDeathSignal } from '../pool/spawn-worker.js';
 import { removeStaleScoreboards } from '../scoreboard/file.js';
@@ -73,7 +73,8 @@ export class Master {
   private lastAccepted = 0;
   /** Why a pool could not start: the start fails with it. */
   private startFailure: string | null = null;
-  private readonly fileLimitReports = new LogThrottle(FILE_LIMIT_LOG_MS);
+  private readonly fileLimitReports: ThrottledLog;
+  private readonly acceptErrors: ThrottledLog;
 
   constructor(
     private config: PooldConfig,
@@ -81,6 +82,8 @@ export class Master {
     private readonly hooks: MasterHooks = {},
   ) {
     this.systemd = new SystemdNotifier((message) => this.log.warning(message));
+    this.fileLimitReports = new ThrottledLog(FILE_LIMIT_LOG_MS, (line) => this.log.error(line));
+    this.acceptErrors = new ThrottledLog(FILE_LIMIT_LOG_MS, (line) => this.log.error(line));
     this.metrics = new PooldMetrics(
       () => this.pools,
       (message) => this.log.warning(message),
@@ -102,6 +105,7 @@ export class Master {
       writePidFile(pidFile);
       this.control = new ControlServer(controlSocketPath(pidFile), (request) => this.onControl(request));
       await this.control.listen();
+      this.control.onAcceptError((err) => this.onAcceptError('control socket', err));
     }
     removeStaleScoreboards(isAlive);
     // Last resort for an abnormal exit (uncaught error, fatal signal): no pid
@@ -166,6 +170,12 @@ export class Master {
     } catch (err) {
       throw new StartError((err as Error).message, EXIT.UNAVAILABLE);
     }
+    this.status.httpServer.on('error', (err) => this.onAcceptError('status.listen', err));
+  }
+
+  /** An accept that failed on the status or control socket (EMFILE): logged; the socket stays open. */
+  private onAcceptError(socket: string, err: Error): void {
+    this.acceptErrors.report(`[global] ${socket}: unable to accept a connection: ${describeError(err)}`);
   }
 
   private onServing(): void {
@@ -230,11 +240,10 @@ export class Master {
    */
   private checkOpenFiles(): void {
     if (!atOpenFileLimit()) return;
-    const line = this.fileLimitReports.pass(
+    this.fileLimitReports.report(
       `the master is at its open-file limit (${describeOpenFiles()}): workers cannot start and new connections ` +
         'are closed as they are accepted; raise rlimit_files (or LimitNOFILE= in the systemd unit)',
     );
-    if (line) this.log.error(line);
   }
 
   private async onSignal(signal: MasterSignal): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Server, Socket } from 'node:net';
 import type { PoolConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import { LogThrottle } from '../log/throttle.js';
+import { ThrottledLog } from '../log/throttle.js';
 import { PROCESS_MANAGERS } from '../pm/index.js';
 import { INITIAL_PM_STATE, type PmState, type WorkerView } from '../pm/types.js';
 import { Scoreboard, scoreboardPath, type ScoreboardSnapshot } from '../scoreboard/file.js';
@@ -93,7 +93,7 @@ export class Pool {
   /** Why the pool's first workers could never start, once it gave up; it then starts no more. */
   private startFailure: string | null = null;
   private hasServed = false;
-  private readonly acceptErrors = new LogThrottle(ACCEPT_ERROR_LOG_MS);
+  private readonly acceptErrors: ThrottledLog;
   private spawnNotBefore = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private timeoutTimer: NodeJS.Timeout | null = null;
@@ -119,6 +119,7 @@ export class Pool {
     private readonly log: Logger,
   ) {
     this.name = config.name;
+    this.acceptErrors = new ThrottledLog(ACCEPT_ERROR_LOG_MS, (line) => log.error(line));
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
     this.started = new Promise((resolve) => (this.settleStart = resolve));
     // Twice pm.max_children: a worker being replaced keeps its slot until it
@@ -152,10 +153,9 @@ export class Pool {
     });
     // accept() failing (EMFILE when libuv has no descriptor in reserve): the
     // connection stays in the kernel's queue; the master goes on.
-    listener.on('error', (err) => {
-      const line = this.acceptErrors.pass(`[pool ${this.name}] unable to accept a connection: ${describeError(err)}`);
-      if (line) this.log.error(line);
-    });
+    listener.on('error', (err) =>
+      this.acceptErrors.report(`[pool ${this.name}] unable to accept a connection: ${describeError(err)}`),
+    );
   }
 
   private armTimeoutChecks(): void {

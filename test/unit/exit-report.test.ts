@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LogThrottle } from '../../src/log/throttle.js';
+import { ThrottledLog } from '../../src/log/throttle.js';
 import { exitLine, inFlightRequest, isStartFailure } from '../../src/pool/exit-report.js';
 import type { WorkerExit } from '../../src/pool/worker-process.js';
 import { freeSlot, type Slot } from '../../src/scoreboard/layout.js';
@@ -55,13 +55,11 @@ describe('inFlightRequest and exitLine', () => {
   });
 });
 
-describe('LogThrottle', () => {
-  it('lets one line through per interval and counts those held back', () => {
-    const throttle = new LogThrottle(10_000);
-    assert.equal(throttle.pass('full', NOW), 'full');
-    assert.equal(throttle.pass('full', NOW + 1), null);
-    assert.equal(throttle.pass('full', NOW + 9_999), null);
-    assert.equal(throttle.pass('full', NOW + 10_000), 'full (2 more since the last report)');
-    assert.equal(throttle.pass('full', NOW + 20_000), 'full');
+describe('ThrottledLog', () => {
+  it('writes one line per interval and counts those held back', () => {
+    const written: string[] = [];
+    const log = new ThrottledLog(10_000, (line) => written.push(line));
+    for (const at of [0, 1, 9_999, 10_000, 20_000]) log.report('full', NOW + at);
+    assert.deepEqual(written, ['full', 'full (2 more since the last report)', 'full']);
   });
 });
