@@ -90,10 +90,10 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   /** Whether it was last told to report room (requests are queued). */
   private watched = false;
   stopReason: StopReason | null = null;
-  private readonly child!: ChildProcess;
-  private readonly channel!: DispatchChannel;
+  private readonly child: ChildProcess;
+  private readonly channel: DispatchChannel;
   /** Its connection table (records.ts), shared with it; read when it dies. */
-  private readonly table!: Uint8Array;
+  private readonly table: Uint8Array;
   private readonly header: TableHeader;
   /** The connections it holds, by their entry in the table. */
   private readonly connections = new Map<number, ClientConnection>();
@@ -116,26 +116,24 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     // Each step may fail for lack of descriptors (EMFILE): whatever was
     // opened before it is closed, and the error goes to the pool.
     const [masterEnd, workerEnd] = nativeBinding().socketpair();
+    let channel: DispatchChannel | null = null;
     let tableFd = -1;
     try {
-      this.channel = new DispatchChannel(masterEnd, 0, (type, id) => this.onRecord(type, id));
-      try {
-        const created = createConnectionTable();
-        tableFd = created.fd;
-        this.table = created.table;
-        this.child = spawnWorker({ ...options, channelFd: workerEnd, tableFd });
-      } catch (err) {
-        this.channel.close();
-        throw err;
-      }
+      channel = new DispatchChannel(masterEnd, 0, (type, id) => this.onRecord(type, id));
+      const created = createConnectionTable();
+      tableFd = created.fd;
+      this.table = created.table;
+      this.child = spawnWorker({ ...options, channelFd: workerEnd, tableFd });
     } catch (err) {
-      if (!this.channel) closeSync(masterEnd);
+      if (channel) channel.close();
+      else closeSync(masterEnd);
       throw err;
     } finally {
       // The child has its copies now; the mapping outlives the table's descriptor.
       closeSync(workerEnd);
       if (tableFd >= 0) closeSync(tableFd);
     }
+    this.channel = channel;
     this.header = new TableHeader(this.table);
     for (let entry = CONNECTION_TABLE_SIZE - 1; entry >= FIRST_CONNECTION_ENTRY; entry--) this.freeEntries.push(entry);
     this.pid = this.child.pid ?? -1;
