@@ -14,7 +14,7 @@ import { PooldMetrics } from '../status/metrics.js';
 import { StatusServer } from '../status/server.js';
 import { ControlServer, type ControlRequest, type ControlResponse } from './control.js';
 import { controlSocketPath } from './control-path.js';
-import { applyMasterLimits } from './limits.js';
+import { applyMasterLimits, workerLimitProblems } from './limits.js';
 import { isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.js';
 import { SignalQueue, type MasterSignal } from './signals.js';
 import { SystemdNotifier, watchdogIntervalMs } from './systemd-notify.js';
@@ -99,6 +99,8 @@ export class Master {
     } catch (err) {
       throw new StartError((err as Error).message, EXIT.UNAVAILABLE);
     }
+    const limitProblems = workerLimitProblems(this.config.pools);
+    if (limitProblems.length > 0) throw new StartError(limitProblems.join('\n'), EXIT.UNAVAILABLE);
     const listeners = await this.bindAll(this.config.pools);
     await this.startStatusListener();
     if (pidFile) {
@@ -330,6 +332,12 @@ export class Master {
       for (const message of messages) this.log.error(message);
       this.log.error('reload aborted: the configuration is invalid; still serving with the previous one');
       return fail(EXIT.CONFIG, [...messages, 'reload aborted: the configuration is invalid']);
+    }
+    const limitProblems = workerLimitProblems(next.pools);
+    if (limitProblems.length > 0) {
+      for (const problem of limitProblems) this.log.error(problem);
+      this.log.error('reload aborted: workers cannot get their limits; still serving with the previous configuration');
+      return fail(EXIT.UNAVAILABLE, [...limitProblems, 'reload aborted']);
     }
     const newListeners = new Map<string, Server>();
     try {

@@ -92,3 +92,25 @@ test('rlimit_files and rlimit_core: [global] sets the master\'s limits, a pool i
   if (workerCore > 0) assert.deepEqual(limitOf(worker!, 'Max core file size'), [workerCore, workerCore]);
   assert.equal((await get(port, '/')).status, 200);
 });
+
+test("a pool's rlimit_files above the master's hard limit: the start fails at once, unless poold may raise it", async (t) => {
+  const port = await freePort();
+  let poold: RunningPoold | undefined;
+  t.after(() => cleanup(poold));
+  const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]!;
+  const canRaise = ((BigInt(`0x${capEff}`) >> 24n) & 1n) === 1n;
+  poold = await startPoold(
+    globalSection() + `[www]\nlisten = 127.0.0.1:${port}\napp = ${APP}\npm = static\npm.max_children = 1\nrlimit_files = 2048\n`,
+    { execThrough: ['prlimit', '--nofile=1024:1024', '--'], noWait: true },
+  );
+  if (canRaise) {
+    await poold.waitForLine(/ready to handle connections/);
+    assert.deepEqual(limitOf(poold.liveWorkerPids()[0]!, 'Max open files'), [2048, 2048]);
+    return;
+  }
+  assert.equal(await waitExit(poold, 15_000), 69);
+  await poold.waitForLine(
+    /ALERT: \[pool www\] rlimit_files = 2048 is above the master's hard limit \(1024\), which only root \(CAP_SYS_RESOURCE\) may raise/,
+  );
+  assert.deepEqual(poold.workerPids(), [], 'no worker was started');
+});
