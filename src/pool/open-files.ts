@@ -4,10 +4,33 @@ import { nativeBinding } from '../native/binding.js';
 /** Descriptors left free below which the master counts as at its limit: libuv's reserve and the probe itself. */
 const AT_LIMIT_MARGIN = 4;
 
+/**
+ * Descriptors a pool keeps free by refusing new connections (503) instead
+ * of holding them: starting a worker takes about ten at once, and refused
+ * connections hold theirs while their 503 goes out.
+ */
+export const CONNECTION_RESERVE = 32;
+
 /** True for the errors that say "no descriptor left": the process's limit (EMFILE) or the system's (ENFILE). */
 export function isDescriptorShortage(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   return code === 'EMFILE' || code === 'ENFILE';
+}
+
+/** Why a worker could not be started at all, as the pool judges it. */
+export interface SpawnFailure {
+  message: string;
+  /**
+   * For lack of a resource (descriptors, processes, memory): it passes when
+   * the resource comes back, so it backs off but never fails a start.
+   */
+  shortage: boolean;
+}
+
+const SHORTAGES = new Set(['EMFILE', 'ENFILE', 'EAGAIN', 'ENOMEM']);
+
+export function spawnFailure(err: unknown): SpawnFailure {
+  return { message: describeError(err), shortage: SHORTAGES.has((err as NodeJS.ErrnoException | null)?.code ?? '') };
 }
 
 /** An error as a log line tells it: a descriptor shortage with the count and the limit. */
@@ -48,4 +71,13 @@ export function atOpenFileLimit(): boolean {
   }
   closeSync(fd);
   return fd >= nativeBinding().getrlimit('files').soft - AT_LIMIT_MARGIN;
+}
+
+/**
+ * Whether a connection just accepted on descriptor `fd` leaves fewer than
+ * CONNECTION_RESERVE descriptors free. The kernel gives the lowest free
+ * number, so every descriptor below `fd` is open: no count needed.
+ */
+export function inConnectionReserve(fd: number): boolean {
+  return fd >= nativeBinding().getrlimit('files').soft - CONNECTION_RESERVE;
 }

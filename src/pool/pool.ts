@@ -9,11 +9,19 @@ import { addDurations, emptyDurations, type DurationHistogram } from '../scorebo
 import { newStats, poolHeader, type RestartReason } from './accounting.js';
 import { restartDelay, START_FAILURE_LIMIT } from './backoff.js';
 import { ClientConnection } from './client-connection.js';
+import { answerAndDrop } from './raw-response.js';
 import { Dispatcher, type DispatchSettings } from './dispatcher.js';
 import { exitLine, isStartFailure } from './exit-report.js';
 import { HeadReader, type HeadLimits } from './head-reader.js';
 import { killLadder } from './kill-ladder.js';
-import { describeError } from './open-files.js';
+import {
+  CONNECTION_RESERVE,
+  describeError,
+  describeOpenFiles,
+  inConnectionReserve,
+  spawnFailure,
+  type SpawnFailure,
+} from './open-files.js';
 import { findOverdueWorkers, timeoutCheckInterval } from './request-timeouts.js';
 import { waitExited, waitReady } from './rollout.js';
 import { WorkerProcess, type WorkerExit } from './worker-process.js';
@@ -94,6 +102,7 @@ export class Pool {
   private startFailure: string | null = null;
   private hasServed = false;
   private readonly acceptErrors: ThrottledLog;
+  private readonly reserveRefusals: ThrottledLog;
   private spawnNotBefore = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private timeoutTimer: NodeJS.Timeout | null = null;
@@ -120,6 +129,7 @@ export class Pool {
   ) {
     this.name = config.name;
     this.acceptErrors = new ThrottledLog(ACCEPT_ERROR_LOG_MS, (line) => log.error(line));
+    this.reserveRefusals = new ThrottledLog(ACCEPT_ERROR_LOG_MS, (line) => log.error(line));
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
     this.started = new Promise((resolve) => (this.settleStart = resolve));
     // Twice pm.max_children: a worker being replaced keeps its slot until it
@@ -149,7 +159,18 @@ export class Pool {
   private listen(listener: Server): void {
     listener.on('connection', (socket: Socket) => {
       this.stats.acceptedConn++;
-      this.heads.readNew(new ClientConnection(socket));
+      const connection = new ClientConnection(socket);
+      if (inConnectionReserve(connection.fd)) {
+        // Near the open-file limit: a 503 now rather than, at the limit,
+        // libuv closing queued connections unanswered and no worker able to start.
+        this.reserveRefusals.report(
+          `[pool ${this.name}] the master is near its open-file limit (${describeOpenFiles()}): ` +
+            `new connections get 503, ${CONNECTION_RESERVE} descriptors stay free to start workers`,
+        );
+        answerAndDrop(socket, 503, { 'Retry-After': '1' });
+        return;
+      }
+      this.heads.readNew(connection);
     });
     // accept() failing (EMFILE when libuv has no descriptor in reserve): the
     // connection stays in the kernel's queue; the master goes on.
@@ -411,11 +432,11 @@ export class Pool {
   /**
    * A worker failed to start (or could not be spawned): the next start waits
    * a growing delay; a pool that has never served gives up after
-   * START_FAILURE_LIMIT in a row.
+   * START_FAILURE_LIMIT in a row, unless a resource was short (it comes back).
    */
-  private startFailed(why: string): void {
+  private startFailed(why: string, shortage = false): void {
     this.startFailures++;
-    if (!this.hasServed && this.startFailures >= START_FAILURE_LIMIT) {
+    if (!this.hasServed && !shortage && this.startFailures >= START_FAILURE_LIMIT) {
       this.startFailure =
         `the app ${this.config.app} could not start: ${this.startFailures} children in a row failed ` +
         `before becoming ready; the last: ${why}`;
@@ -473,7 +494,7 @@ export class Pool {
     );
     } catch (err) {
       scoreboard.release(slot);
-      this.spawnFailed(describeError(err), generation);
+      this.spawnFailed(spawnFailure(err), generation);
       return null;
     }
     const id = this.nextWorkerId++;
@@ -511,11 +532,11 @@ export class Pool {
   }
 
   /** A worker that could not be started at all: logged and backed off like a failed start. */
-  private spawnFailed(why: string, generation: number): void {
-    this.log.error(`[pool ${this.name}] unable to start a child: ${why}`);
+  private spawnFailed(failure: SpawnFailure, generation: number): void {
+    this.log.error(`[pool ${this.name}] unable to start a child: ${failure.message}`);
     // A reload's new generation is judged by the rollout (which sees no worker for it).
     if (generation > this.generation || this.stopping) return;
-    this.startFailed(why);
+    this.startFailed(failure.message, failure.shortage);
     this.retryTimer ??= setTimeout(() => {
       this.retryTimer = null;
       this.manage('event');
@@ -532,7 +553,7 @@ export class Pool {
     worker.scoreboard.release(worker.slot);
     let line = '';
     if (exit.spawnError !== null) {
-      this.log.error(`[pool ${this.name}] unable to start a child: ${exit.spawnError}`);
+      this.log.error(`[pool ${this.name}] unable to start a child: ${exit.spawnError.message}`);
     } else {
       const reason: RestartReason = worker.stopReason ?? 'crash';
       this.stats.restarts[reason]++;
@@ -548,7 +569,7 @@ export class Pool {
     }
     // A reload's new generation is judged by the rollout, not restarted here.
     if (worker.generation > this.generation) return;
-    if (exit.spawnError !== null) this.startFailed(exit.spawnError);
+    if (exit.spawnError !== null) this.startFailed(exit.spawnError.message, exit.spawnError.shortage);
     else if (isStartFailure(exit, worker.stopReason !== null, this.hasServed)) {
       this.startFailed(appError ?? `child ${worker.pid} ${line.slice(prefix.length + 1)}`);
     }

@@ -18,7 +18,7 @@ import type { Scoreboard } from '../scoreboard/file.js';
 import type { SlotLoad } from '../scoreboard/layout.js';
 import type { ClientConnection } from './client-connection.js';
 import { killLadder } from './kill-ladder.js';
-import { describeError } from './open-files.js';
+import { spawnFailure, type SpawnFailure } from './open-files.js';
 import { spawnWorker, type SpawnOptions } from './spawn-worker.js';
 
 /** After a worker exits, how long its last IPC messages may take to arrive. */
@@ -43,7 +43,7 @@ export interface WorkerExit {
   beforeReady: boolean;
   uptimeMs: number;
   /** Why its process could not be started at all (it never ran), else null. */
-  spawnError: string | null;
+  spawnError: SpawnFailure | null;
 }
 
 export function describeExit({ code, signal }: WorkerExit): string {
@@ -141,7 +141,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     // A spawn that failed (EMFILE, EAGAIN, ENOENT) left no pid: its 'error'
     // follows on the next tick, and no 'exit' ever will.
     this.child.on('error', (err) => {
-      if (this.pid < 0 && this.phase !== 'exited') this.onExit(null, null, describeError(err));
+      if (this.pid < 0 && this.phase !== 'exited') this.onExit(null, null, spawnFailure(err));
     });
     this.child.once('exit', (code, signal) => {
       // Messages the worker sent just before dying may still be unread: wait
@@ -348,7 +348,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     this.freeEntries.push(entry);
   }
 
-  private onExit(code: number | null, signal: NodeJS.Signals | null, spawnError: string | null = null): void {
+  private onExit(code: number | null, signal: NodeJS.Signals | null, spawnError: SpawnFailure | null = null): void {
     const beforeReady = this.phase === 'starting';
     this.phase = 'exited';
     this.channel.close();

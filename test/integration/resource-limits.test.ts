@@ -21,29 +21,35 @@ function limitOf(pid: number | 'self', name: 'Max open files' | 'Max core file s
   return [value(soft), value(hard)];
 }
 
-/** Opens `count` idle connections (no request sent); each one either stays open or is closed by the other end. */
-async function openIdle(port: number, count: number): Promise<net.Socket[]> {
-  const sockets: net.Socket[] = [];
-  await Promise.all(
+/** An idle connection (no request sent) and what it received before it closed. */
+interface IdleClient {
+  socket: net.Socket;
+  received: () => string;
+}
+
+/** Opens `count` idle connections; resolves once each one is connected or closed. */
+async function openIdle(port: number, count: number): Promise<IdleClient[]> {
+  return Promise.all(
     Array.from({ length: count }, () => {
       const socket = net.connect(port, '127.0.0.1');
-      sockets.push(socket);
+      let text = '';
+      socket.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
       socket.on('error', () => {});
-      return new Promise<void>((resolve) => {
-        socket.once('connect', () => resolve());
-        socket.once('close', () => resolve());
+      return new Promise<IdleClient>((resolve) => {
+        const client = { socket, received: () => text };
+        socket.once('connect', () => resolve(client));
+        socket.once('close', () => resolve(client));
       });
     }),
   );
-  return sockets;
 }
 
-test('at its open-file limit the master survives a worker death, logs the failed spawn, and recovers when connections close', async (t) => {
+test('near its open-file limit the master answers new connections 503 and keeps descriptors to replace a worker', async (t) => {
   const port = await freePort();
   let poold: RunningPoold | undefined;
-  let clients: net.Socket[] = [];
+  let clients: IdleClient[] = [];
   t.after(async () => {
-    for (const socket of clients) socket.destroy();
+    for (const client of clients) client.socket.destroy();
     await cleanup(poold);
   });
   poold = await startPoold(
@@ -51,22 +57,48 @@ test('at its open-file limit the master survives a worker death, logs the failed
     { execThrough: ['prlimit', '--nofile=128:128', '--'] },
   );
   assert.deepEqual(limitOf(poold.pid, 'Max open files'), [128, 128]);
-  // More idle connections than the master has descriptors: it holds what it can.
+  // More idle connections than the master has descriptors: it holds what it
+  // can spare, and answers the others; none is closed without a word.
   clients = await openIdle(port, 160);
-  await poold.waitForLine(/ERROR: the master is at its open-file limit \(open files: \d+ of 128\)/);
+  await poold.waitForLine(/\[pool www\] the master is near its open-file limit \(open files: \d+ of 128\): new connections get 503/);
+  const refused = () => clients.filter((client) => client.socket.destroyed);
+  await waitFor('the refused connections to close', () => refused().length >= 160 - 128 && refused());
+  for (const client of refused()) assert.match(client.received(), /^HTTP\/1\.1 503 Service Unavailable\r\n/);
 
+  // The reserve is there to replace a worker that dies meanwhile.
   const [victim] = poold.liveWorkerPids();
   process.kill(victim!, 'SIGKILL');
-  const failure = await poold.waitForLine(/\[pool www\] unable to start a child: .* \(open files: \d+ of 128\)/);
-  await poold.waitForLine(/\[pool www\] 1 child\(ren\) in a row failed to start; next start in/);
-  assert.ok(isRunning(poold.pid), 'the master survived the failed spawn');
+  const exit = await poold.waitForLine(new RegExp(`child ${victim} exited on signal 9`));
+  await poold.waitForLine(/\[pool www\] child \d+ started/, 15_000, poold.lines.indexOf(exit) + 1);
+  assert.ok(!poold.lines.some((line) => /unable to start a child/.test(line)), poold.lines.join('\n'));
 
-  // Descriptors come back: the next start succeeds and serves.
-  for (const socket of clients) socket.destroy();
+  for (const client of clients) client.socket.destroy();
   clients = [];
-  await poold.waitForLine(/\[pool www\] child \d+ started/, 40_000, poold.lines.indexOf(failure) + 1);
   await waitFor('two live workers', () => poold!.liveWorkerPids().length === 2);
   assert.equal((await get(port, '/')).status, 200);
+  process.kill(poold.pid, 'SIGTERM');
+  assert.equal(await waitExit(poold, 15_000), 0);
+});
+
+test('at its open-file limit a worker that cannot be spawned is logged and retried; the master lives on', async (t) => {
+  const port = await freePort();
+  let poold: RunningPoold | undefined;
+  t.after(() => cleanup(poold));
+  // 64 descriptors: the master's own two dozen, then 4 per worker; 12 workers do not fit.
+  poold = await startPoold(
+    globalSection() + `[www]\nlisten = 127.0.0.1:${port}\napp = ${APP}\npm = static\npm.max_children = 12\n`,
+    { execThrough: ['prlimit', '--nofile=64:64', '--'] },
+  );
+  await poold.waitForLine(/\[pool www\] unable to start a child: .* \(open files: \d+ of 64\)/);
+  await poold.waitForLine(/\[pool www\] 2 child\(ren\) in a row failed to start; next start in/);
+  await poold.waitForLine(/ERROR: the master is at its open-file limit \(open files: \d+ of 64\)/);
+  assert.ok(isRunning(poold.pid), 'the master survived the failed spawns');
+  const live = poold.liveWorkerPids().length;
+  assert.ok(live > 0 && live < 12, `${live} workers`);
+  // Its workers hold what the reserve would keep free: a client is told so, not dropped.
+  const answer = await get(port, '/');
+  assert.equal(answer.status, 503);
+  assert.equal(answer.headers['retry-after'], '1');
   process.kill(poold.pid, 'SIGTERM');
   assert.equal(await waitExit(poold, 15_000), 0);
 });
