@@ -9,7 +9,6 @@ import { addDurations, emptyDurations, type DurationHistogram } from '../scorebo
 import { newStats, poolHeader, type RestartReason } from './accounting.js';
 import { restartDelay, START_FAILURE_LIMIT } from './backoff.js';
 import { ClientConnection } from './client-connection.js';
-import { answerAndDrop } from './raw-response.js';
 import { Dispatcher, type DispatchSettings } from './dispatcher.js';
 import { exitLine, isStartFailure } from './exit-report.js';
 import { HeadReader, type HeadLimits } from './head-reader.js';
@@ -22,9 +21,10 @@ import {
   spawnFailure,
   type SpawnFailure,
 } from './open-files.js';
+import { answerAndDrop } from './raw-response.js';
 import { findOverdueWorkers, timeoutCheckInterval } from './request-timeouts.js';
 import { waitExited, waitReady } from './rollout.js';
-import { WorkerProcess, type WorkerExit } from './worker-process.js';
+import { WorkerProcess, describeExit, type WorkerExit } from './worker-process.js';
 
 export type { PoolStats, RestartReason } from './accounting.js';
 
@@ -464,34 +464,34 @@ export class Pool {
     let worker: WorkerProcess;
     try {
       worker = new WorkerProcess(
-      {
-        settings: {
-          pool: config.name,
-          app: config.app,
-          maxConcurrency: config.maxConcurrency,
-          headersTimeout: config.httpHeadersTimeout,
-          requestTimeout: config.httpRequestTimeout,
-          keepAliveTimeout: config.httpKeepaliveTimeout,
-          maxHeaderSize: config.httpMaxHeaderSize,
-          scoreboard: scoreboard.file,
-          slot,
-          maxRequests: config.maxRequests > 0 ? config.maxRequests + jitter : 0,
-          maxMemory: config.maxMemory,
-          slowlogTimeout: config.requestSlowlogTimeout,
-          slowlog: config.slowlog,
-          accessLog: config.accessLog,
-          accessFormat: config.accessFormat,
-          accessSuppressPath: config.accessSuppressPath,
+        {
+          settings: {
+            pool: config.name,
+            app: config.app,
+            maxConcurrency: config.maxConcurrency,
+            headersTimeout: config.httpHeadersTimeout,
+            requestTimeout: config.httpRequestTimeout,
+            keepAliveTimeout: config.httpKeepaliveTimeout,
+            maxHeaderSize: config.httpMaxHeaderSize,
+            scoreboard: scoreboard.file,
+            slot,
+            maxRequests: config.maxRequests > 0 ? config.maxRequests + jitter : 0,
+            maxMemory: config.maxMemory,
+            slowlogTimeout: config.requestSlowlogTimeout,
+            slowlog: config.slowlog,
+            accessLog: config.accessLog,
+            accessFormat: config.accessFormat,
+            accessSuppressPath: config.accessSuppressPath,
+          },
+          limits: { rlimitFiles: config.rlimitFiles, rlimitCore: config.rlimitCore },
+          catchOutput: config.catchWorkersOutput,
+          env: config.env,
+          clearEnv: config.clearEnv,
         },
-        limits: { rlimitFiles: config.rlimitFiles, rlimitCore: config.rlimitCore },
-        catchOutput: config.catchWorkersOutput,
-        env: config.env,
-        clearEnv: config.clearEnv,
-      },
-      scoreboard,
-      slot,
-      generation,
-    );
+        scoreboard,
+        slot,
+        generation,
+      );
     } catch (err) {
       scoreboard.release(slot);
       this.spawnFailed(spawnFailure(err), generation);
@@ -551,14 +551,13 @@ export class Pool {
     const lastSlot = worker.scoreboard.readSlot(worker.slot);
     if (lastSlot?.pid === worker.pid) addDurations(this.exitedDurations, lastSlot.durations);
     worker.scoreboard.release(worker.slot);
-    let line = '';
     if (exit.spawnError !== null) {
-      this.log.error(`[pool ${this.name}] unable to start a child: ${exit.spawnError.message}`);
+      this.spawnFailed(exit.spawnError, worker.generation);
     } else {
       const reason: RestartReason = worker.stopReason ?? 'crash';
       this.stats.restarts[reason]++;
       const clean = exit.code === 0 || (worker.stopReason !== null && exit.signal !== null);
-      line = exitLine(prefix, exit, lastSlot, worker.pid, Date.now());
+      const line = exitLine(prefix, exit, lastSlot, worker.pid, Date.now());
       if (clean) this.log.notice(line);
       else this.log.warning(line);
     }
@@ -569,9 +568,8 @@ export class Pool {
     }
     // A reload's new generation is judged by the rollout, not restarted here.
     if (worker.generation > this.generation) return;
-    if (exit.spawnError !== null) this.startFailed(exit.spawnError.message, exit.spawnError.shortage);
-    else if (isStartFailure(exit, worker.stopReason !== null, this.hasServed)) {
-      this.startFailed(appError ?? `child ${worker.pid} ${line.slice(prefix.length + 1)}`);
+    if (exit.spawnError === null && isStartFailure(exit, worker.stopReason !== null, this.hasServed)) {
+      this.startFailed(appError ?? `child ${worker.pid} ${describeExit(exit)}`);
     }
     this.manage('event');
     this.drainQueue();
