@@ -2,6 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { coreLimit } from '../config/values.js';
 import { WORKER_SETTINGS_ENV, type WorkerSettings } from '../ipc/protocol.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url));
@@ -44,13 +45,12 @@ export interface WorkerLimits {
 }
 
 /** The prlimit arguments that give a worker its pool's limits; none when the pool sets none. */
-export function prlimitArgs({ rlimitFiles, rlimitCore }: WorkerLimits): string[] {
+function prlimitArgs({ rlimitFiles, rlimitCore }: WorkerLimits): string[] {
   const args: string[] = [];
   if (rlimitFiles > 0) args.push(`--nofile=${rlimitFiles}:${rlimitFiles}`);
-  if (rlimitCore > 0) {
-    const core = rlimitCore === Infinity ? 'unlimited' : String(rlimitCore);
-    args.push(`--core=${core}:${core}`);
-  }
+  // prlimit spells an infinite limit 'unlimited', as rlimit_core does.
+  const core = coreLimit.format(rlimitCore);
+  if (rlimitCore > 0) args.push(`--core=${core}:${core}`);
   return args;
 }
 

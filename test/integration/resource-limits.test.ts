@@ -92,7 +92,9 @@ test('at its open-file limit a worker that cannot be spawned is logged and retri
   );
   await poold.waitForLine(/\[pool www\] unable to start a child: .* \(open files: \d+ of 64\)/);
   await poold.waitForLine(/\[pool www\] 2 child\(ren\) in a row failed to start; next start in/);
-  await poold.waitForLine(/ERROR: the master is at its open-file limit \(open files: \d+ of 64\)/);
+  // A shortage does not fail the start: the workers that started serve, and it keeps trying.
+  const ready = await poold.waitForLine(/ready to handle connections/);
+  await poold.waitForLine(/\[pool www\] unable to start a child: .*EMFILE/, 15_000, poold.lines.indexOf(ready) + 1);
   assert.ok(isRunning(poold.pid), 'the master survived the failed spawns');
   const live = poold.liveWorkerPids().length;
   assert.ok(live > 0 && live < 12, `${live} workers`);
@@ -146,4 +148,29 @@ test("a pool's rlimit_files above the master's hard limit: the start fails at on
     /ALERT: \[pool www\] rlimit_files = 2048 is above the master's hard limit \(1024\), which only root \(CAP_SYS_RESOURCE\) may raise/,
   );
   assert.deepEqual(poold.workerPids(), [], 'no worker was started');
+});
+
+test('the master at its open-file limit (its status listener holding every descriptor) says so, with the count', async (t) => {
+  const port = await freePort();
+  let poold: RunningPoold | undefined;
+  const clients: net.Socket[] = [];
+  t.after(async () => {
+    for (const socket of clients) socket.destroy();
+    await cleanup(poold);
+  });
+  poold = await startPoold(
+    globalSection() + `[www]\nlisten = 127.0.0.1:${port}\napp = ${APP}\npm = static\npm.max_children = 1\n`,
+    { execThrough: ['prlimit', '--nofile=64:64', '--'] },
+  );
+  // Idle connections to the status listener, which keeps each one open.
+  for (let i = 0; i < 64; i++) {
+    const socket = net.connect(path.join(poold.dir, 'status.sock'));
+    socket.on('error', () => {});
+    clients.push(socket);
+  }
+  await poold.waitForLine(/ERROR: the master is at its open-file limit \(open files: \d+ of 64\): workers cannot start/);
+  assert.ok(isRunning(poold.pid));
+  for (const socket of clients) socket.destroy();
+  process.kill(poold.pid, 'SIGTERM');
+  assert.equal(await waitExit(poold, 15_000), 0);
 });
