@@ -6,6 +6,7 @@ import {
   backlog,
   bool,
   clientList,
+  coreLimit,
   errorLog,
   filePath,
   listen,
@@ -119,6 +120,9 @@ const GLOBAL: Spec<GlobalConfig> = {
   statusAllowedClients: { name: 'status.allowed_clients', type: clientList, default: ['127.0.0.1', '::1'] },
   // Every local user can reach a loopback TCP listener: query strings carry tokens and session ids.
   statusShowQuery: { name: 'status.show_query', type: bool, default: false },
+  // The master's own limits (its workers inherit them); 0: as poold was started.
+  rlimitFiles: { name: 'rlimit_files', type: uint, default: 0 },
+  rlimitCore: { name: 'rlimit_core', type: coreLimit, default: 0 },
 };
 
 const POOL: Spec<PoolScalars> = {
@@ -173,6 +177,9 @@ const POOL: Spec<PoolScalars> = {
   pingPath: { name: 'ping.path', type: urlPath('ping'), default: null },
   pingResponse: { name: 'ping.response', type: text, default: 'pong' },
   clearEnv: { name: 'clear_env', type: bool, default: true },
+  // The workers' limits; 0: the master's.
+  rlimitFiles: { name: 'rlimit_files', type: uint, default: 0 },
+  rlimitCore: { name: 'rlimit_core', type: coreLimit, default: 0 },
 };
 
 function directivesOf<S extends Section, C>(section: S, spec: Spec<C>): DirectiveOf<S, C>[] {

@@ -46,6 +46,10 @@ export interface GlobalConfig {
   statusAllowedClients: string[];
   /** `status.show_query`: status pages show request URIs' query strings (default: hidden). */
   statusShowQuery: boolean;
+  /** `rlimit_files`: the master's open-file limit, soft and hard (0 = as started; Node raises the soft one to the hard one). */
+  rlimitFiles: number;
+  /** `rlimit_core`: the master's core-file size limit in bytes (0 = as started, Infinity = unlimited). */
+  rlimitCore: number;
 }
 
 export interface PoolConfig {
@@ -115,6 +119,10 @@ export interface PoolConfig {
   decorateWorkersOutput: boolean;
   env: Record<string, string>;
   clearEnv: boolean;
+  /** `rlimit_files`: the workers' open-file limit, soft and hard (0 = the master's). */
+  rlimitFiles: number;
+  /** `rlimit_core`: the workers' core-file size limit in bytes (0 = the master's, Infinity = unlimited). */
+  rlimitCore: number;
   /** Directive name → where it was set; directives left at their default are absent. */
   sources: Record<string, SourceLocation>;
 }

@@ -63,6 +63,7 @@ export function optionalInt(min: number, max: number, message: string): ValueTyp
     format: (value) => (value === null ? '' : String(value)),
   };
 }
+
 /** listen.backlog's value meaning "the system maximum" (net.core.somaxconn), as in FPM. */
 export const SYSTEM_BACKLOG = -1;
 
@@ -70,6 +71,15 @@ export const SYSTEM_BACKLOG = -1;
 export const backlog: ValueType<number> = {
   parse: (raw) => (raw === String(SYSTEM_BACKLOG) ? SYSTEM_BACKLOG : uint.parse(raw, { dir: '' })),
   format: (value) => String(value),
+};
+
+/** rlimit_core: bytes, or `unlimited` (Infinity); 0 leaves the limit as it is, as in FPM. */
+export const coreLimit: ValueType<number> = {
+  parse(raw, ctx) {
+    if (raw.toLowerCase() === 'unlimited') return Infinity;
+    return uint.parse(raw, ctx);
+  },
+  format: (value) => (value === Infinity ? 'unlimited' : String(value)),
 };
 
 /** A duration; bare numbers are seconds. Returns milliseconds. */

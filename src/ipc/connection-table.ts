@@ -1,3 +1,4 @@
+import { closeSync } from 'node:fs';
 import { nativeBinding } from '../native/binding.js';
 import { CONNECTION_TABLE_SIZE } from './records.js';
 
@@ -101,5 +102,10 @@ export function mapConnectionTable(fd: number): Uint8Array {
 /** A new table: its descriptor (for the worker) and the master's mapping of it. */
 export function createConnectionTable(): { fd: number; table: Uint8Array } {
   const fd = nativeBinding().anonymousMemory(CONNECTION_TABLE_SIZE);
-  return { fd, table: mapConnectionTable(fd) };
+  try {
+    return { fd, table: mapConnectionTable(fd) };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
 }

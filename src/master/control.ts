@@ -76,6 +76,11 @@ export class ControlServer {
     chmodSync(this.path, 0o600);
   }
 
+  /** Called when accepting a connection fails (EMFILE): the socket stays open. */
+  onAcceptError(handler: (err: Error) => void): void {
+    this.server.on('error', handler);
+  }
+
   close(): void {
     this.server.close();
   }

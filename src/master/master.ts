@@ -5,7 +5,9 @@ import { EXIT } from '../cli/exit-codes.js';
 import { ConfigError, formatIssue, loadConfig, type GlobalConfig, type PoolConfig, type PooldConfig } from '../config/index.js';
 import { resolveIdentities, type PoolIdentities } from '../config/identities.js';
 import { reopenLogger, type Logger } from '../log/logger.js';
+import { ThrottledLog } from '../log/throttle.js';
 import { applyUnixSocketPermissions, bindListener, describeAddress, listenOn, type SocketOwner } from '../pool/listener.js';
+import { atOpenFileLimit, describeError, describeOpenFiles } from '../pool/open-files.js';
 import { Pool } from '../pool/pool.js';
 import { setProcessPriority } from '../pool/process-priority.js';
 import { hasParentDeathSignal, identityContext } from '../pool/spawn-worker.js';
@@ -15,6 +17,7 @@ import { PooldMetrics } from '../status/metrics.js';
 import { StatusServer } from '../status/server.js';
 import { ControlServer, type ControlRequest, type ControlResponse } from './control.js';
 import { controlSocketPath } from './control-path.js';
+import { applyMasterLimits, workerLimitProblems } from './limits.js';
 import { identifyMaster, type MasterIdentity } from './master-identity.js';
 import { readPidFile, removePidFile, writePidFile } from './pidfile.js';
 import { SignalQueue, type MasterSignal } from './signals.js';
@@ -46,6 +49,9 @@ async function statusSocketOwner({ statusListenOwner: user, statusListenGroup: g
 function crashWindow(global: GlobalConfig): CrashWindow {
   return new CrashWindow(global.emergencyRestartThreshold, global.emergencyRestartInterval);
 }
+
+/** How often the master may report that it is at its open-file limit. */
+const FILE_LIMIT_LOG_MS = 10_000;
 
 export class StartError extends Error {
   constructor(
@@ -94,6 +100,10 @@ export class Master {
   /** systemd_interval's STATUS= line; re-armed when a reload changes the interval. */
   private systemdStatusTimer: NodeJS.Timeout | null = null;
   private crashes: CrashWindow;
+  /** Why a pool could not start: the start fails with it. */
+  private startFailure: string | null = null;
+  private readonly fileLimitReports: ThrottledLog;
+  private readonly acceptErrors: ThrottledLog;
 
   constructor(
     private config: PooldConfig,
@@ -102,6 +112,8 @@ export class Master {
   ) {
     this.systemd = new SystemdNotifier((message) => this.log.warning(message));
     this.crashes = crashWindow(config.global);
+    this.fileLimitReports = new ThrottledLog(FILE_LIMIT_LOG_MS, (line) => this.log.error(line));
+    this.acceptErrors = new ThrottledLog(FILE_LIMIT_LOG_MS, (line) => this.log.error(line));
     this.metrics = new PooldMetrics(
       () => this.pools,
       (message) => this.log.warning(message),
@@ -122,6 +134,13 @@ export class Master {
       const problem = setProcessPriority(process.pid, processPriority);
       if (problem) throw new StartError(`[global] unable to set process.priority ${processPriority}: ${problem}`, EXIT.CONFIG);
     }
+    try {
+      applyMasterLimits(this.config.global);
+    } catch (err) {
+      throw new StartError((err as Error).message, EXIT.UNAVAILABLE);
+    }
+    const limitProblems = workerLimitProblems(this.config.pools);
+    if (limitProblems.length > 0) throw new StartError(limitProblems.join('\n'), EXIT.UNAVAILABLE);
     const listeners = await this.bindAll(this.config.pools, identities);
     try {
       await this.startStatusListener();
@@ -129,6 +148,7 @@ export class Master {
         this.writePid(pidFile);
         this.control = new ControlServer(controlSocketPath(pidFile), (request) => this.onControl(request));
         await this.listenControl(this.control);
+        this.control.onAcceptError((err) => this.onAcceptError('control socket', err));
       }
     } catch (err) {
       // A failed start leaves nothing behind: no socket, no pid file.
@@ -153,7 +173,7 @@ export class Master {
     }
     this.phase = 'running';
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
-    void Promise.all(this.pools.map((pool) => pool.start())).then(() => this.onServing());
+    void Promise.all(this.pools.map((pool) => this.startPool(pool))).then(() => this.onServing());
     const code = await this.exited;
     // A `poold reload --wait` cut short by the stop still gets its answer.
     await Promise.race([this.reloads, sleep(RELOAD_ANSWER_GRACE_MS)]);
@@ -161,7 +181,19 @@ export class Master {
     this.control?.close();
     this.status?.close();
     if (this.config.global.pid) removePidFile(this.config.global.pid);
+    if (this.startFailure !== null) throw new StartError(this.startFailure, EXIT.SOFTWARE);
     return code;
+  }
+
+  /** Resolves once the pool serves; if its app cannot start, the whole start fails with its error. */
+  private async startPool(pool: Pool): Promise<void> {
+    const failure = await pool.start();
+    if (failure === null || this.phase !== 'running') return;
+    this.startFailure = `[pool ${pool.name}] ${failure}`;
+    this.phase = 'terminating';
+    for (const timer of this.timers) clearInterval(timer);
+    for (const other of this.pools) other.closeListener();
+    void Promise.all(this.pools.map((other) => other.terminate())).then(() => this.finish());
   }
 
   private addPool(pool: Pool): void {
@@ -225,10 +257,16 @@ export class Master {
     } catch (err) {
       throw new StartError((err as Error).message, EXIT.UNAVAILABLE);
     }
+    this.status.httpServer.on('error', (err) => this.onAcceptError('status.listen', err));
+  }
+
+  /** An accept that failed on the status or control socket (EMFILE): logged; the socket stays open. */
+  private onAcceptError(socket: string, err: Error): void {
+    this.acceptErrors.report(`[global] ${socket}: unable to accept a connection: ${describeError(err)}`);
   }
 
   private onServing(): void {
-    if (this.phase !== 'running') return;
+    if (this.phase !== 'running' || this.startFailure !== null) return;
     this.log.notice('ready to handle connections');
     this.hooks.onReady?.();
     void this.systemd.notify({ READY: '1', STATUS: 'Ready to handle connections' });
@@ -307,6 +345,20 @@ export class Master {
 
   private tick(): void {
     for (const pool of this.pools) pool.tick();
+    this.checkOpenFiles();
+  }
+
+  /**
+   * At its open-file limit the master cannot start workers, and libuv closes
+   * the connections waiting in the listen queue as it accepts them (it keeps
+   * one descriptor in reserve for that, and reports nothing): say so.
+   */
+  private checkOpenFiles(): void {
+    if (!atOpenFileLimit()) return;
+    this.fileLimitReports.report(
+      `the master is at its open-file limit (${describeOpenFiles()}): workers cannot start and new connections ` +
+        'are closed as they are accepted; raise rlimit_files (or LimitNOFILE= in the systemd unit)',
+    );
   }
 
   private async onSignal(signal: MasterSignal): Promise<void> {
@@ -420,6 +472,12 @@ export class Master {
       this.log.error('reload aborted: the configuration is invalid; still serving with the previous one');
       return fail(EXIT.CONFIG, [...messages, 'reload aborted: the configuration is invalid']);
     }
+    const limitProblems = workerLimitProblems(next.pools);
+    if (limitProblems.length > 0) {
+      for (const problem of limitProblems) this.log.error(problem);
+      this.log.error('reload aborted: workers cannot get their limits; still serving with the previous configuration');
+      return fail(EXIT.UNAVAILABLE, [...limitProblems, 'reload aborted']);
+    }
     const newListeners = new Map<string, Server>();
     try {
       for (const poolConfig of next.pools) {
@@ -489,6 +547,13 @@ export class Master {
     }
     this.log.level = next.logLevel;
     if (next.logLimit !== previous.logLimit) this.log.warning('log_limit changed: it applies after a restart');
+    if (next.rlimitFiles !== previous.rlimitFiles || next.rlimitCore !== previous.rlimitCore) {
+      try {
+        applyMasterLimits(next);
+      } catch (err) {
+        this.log.error(`${(err as Error).message}; the previous limits stay`);
+      }
+    }
     if (next.errorLog !== previous.errorLog) {
       void reopenLogger(this.log, next).then(() => this.log.notice(`now logging to ${next.errorLog}`));
     }

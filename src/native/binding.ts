@@ -20,6 +20,18 @@ export interface NativeBinding {
   peek(fd: number, into: Buffer): number;
   /** From now on, new connections to the listening TCP socket `fd` are dropped (native/listener.c); queued ones are not touched. */
   dropNewConnections(fd: number): void;
+  /** This process's limit of a resource (Infinity: unlimited). */
+  getrlimit(resource: LimitedResource): ResourceLimit;
+  /** Sets this process's limit of a resource (raising `hard` needs CAP_SYS_RESOURCE). */
+  setrlimit(resource: LimitedResource, soft: number, hard: number): void;
+}
+
+/** The resources poold limits, named as FPM's rlimit_files and rlimit_core. */
+export type LimitedResource = 'files' | 'core';
+
+export interface ResourceLimit {
+  soft: number;
+  hard: number;
 }
 
 /** An open channel, as the helper knows it. */

@@ -3,6 +3,7 @@ import type { RunAs } from '../config/identities.js';
 import type { PoolConfig } from '../config/types.js';
 import { monotonicMs } from '../ipc/connection-table.js';
 import type { Logger } from '../log/logger.js';
+import { ThrottledLog } from '../log/throttle.js';
 import { clientFilter, proxyFilter } from '../net/client-list.js';
 import { setProcessPriority } from './process-priority.js';
 import { PROCESS_MANAGERS } from '../pm/index.js';
@@ -10,13 +11,23 @@ import { INITIAL_PM_STATE, type PmState, type WorkerView } from '../pm/types.js'
 import { Scoreboard, type ScoreboardSnapshot } from '../scoreboard/file.js';
 import { addDurations, emptyDurations, freeSlot, type DurationHistogram } from '../scoreboard/layout.js';
 import { newStats, poolHeader, type RestartReason } from './accounting.js';
-import { restartDelay } from './backoff.js';
+import { restartDelay, START_FAILURE_LIMIT } from './backoff.js';
 import { ClientConnection } from './client-connection.js';
 import { Dispatcher, type DispatchSettings } from './dispatcher.js';
+import { exitLine, isStartFailure } from './exit-report.js';
 import { HeadReader, type ClientPolicy, type HeadLimits } from './head-reader.js';
 import { killLadder } from './kill-ladder.js';
 import { closeGracefully, type ClosingListener } from './listener.js';
 import { findBlockedLoops } from './loop-watch.js';
+import {
+  CONNECTION_RESERVE,
+  describeError,
+  describeOpenFiles,
+  inConnectionReserve,
+  spawnFailure,
+  type SpawnFailure,
+} from './open-files.js';
+import { answerAndDrop } from './raw-response.js';
 import { findOverdueWorkers, timeoutCheckInterval } from './request-timeouts.js';
 import { CONTRADICTION_LOG_INTERVAL_MS, LogLimiter, slotBelongs, type Contradiction } from './slot-trust.js';
 import { inheritLogs } from './inherited-logs.js';
@@ -52,6 +63,14 @@ function headLimits(config: PoolConfig): HeadLimits {
 
 function clientPolicy(config: PoolConfig): ClientPolicy {
   return { trustedProxy: proxyFilter(config.listenTrustedProxies), allowed: clientFilter(config.listenAllowedClients) };
+}
+
+/** How often an accept error on a pool's socket may be logged. */
+const ACCEPT_ERROR_LOG_MS = 10_000;
+
+/** The first line of an error's text (a stack's message line). */
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? text;
 }
 
 function refuse(connection: ClientConnection): void {
@@ -94,8 +113,13 @@ export class Pool {
   private readonly dispatcher: Dispatcher<ClientConnection, WorkerProcess>;
   private pmState: PmState = INITIAL_PM_STATE;
   private nextWorkerId = 1;
-  /** Consecutive workers that died before becoming ready. */
+  /** Consecutive workers that failed to start (isStartFailure), or could not be spawned. */
   private startFailures = 0;
+  /** Why the pool's first workers could never start, once it gave up; it then starts no more. */
+  private startFailure: string | null = null;
+  private hasServed = false;
+  private readonly acceptErrors: ThrottledLog;
+  private readonly reserveRefusals: ThrottledLog;
   private spawnNotBefore = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private timeoutTimer: NodeJS.Timeout | null = null;
@@ -121,8 +145,9 @@ export class Pool {
   private readonly appMetricsCache = new Map<number, unknown[]>();
   private readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
-  private readonly serving: Promise<void>;
-  private resolveServing!: () => void;
+  /** Settles once: null when the pool first serves, or why its first workers could not start. */
+  private readonly started: Promise<string | null>;
+  private settleStart!: (failure: string | null) => void;
 
   constructor(
     public config: PoolConfig,
@@ -132,8 +157,10 @@ export class Pool {
     private runAs: RunAs | null,
   ) {
     this.name = config.name;
+    this.acceptErrors = new ThrottledLog(ACCEPT_ERROR_LOG_MS, (line) => log.error(line));
+    this.reserveRefusals = new ThrottledLog(ACCEPT_ERROR_LOG_MS, (line) => log.error(line));
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
-    this.serving = new Promise((resolve) => (this.resolveServing = resolve));
+    this.started = new Promise((resolve) => (this.settleStart = resolve));
     // Twice pm.max_children: a worker being replaced keeps its slot until it
     // has exited, while its replacement already needs one.
     this.scoreboard = new Scoreboard(config.name, config.maxChildren * 2);
@@ -172,8 +199,25 @@ export class Pool {
         return;
       }
       this.stats.acceptedConn++;
-      this.heads.readNew(new ClientConnection(socket, (status) => this.stats.masterResponses[status]++));
+      const connection = new ClientConnection(socket, (status) => this.stats.masterResponses[status]++);
+      if (inConnectionReserve(connection.fd)) {
+        // Near the open-file limit: a 503 now rather than, at the limit,
+        // libuv closing queued connections unanswered and no worker able to start.
+        this.reserveRefusals.report(
+          `[pool ${this.name}] the master is near its open-file limit (${describeOpenFiles()}): ` +
+            `new connections get 503, ${CONNECTION_RESERVE} descriptors stay free to start workers`,
+        );
+        this.stats.masterResponses[503]++;
+        answerAndDrop(socket, 503, { 'Retry-After': '1' });
+        return;
+      }
+      this.heads.readNew(connection);
     });
+    // accept() failing (EMFILE when libuv has no descriptor in reserve): the
+    // connection stays in the kernel's queue; the master goes on.
+    listener.on('error', (err) =>
+      this.acceptErrors.report(`[pool ${this.name}] unable to accept a connection: ${describeError(err)}`),
+    );
   }
 
   private armTimeoutChecks(): void {
@@ -198,17 +242,27 @@ export class Pool {
       if (worker) fresh.push(worker);
     }
     const failure = await waitReady(fresh, timeoutMs);
-    if (failure === null) this.resolveServing();
+    if (failure === null) this.markServing();
     return failure;
   }
 
-  /** Starts the pool's initial workers; resolves once the pool can serve. */
-  start(): Promise<void> {
+  /**
+   * Starts the pool's initial workers. Resolves with null once the pool can
+   * serve, or with why not once START_FAILURE_LIMIT of its workers in a row
+   * failed to start before any became ready (the app cannot load): the
+   * pool then starts no more.
+   */
+  start(): Promise<string | null> {
     const initial = initialWorkers(this.config);
-    for (let i = 0; i < this.withinProcessMax(initial); i++) this.spawn();
+    for (let i = 0; i < this.withinProcessMax(initial); i++) if (!this.spawn()) break;
     // An ondemand pool serves from the start: its first connection starts a worker.
-    if (initial === 0) this.resolveServing();
-    return this.serving;
+    if (initial === 0) this.markServing();
+    return this.started;
+  }
+
+  private markServing(): void {
+    this.hasServed = true;
+    this.settleStart(null);
   }
 
   /**
@@ -432,7 +486,7 @@ export class Pool {
   }
 
   private manage(reason: 'tick' | 'event'): void {
-    if (this.stopping) return;
+    if (this.stopping || this.startFailure !== null) return;
     const now = Date.now();
     const views: WorkerView[] = [];
     for (const [id, worker] of this.workers) {
@@ -445,7 +499,15 @@ export class Pool {
       });
     }
     const pm = PROCESS_MANAGERS[this.config.pm];
-    const actions = pm({ config: this.config, workers: views, queued: this.dispatcher.queued, now, reason, state: this.pmState });
+    const actions = pm({
+      config: this.config,
+      workers: views,
+      queued: this.dispatcher.queued,
+      now,
+      reason,
+      state: this.pmState,
+      startsFailing: this.startFailures > 0,
+    });
     this.pmState = actions.state;
     if (actions.maxChildrenReached) this.stats.maxChildrenReached++;
     for (const warning of actions.warnings) this.log.warning(`[pool ${this.name}] ${warning}`);
@@ -462,7 +524,7 @@ export class Pool {
         }, this.spawnNotBefore - now);
       } else toSpawn = 1;
     }
-    for (let i = 0; i < this.withinProcessMax(toSpawn); i++) this.spawn();
+    for (let i = 0; i < this.withinProcessMax(toSpawn); i++) if (!this.spawn()) break;
   }
 
   /** The part of `wanted` new workers that process.max leaves room for; warns once per episode. */
@@ -480,6 +542,29 @@ export class Pool {
     return this.workers.size;
   }
 
+  /**
+   * A worker failed to start (or could not be spawned): the next start waits
+   * a growing delay; a pool that has never served gives up after
+   * START_FAILURE_LIMIT in a row, unless a resource was short (it comes back).
+   */
+  private startFailed(why: string, shortage = false): void {
+    this.startFailures++;
+    if (!this.hasServed && !shortage && this.startFailures >= START_FAILURE_LIMIT) {
+      this.startFailure =
+        `the app ${this.config.app} could not start: ${this.startFailures} children in a row failed ` +
+        `before becoming ready; the last: ${why}`;
+      this.clearTimers();
+      this.settleStart(this.startFailure);
+      return;
+    }
+    const delay = restartDelay(this.startFailures);
+    this.spawnNotBefore = Date.now() + delay;
+    this.log.warning(
+      `[pool ${this.name}] ${this.startFailures} child(ren) in a row failed to start; ` +
+        `next start in ${(delay / 1000).toFixed(1)}s`,
+    );
+  }
+
   /** What workers running as `runAs` must be able to write: their logs (the scoreboard is theirs by descriptor). */
   private prepareWorkerFiles(config: PoolConfig, runAs: RunAs | null): void {
     for (const problem of prepareWorkerFiles(config, runAs)) {
@@ -487,6 +572,7 @@ export class Pool {
     }
   }
 
+  /** Starts a worker; null when it could not be (no slot, or the spawn failed at once: logged, backed off). */
   private spawn(config = this.config, generation = this.generation, runAs = this.runAs): WorkerProcess | null {
     const scoreboard = this.scoreboard;
     const slot = scoreboard.allocate();
@@ -496,52 +582,62 @@ export class Pool {
     }
     const logs = inheritLogs({ slowlog: config.slowlog, accessLog: config.accessLog });
     const jitter = config.maxRequestsJitter > 0 ? Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
-    const worker = new WorkerProcess(
-      {
-        settings: {
-          pool: config.name,
-          app: config.app,
-          maxConcurrency: config.maxConcurrency,
-          headersTimeout: config.httpHeadersTimeout,
-          requestTimeout: config.httpRequestTimeout,
-          keepAliveTimeout: config.httpKeepaliveTimeout,
-          maxHeaderSize: config.httpMaxHeaderSize,
-          slot,
-          maxRequests: config.maxRequests > 0 ? config.maxRequests + jitter : 0,
-          maxMemory: config.maxMemory,
-          slowlogTimeout: config.requestSlowlogTimeout,
-          slowlog: logs.paths.slowlog,
-          slowlogTraceDepth: config.requestSlowlogTraceDepth,
-          trustedProxies: config.listenTrustedProxies,
-          accessLog: logs.paths.accessLog,
-          accessFormat: config.accessFormat,
-          accessSuppressPath: config.accessSuppressPath,
+    let worker: WorkerProcess;
+    try {
+      worker = new WorkerProcess(
+        {
+          settings: {
+            pool: config.name,
+            app: config.app,
+            maxConcurrency: config.maxConcurrency,
+            headersTimeout: config.httpHeadersTimeout,
+            requestTimeout: config.httpRequestTimeout,
+            keepAliveTimeout: config.httpKeepaliveTimeout,
+            maxHeaderSize: config.httpMaxHeaderSize,
+            slot,
+            maxRequests: config.maxRequests > 0 ? config.maxRequests + jitter : 0,
+            maxMemory: config.maxMemory,
+            slowlogTimeout: config.requestSlowlogTimeout,
+            slowlog: logs.paths.slowlog,
+            slowlogTraceDepth: config.requestSlowlogTraceDepth,
+            trustedProxies: config.listenTrustedProxies,
+            accessLog: logs.paths.accessLog,
+            accessFormat: config.accessFormat,
+            accessSuppressPath: config.accessSuppressPath,
+          },
+          limits: { rlimitFiles: config.rlimitFiles, rlimitCore: config.rlimitCore },
+          catchOutput: config.catchWorkersOutput,
+          logFds: logs.fds,
+          env: config.env,
+          clearEnv: config.clearEnv,
+          runAs,
+          cwd: config.chdir,
         },
-        catchOutput: config.catchWorkersOutput,
-        logFds: logs.fds,
-        env: config.env,
-        clearEnv: config.clearEnv,
-        runAs,
-        cwd: config.chdir,
-      },
-      scoreboard,
-      slot,
-      generation,
-    );
+        scoreboard,
+        slot,
+        generation,
+      );
+    } catch (err) {
+      scoreboard.release(slot);
+      this.spawnFailed(spawnFailure(err), generation);
+      return null;
+    }
     const id = this.nextWorkerId++;
     this.workers.set(id, worker);
     const prefix = `[pool ${this.name}] child ${worker.pid}`;
-    this.log.notice(`${prefix} started`);
-    if (config.processPriority !== null) {
+    // A spawn that failed without a pid is reported by its exit.
+    if (worker.pid > 0) this.log.notice(`${prefix} started`);
+    if (worker.pid > 0 && config.processPriority !== null) {
       // Set from outside as the worker starts: its app loads at the new priority all the same.
       const problem = setProcessPriority(worker.pid, config.processPriority);
       if (problem) this.log.error(`${prefix}: unable to set process.priority ${config.processPriority}: ${problem}`);
     }
     // A reload's new generation takes requests only once the rollout switches to it.
     if (generation === this.generation) this.dispatcher.add(worker);
+    let appError: string | null = null;
     worker.on('ready', () => {
       this.startFailures = 0;
-      this.resolveServing();
+      this.markServing();
       this.drainQueue();
     });
     worker.on('free', () => this.drainQueue());
@@ -554,15 +650,30 @@ export class Pool {
       worker.stop(reason, true);
       this.manage('event');
     });
-    worker.on('fail', (error) => this.log.error(`${prefix} failed to start the app ${config.app}: ${error}`));
+    worker.on('fail', (error) => {
+      appError = firstLine(error);
+      this.log.error(`${prefix} failed to start the app ${config.app}: ${error}`);
+    });
     worker.on('output', (stream, line) =>
       this.log.warning(config.decorateWorkersOutput ? `${prefix} said into ${stream}: "${line}"` : line),
     );
-    worker.on('exit', (exit) => this.onWorkerExit(id, worker, exit, prefix));
+    worker.on('exit', (exit) => this.onWorkerExit(id, worker, exit, prefix, appError));
     return worker;
   }
 
-  private onWorkerExit(id: number, worker: WorkerProcess, exit: WorkerExit, prefix: string): void {
+  /** A worker that could not be started at all: logged and backed off like a failed start. */
+  private spawnFailed(failure: SpawnFailure, generation: number): void {
+    this.log.error(`[pool ${this.name}] unable to start a child: ${failure.message}`);
+    // A reload's new generation is judged by the rollout (which sees no worker for it).
+    if (generation > this.generation || this.stopping) return;
+    this.startFailed(failure.message, failure.shortage);
+    this.retryTimer ??= setTimeout(() => {
+      this.retryTimer = null;
+      this.manage('event');
+    }, Math.max(0, this.spawnNotBefore - Date.now()));
+  }
+
+  private onWorkerExit(id: number, worker: WorkerProcess, exit: WorkerExit, prefix: string, appError: string | null): void {
     this.workers.delete(id);
     this.dispatcher.remove(worker);
     this.appMetricsCache.delete(id);
@@ -570,12 +681,16 @@ export class Pool {
     const lastSlot = worker.scoreboard.readSlot(worker.slot);
     if (lastSlot?.pid === worker.pid) addDurations(this.exitedDurations, lastSlot.durations);
     worker.scoreboard.release(worker.slot);
-    const reason: RestartReason = worker.stopReason ?? 'crash';
-    this.stats.restarts[reason]++;
-    const clean = exit.code === 0 || (worker.stopReason !== null && exit.signal !== null);
-    const line = `${prefix} ${describeExit(exit)} after ${(exit.uptimeMs / 1000).toFixed(6)} seconds from start`;
-    if (clean) this.log.notice(line);
-    else this.log.warning(line);
+    if (exit.spawnError !== null) {
+      this.spawnFailed(exit.spawnError, worker.generation);
+    } else {
+      const reason: RestartReason = worker.stopReason ?? 'crash';
+      this.stats.restarts[reason]++;
+      const clean = exit.code === 0 || (worker.stopReason !== null && exit.signal !== null);
+      const line = exitLine(prefix, exit, lastSlot, worker.pid, Date.now());
+      if (clean) this.log.notice(line);
+      else this.log.warning(line);
+    }
     if (this.stopping) {
       this.drainQueue();
       this.resolveIfStopped();
@@ -583,15 +698,10 @@ export class Pool {
     }
     // A reload's new generation is judged by the rollout, not restarted here.
     if (worker.generation > this.generation) return;
-    if (!clean && !exit.beforeReady && worker.stopReason === null) this.onCrash?.(this);
-    if (exit.beforeReady && worker.stopReason === null) {
-      this.startFailures++;
-      const delay = restartDelay(this.startFailures);
-      this.spawnNotBefore = Date.now() + delay;
-      this.log.warning(
-        `[pool ${this.name}] ${this.startFailures} child(ren) in a row exited before becoming ready; ` +
-          `next start in ${(delay / 1000).toFixed(1)}s`,
-      );
+    const crashed = exit.spawnError === null && !exit.beforeReady && worker.stopReason === null && exit.code !== 0;
+    if (crashed) this.onCrash?.(this);
+    if (exit.spawnError === null && isStartFailure(exit, worker.stopReason !== null, this.hasServed)) {
+      this.startFailed(appError ?? `child ${worker.pid} ${describeExit(exit)}`);
     }
     this.manage('event');
     this.drainQueue();

@@ -21,6 +21,7 @@ import type { ClientConnection } from './client-connection.js';
 import { killLadder } from './kill-ladder.js';
 import { NO_CONTRADICTIONS, judgeSlot, type Contradiction } from './slot-trust.js';
 import { loopStalled } from './loop-watch.js';
+import { spawnFailure, type SpawnFailure } from './open-files.js';
 import { spawnWorker, type SpawnOptions } from './spawn-worker.js';
 
 /** After a worker exits, how long its last IPC messages may take to arrive. */
@@ -44,6 +45,8 @@ export interface WorkerExit {
   /** True when it exited before ever becoming ready. */
   beforeReady: boolean;
   uptimeMs: number;
+  /** Why its process could not be started at all (it never ran), else null. */
+  spawnError: SpawnFailure | null;
 }
 
 export function describeExit({ code, signal }: WorkerExit): string {
@@ -119,26 +122,36 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     readonly generation: number,
   ) {
     super();
+    // Each step may fail for lack of descriptors (EMFILE): whatever was
+    // opened before it is closed, and the error goes to the pool.
     const [masterEnd, workerEnd] = nativeBinding().socketpair();
-    const { fd: tableFd, table } = createConnectionTable();
-    this.table = table;
-    this.header = new TableHeader(table);
-    for (let entry = CONNECTION_TABLE_SIZE - 1; entry >= FIRST_CONNECTION_ENTRY; entry--) this.freeEntries.push(entry);
+    let channel: DispatchChannel | null = null;
+    let tableFd = -1;
     try {
+      channel = new DispatchChannel(masterEnd, 0, (type, id) => this.onRecord(type, id));
+      const created = createConnectionTable();
+      tableFd = created.fd;
+      this.table = created.table;
       this.child = spawnWorker({ ...options, channelFd: workerEnd, tableFd, scoreboardFd: scoreboard.fd });
     } catch (err) {
-      closeSync(masterEnd);
+      if (channel) channel.close();
+      else closeSync(masterEnd);
       throw err;
     } finally {
       // The child has its copies now; the mapping outlives the table's descriptor.
       closeSync(workerEnd);
-      closeSync(tableFd);
+      if (tableFd >= 0) closeSync(tableFd);
     }
-    this.channel = new DispatchChannel(masterEnd, 0, (type, id) => this.onRecord(type, id));
-    // A spawn failure (ENOENT, EAGAIN) surfaces as 'error' without a pid.
+    this.channel = channel;
+    this.header = new TableHeader(this.table);
+    for (let entry = CONNECTION_TABLE_SIZE - 1; entry >= FIRST_CONNECTION_ENTRY; entry--) this.freeEntries.push(entry);
     this.pid = this.child.pid ?? -1;
     this.child.on('message', (message: WorkerMessage) => this.onMessage(message));
-    this.child.on('error', () => {});
+    // A spawn that failed (EMFILE, EAGAIN, ENOENT) left no pid: its 'error'
+    // follows on the next tick, and no 'exit' ever will.
+    this.child.on('error', (err) => {
+      if (this.pid < 0 && this.phase !== 'exited') this.onExit(null, null, spawnFailure(err));
+    });
     this.child.once('exit', (code, signal) => {
       // Messages the worker sent just before dying may still be unread: wait
       // for the channel to close ('close'), but not forever.
@@ -377,7 +390,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     this.freeEntries.push(entry);
   }
 
-  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+  private onExit(code: number | null, signal: NodeJS.Signals | null, spawnError: SpawnFailure | null = null): void {
     const beforeReady = this.phase === 'starting';
     this.phase = 'exited';
     this.channel.close();
@@ -390,6 +403,6 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       else if (state === ConnectionState.unanswered) connection.answer(this.unansweredStatus);
       else connection.socket.destroy();
     }
-    this.emit('exit', { code, signal, beforeReady, uptimeMs: Date.now() - this.startedAt });
+    this.emit('exit', { code, signal, beforeReady, uptimeMs: Date.now() - this.startedAt, spawnError });
   }
 }

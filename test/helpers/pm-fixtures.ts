@@ -51,6 +51,8 @@ export function poolConfig(overrides: Partial<PoolConfig> = {}): PoolConfig {
     pingResponse: 'pong',
     env: {},
     clearEnv: true,
+    rlimitFiles: 0,
+    rlimitCore: 0,
     sources: {},
     ...overrides,
   };
@@ -92,6 +94,7 @@ export function pmInput(overrides: Partial<PmInput> = {}): PmInput {
     now: NOW,
     reason: 'tick',
     state: INITIAL_PM_STATE,
+    startsFailing: false,
     ...overrides,
   };
 }

@@ -106,6 +106,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Another copy of dist/bin/poold.js to run. */
   bin?: string;
+  /** A command that execs the master, e.g. ['prlimit', '--nofile=128:128', '--']: the pid stays the master's. */
+  execThrough?: string[];
 }
 
 /**
@@ -123,7 +125,16 @@ export async function startPoold(config: string, options: StartOptions = {}): Pr
   const dir = tempDir();
   const file = path.join(dir, 'poold.conf');
   writeFileSync(file, withPrivateStatusListener(config).replaceAll('@DIR@', dir).replaceAll('@FIXTURES@', FIXTURES));
-  const master = spawn(process.execPath, [options.bin ?? POOLD_BIN, 'start', '-c', file, ...(options.args ?? [])], {
+  const [command, ...args] = [
+    ...(options.execThrough ?? []),
+    process.execPath,
+    options.bin ?? POOLD_BIN,
+    'start',
+    '-c',
+    file,
+    ...(options.args ?? []),
+  ];
+  const master = spawn(command!, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });

@@ -39,6 +39,8 @@ describe('loadConfig defaults', () => {
       statusListenMode: 0o660,
       statusAllowedClients: ['127.0.0.1', '::1'],
       statusShowQuery: false,
+      rlimitFiles: 0,
+      rlimitCore: 0,
     });
     const expected: PoolConfig = {
       name: 'www',
@@ -87,6 +89,8 @@ describe('loadConfig defaults', () => {
       pingResponse: 'pong',
       env: {},
       clearEnv: true,
+      rlimitFiles: 0,
+      rlimitCore: 0,
       sources: {
         listen: { file, line: 2 },
         app: { file, line: 3 },
@@ -120,6 +124,8 @@ describe('loadConfig defaults', () => {
       'status.listen.mode = 0600',
       'status.allowed_clients = 10.0.0.1, ::1, 192.168.0.0/16',
       'status.show_query = yes',
+      'rlimit_files = 4096',
+      'rlimit_core = unlimited',
       '[www]',
       'prefix = .',
       'user = www-data',
@@ -167,6 +173,8 @@ describe('loadConfig defaults', () => {
       'ping.response = ok',
       'clear_env = no',
       'env[A] = 1',
+      'rlimit_files = 1024',
+      'rlimit_core = 0',
     ].join('\n');
     for (const dir of ['run', 'sock', 'log']) fs.mkdirSync(fx.path(dir));
     const { config } = loadConfig(fx.write('poold.conf', text), {});
@@ -191,6 +199,8 @@ describe('loadConfig defaults', () => {
       statusListenMode: 0o600,
       statusAllowedClients: ['10.0.0.1', '::1', '192.168.0.0/16'],
       statusShowQuery: true,
+      rlimitFiles: 4096,
+      rlimitCore: Infinity,
     });
     const { sources, ...pool } = config.pools[0]!;
     assert.deepEqual(pool, {
@@ -240,6 +250,8 @@ describe('loadConfig defaults', () => {
       pingResponse: 'ok',
       env: { A: '1' },
       clearEnv: false,
+      rlimitFiles: 1024,
+      rlimitCore: 0,
     });
     // Every pool directive plus env[A] was set, so every one has a source.
     assert.deepEqual(Object.keys(sources).sort(), [...POOL_DIRECTIVES.map((d) => d.name), 'env[A]'].sort());

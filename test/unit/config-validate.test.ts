@@ -473,6 +473,14 @@ describe('php-fpm directives poold does not implement', () => {
     ]);
   });
 
+  it('reads rlimit_files and rlimit_core in either section, and rejects bad values with file:line', () => {
+    const text = `[global]\nrlimit_files = lots\n${poolSection('www', '9000', 'rlimit_core = -1\n')}`;
+    assert.deepEqual(issues(text), [
+      at(text, 'rlimit_files', undefined, 'rlimit_files', "unable to parse value for entry 'rlimit_files': is not a valid number (greater or equal than zero)"),
+      at(text, 'rlimit_core', 'www', 'rlimit_core', "unable to parse value for entry 'rlimit_core': is not a valid number (greater or equal than zero)"),
+    ]);
+  });
+
   it('collects every issue across files and pools instead of stopping at the first', () => {
     fx.write('pool.d/b.conf', '[b]\nlisten = 9000\napp = ../app.js\npm = static\npm.max_children = 0\n');
     const text = `[global]\nbogus line\ninclude = pool.d/*.conf\n${poolSection('a', '9000', 'pm.max_memory = 1T\n')}`;
