@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import type { PoolConfig } from '../config/types.js';
 import { workerEnvironment } from '../pool/spawn-worker.js';
 
@@ -14,21 +14,20 @@ export interface AppCheck {
 }
 
 /** Loads one pool's app as its workers would, in a child process: null when its export is usable, else why not. */
-function checkApp(pool: PoolConfig): Promise<{ error?: string; warning?: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CHECK_APP, pool.app],
-      { env: workerEnvironment(pool.env, pool.clearEnv, null), timeout: LOAD_TIMEOUT_MS, killSignal: 'SIGKILL' },
-      (err, _stdout, stderr) => {
-        if (!err) return resolve({});
-        const prefix = `[pool ${pool.name}] the app ${pool.app}`;
-        if (err.killed) return resolve({ warning: `${prefix} did not load within ${LOAD_TIMEOUT_MS / 1000}s; not checked` });
-        const reason = stderr.trim().split('\n')[0] || err.message;
-        resolve({ error: `${prefix} cannot be loaded: ${reason}` });
-      },
-    );
+async function checkApp(pool: PoolConfig): Promise<{ error?: string; warning?: string }> {
+  const result = await execa(process.execPath, [CHECK_APP, pool.app], {
+    env: workerEnvironment(pool.env, pool.clearEnv, null),
+    extendEnv: false,
+    timeout: LOAD_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
+    reject: false,
+    stdin: 'ignore',
   });
+  if (!result.failed) return {};
+  const prefix = `[pool ${pool.name}] the app ${pool.app}`;
+  if (result.timedOut) return { warning: `${prefix} did not load within ${LOAD_TIMEOUT_MS / 1000}s; not checked` };
+  const reason = String(result.stderr).trim().split('\n')[0] || result.shortMessage;
+  return { error: `${prefix} cannot be loaded: ${reason}` };
 }
 
 /**

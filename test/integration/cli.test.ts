@@ -99,7 +99,7 @@ test('poold test loads each pool\'s app as its workers would: a bad export or a 
   assert.equal(checked.code, 78, checked.stderr);
   const errors = checked.stderr.split('\n').filter((line) => line.startsWith('ERROR: '));
   assert.deepEqual(errors, [
-    `ERROR: [pool export] the app ${path.join(FIXTURES, 'bad-export.js')} cannot be loaded: TypeError: ${path.join(FIXTURES, 'bad-export.js')}: the default export must be a request listener (req, res) or { handler, init?, shutdown? }`,
+    `ERROR: [pool export] the app ${path.join(FIXTURES, 'bad-export.js')} cannot be loaded: TypeError: ${path.join(FIXTURES, 'bad-export.js')}: the default export is a number. Export a request listener (\`export default app\` for Express), \`{ handler, init?, shutdown? }\`, a Koa, Fastify or Hono app (\`export default app\`), an object with fetch(request), or an http.Server (docs/apps.md)`,
     `ERROR: [pool throws] the app ${path.join(FIXTURES, 'throws-at-load.js')} cannot be loaded: Error: broken deploy: cannot load app`,
     `ERROR: [pool env] the app ${path.join(FIXTURES, 'breaks-on-marker.js')} cannot be loaded: Error: broken deploy: cannot load app`,
     `ERROR: configuration file ${file} test failed`,

@@ -29,7 +29,7 @@ const cases = [
   },
   {
     fixture: 'bad-export.js',
-    message: `TypeError: ${path.join(FIXTURES, 'bad-export.js')}: the default export must be a request listener`,
+    message: `TypeError: ${path.join(FIXTURES, 'bad-export.js')}: the default export is a number. Export a request listener`,
     frame: /^\s+at (async )?loadApp /,
   },
 ];
