@@ -40,7 +40,7 @@ export type MasterMessage =
    * serves their next requests) instead of being closed.
    */
   | { t: 'stop'; handBack: boolean }
-  /** Send the app's prom-client metrics (getMetricsAsJSON) back as 'm' with this id. */
+  /** Send the app's prom-client metrics (getMetricsAsJSON) back as 'appMetrics' with this id. */
   | { t: 'metrics'; id: number }
   /** Reopen the access log: logrotate renamed it. */
   | { t: 'reopen' };
@@ -51,6 +51,6 @@ export type WorkerMessage =
   /** Loading the app or init() failed; the worker exits right after. */
   | { t: 'fail'; error: string }
   /** The app's metrics, answering 'metrics' `id`; null when the app has none. */
-  | { t: 'm'; id: number; data: unknown[] | null }
+  | { t: 'appMetrics'; id: number; data: unknown[] | null }
   /** It reached a recycling limit: the master starts a replacement and stops it gracefully. */
-  | { t: 'r'; reason: RetireReason };
+  | { t: 'retire'; reason: RetireReason };

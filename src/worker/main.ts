@@ -74,7 +74,7 @@ async function main(): Promise<void> {
       if (app) appMetrics ??= findAppMetrics(settings.app, app.exports);
       (appMetrics ? appMetrics.getMetricsAsJSON() : Promise.resolve(null))
         .catch(() => null)
-        .then((data) => send({ t: 'm', id, data }));
+        .then((data) => send({ t: 'appMetrics', id, data }));
     }
   });
   // The master is gone (even SIGKILLed): no orphan keeps serving.

@@ -436,7 +436,7 @@ export class WorkerServer {
     if (reason === null) return;
     this.retiring = true;
     this.slot.finishing();
-    this.send({ t: 'r', reason });
+    this.send({ t: 'retire', reason });
   }
 
   /**
