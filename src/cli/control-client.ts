@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { ControlRequest, ControlResponse } from '../master/control.js';
-import { controlSocketPath } from '../master/control-path.js';
+import { controlSocketPath } from '../control/control-path.js';
 import { EXIT } from './exit-codes.js';
 import { findMaster, type TargetOptions } from './target.js';
 

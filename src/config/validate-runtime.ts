@@ -4,7 +4,7 @@
 // open, and numbers with a floor or a ceiling beyond which a start would fail.
 import fs from 'node:fs';
 import path from 'node:path';
-import { controlSocketPath } from '../master/control-path.js';
+import { controlSocketPath } from '../control/control-path.js';
 import { inheritedDescriptor } from '../log/inherited-fd.js';
 import type { PoolDraft } from './assemble.js';
 import { SYSLOG_SOCKET, UNIX_PATH_MAX, fitsUnixSocket } from './system-limits.js';

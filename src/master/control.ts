@@ -48,7 +48,7 @@ export class ControlServer {
         } catch {
           return socket.end(`${JSON.stringify({ ok: false, code: 64, messages: ['malformed control request'] })}\n`);
         }
-        handle(request)
+        void handle(request)
           .catch((err: unknown) => ({ ok: false, code: 70, messages: [String(err)] }))
           .then((response) => socket.end(`${JSON.stringify(response)}\n`));
       });

@@ -2,7 +2,7 @@
 // anyone signals it or refuses to start because of it: a pid file outlives
 // its master, and the kernel hands its pid to any later process.
 import { sendControl } from '../cli/control-client.js';
-import { controlSocketPath } from './control-path.js';
+import { controlSocketPath } from '../control/control-path.js';
 import { commandLine, isMasterCommandLine } from './pidfile.js';
 
 /** What a master says about itself on its control socket ('identify'). */

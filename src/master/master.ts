@@ -16,7 +16,7 @@ import { CrashWindow } from './emergency-restart.js';
 import { PooldMetrics } from '../status/metrics.js';
 import { StatusServer } from '../status/server.js';
 import { ControlServer, type ControlRequest, type ControlResponse } from './control.js';
-import { controlSocketPath } from './control-path.js';
+import { controlSocketPath } from '../control/control-path.js';
 import { applyMasterLimits, workerLimitProblems } from './limits.js';
 import { identifyMaster, type MasterIdentity } from './master-identity.js';
 import { readPidFile, removePidFile, writePidFile } from './pidfile.js';

@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     else if (message.t === 'metrics') {
       const id = message.id;
       if (app) appMetrics ??= findAppMetrics(settings.app, app.exports);
-      (appMetrics ? appMetrics.getMetricsAsJSON() : Promise.resolve(null))
+      void (appMetrics ? appMetrics.getMetricsAsJSON() : Promise.resolve(null))
         .catch(() => null)
         .then((data) => send({ t: 'appMetrics', id, data }));
     }
