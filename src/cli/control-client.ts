@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type { ControlRequest, ControlResponse } from '../master/control.js';
 import { controlSocketPath } from '../control/control-path.js';
-import { EXIT } from './exit-codes.js';
+import { EXIT } from '../control/exit-codes.js';
 import { findMaster, type TargetOptions } from './target.js';
 
 /** Sends one request to the master's control socket and waits for its one-line answer. */

@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { EXIT } from './exit-codes.js';
+import { EXIT } from '../control/exit-codes.js';
 import { DEFAULT_CONFIG } from './load-config.js';
 import { runControlCommand } from './control-client.js';
 import { startCommand } from './start.js';

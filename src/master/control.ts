@@ -1,5 +1,6 @@
 import { chmodSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
+import { EXIT } from '../control/exit-codes.js';
 
 /** A request on the control socket: one JSON line. */
 export interface ControlRequest {
@@ -46,10 +47,10 @@ export class ControlServer {
         try {
           request = JSON.parse(received.slice(0, newline)) as ControlRequest;
         } catch {
-          return socket.end(`${JSON.stringify({ ok: false, code: 64, messages: ['malformed control request'] })}\n`);
+          return socket.end(`${JSON.stringify({ ok: false, code: EXIT.USAGE, messages: ['malformed control request'] })}\n`);
         }
         void handle(request)
-          .catch((err: unknown) => ({ ok: false, code: 70, messages: [String(err)] }))
+          .catch((err: unknown) => ({ ok: false, code: EXIT.SOFTWARE, messages: [String(err)] }))
           .then((response) => socket.end(`${JSON.stringify(response)}\n`));
       });
     });

@@ -3,7 +3,7 @@
 // its master, and the kernel hands its pid to any later process.
 import { sendControl } from '../cli/control-client.js';
 import { controlSocketPath } from '../control/control-path.js';
-import { commandLine, isMasterCommandLine } from './pidfile.js';
+import { commandLine, isMasterCommandLine } from '../control/pidfile.js';
 
 /** What a master says about itself on its control socket ('identify'). */
 export interface MasterIdentity {

@@ -1,7 +1,7 @@
 import type { Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { onExit } from 'signal-exit';
-import { EXIT } from '../cli/exit-codes.js';
+import { EXIT } from '../control/exit-codes.js';
 import { ConfigError, formatIssue, loadConfig, type GlobalConfig, type PoolConfig, type PooldConfig } from '../config/index.js';
 import { resolveIdentities, type PoolIdentities } from '../config/identities.js';
 import { reopenLogger, type Logger } from '../log/logger.js';
@@ -19,7 +19,7 @@ import { ControlServer, type ControlRequest, type ControlResponse } from './cont
 import { controlSocketPath } from '../control/control-path.js';
 import { applyMasterLimits, workerLimitProblems } from './limits.js';
 import { identifyMaster, type MasterIdentity } from './master-identity.js';
-import { readPidFile, removePidFile, writePidFile } from './pidfile.js';
+import { readPidFile, removePidFile, writePidFile } from '../control/pidfile.js';
 import { SignalQueue, type MasterSignal } from './signals.js';
 import { monotonicUsec, SystemdNotifier, watchdogIntervalMs } from './systemd-notify.js';
 
