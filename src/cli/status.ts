@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Slot } from '../scoreboard/layout.js';
 import type { ScoreboardSnapshot } from '../scoreboard/file.js';
-import { runControlCommand } from './control-client.js';
+import { runControlCommand } from './control-command.js';
 import { EXIT } from '../control/exit-codes.js';
 import type { TargetOptions } from './target.js';
 

@@ -1,21 +1,7 @@
 import { chmodSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { EXIT } from '../control/exit-codes.js';
-
-/** A request on the control socket: one JSON line. */
-export interface ControlRequest {
-  cmd: 'reload' | 'reopen-logs' | 'stop' | 'status' | 'identify';
-  wait?: boolean;
-}
-
-/** The answer: one JSON line, then the master closes the connection. */
-export interface ControlResponse {
-  ok: boolean;
-  /** The exit code the CLI should use. */
-  code: number;
-  messages: string[];
-  data?: unknown;
-}
+import type { ControlRequest, ControlResponse } from '../control/protocol.js';
 
 export type ControlHandler = (request: ControlRequest) => Promise<ControlResponse>;
 

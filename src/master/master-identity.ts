@@ -1,7 +1,7 @@
 // Whether the pid in a pid file is the poold master of that pid file, before
 // anyone signals it or refuses to start because of it: a pid file outlives
 // its master, and the kernel hands its pid to any later process.
-import { sendControl } from '../cli/control-client.js';
+import { sendControl } from '../control/client.js';
 import { controlSocketPath } from '../control/control-path.js';
 import { commandLine, isMasterCommandLine } from '../control/pidfile.js';
 
