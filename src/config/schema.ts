@@ -2,7 +2,7 @@
 // appear, which config field it sets, how its value parses, and its default.
 import { AccessFormatError, DEFAULT_ACCESS_FORMAT, compileAccessFormat } from '../log/access-format.js';
 import { LOG_LEVELS } from '../log/levels.js';
-import type { GlobalConfig, LogLevel, PmMode, PoolConfig } from './types.js';
+import { PM_MODES, type GlobalConfig, type LogLevel, type PmMode, type PoolConfig } from './types.js';
 import {
   backlog,
   bool,
@@ -84,7 +84,7 @@ const syslogFacility = oneOf(
   'invalid syslog facility (daemon, user, local0 … local7, …)',
 );
 const pm = oneOf<PmMode>(
-  ['static', 'dynamic', 'ondemand'],
+  PM_MODES,
   'invalid process manager (static, dynamic or ondemand)',
 );
 

@@ -3,7 +3,9 @@
 
 export type { LogLevel } from '../log/levels.js';
 import type { LogLevel } from '../log/levels.js';
-export type PmMode = 'static' | 'dynamic' | 'ondemand';
+/** pm: the process managers, in FPM's order (the scoreboard stores the index). */
+export const PM_MODES = ['static', 'dynamic', 'ondemand'] as const;
+export type PmMode = (typeof PM_MODES)[number];
 
 export type ListenAddress =
   | { kind: 'tcp'; host: string; port: number }

@@ -3,6 +3,7 @@
 // reader that raced a writer (neither a copy into the shared mapping nor a
 // positioned write is atomic against a concurrent read) detects the torn copy
 // and reads again.
+import { PM_MODES, type PmMode } from '../config/types.js';
 
 // Bumped whenever the layout changes, so that a reader of another version refuses the file.
 export const MAGIC = 'POOLDSB3';
@@ -17,12 +18,11 @@ export const POOL_NAME_WIDTH = 64;
 
 export const SLOT_STATES = ['Free', 'Starting', 'Idle', 'Reading headers', 'Running', 'Finishing'] as const;
 export type SlotState = (typeof SLOT_STATES)[number];
-export const PM_MODES = ['static', 'dynamic', 'ondemand'] as const;
 
 /** The pool's fields, written by the master only. */
 export interface PoolHeader {
   pool: string;
-  pm: (typeof PM_MODES)[number];
+  pm: PmMode;
   startTime: number;
   acceptedConn: number;
   listenQueue: number;

@@ -8,6 +8,7 @@
 
 import type { PoolHeader, Slot, SlotState } from '../scoreboard/layout.js';
 import type { StatusFormat } from './query.js';
+import { strftime } from '../log/strftime.js';
 
 export interface PoolStatusInput {
   header: PoolHeader;
@@ -122,20 +123,11 @@ function cpu2f(value: number): string {
   return x.toFixed(2);
 }
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const pad2 = (n: number): string => String(n).padStart(2, '0');
+const STATUS_TIME = strftime('%d/%b/%Y:%H:%M:%S %z');
 
 /** strftime("%d/%b/%Y:%H:%M:%S %z", localtime(epochSeconds)) in the C locale. */
 export function formatStrftime(epochSeconds: number): string {
-  const d = new Date(epochSeconds * 1000);
-  const offset = -d.getTimezoneOffset();
-  const sign = offset < 0 ? '-' : '+';
-  const abs = Math.abs(offset);
-  return (
-    `${pad2(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:` +
-    `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())} ` +
-    `${sign}${pad2(Math.floor(abs / 60))}${pad2(abs % 60)}`
-  );
+  return STATUS_TIME(new Date(epochSeconds * 1000));
 }
 
 const epochSeconds = (ms: number): number => Math.floor(ms / 1000);

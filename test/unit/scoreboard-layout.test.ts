@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { PM_MODES } from '../../src/config/types.js';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -20,7 +21,6 @@ import {
   freeSlot,
   HEADER_SIZE,
   METHOD_WIDTH,
-  PM_MODES,
   POOL_NAME_WIDTH,
   SLOT_SIZE,
   SLOT_STATES,
