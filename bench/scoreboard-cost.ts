@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Scoreboard } from '../src/scoreboard/file.js';
-import { SlotWriter } from '../src/scoreboard/slot-writer.js';
+import { SlotWriter } from '../src/worker/slot-writer.js';
 
 const TARGET_US = 5;
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '200000' } } });

@@ -6,7 +6,7 @@ import type { RetireReason, WorkerSettings, WorkerMessage } from '../ipc/protoco
 import { TableHeader, monotonicMs } from '../ipc/connection-table.js';
 import { ConnectionState, FAIR_WAIT_MS, HEARTBEAT_MS, LOOP_STALL_MS, SCOREBOARD_FD, SLOW_REQUEST_MS, WorkerRecord } from '../ipc/records.js';
 import type { ProxiedClient } from '../net/proxy-protocol.js';
-import { SlotWriter, type RequestTrace } from '../scoreboard/slot-writer.js';
+import { SlotWriter, type RequestTrace } from './slot-writer.js';
 import { forwardedClients, showProxiedClient } from './client-address.js';
 import type { LoadedApp } from './app-loader.js';
 import type { AccessLog } from './access-log.js';

@@ -31,7 +31,7 @@ import {
   type Slot,
   type SlotLoad,
 } from '../../src/scoreboard/layout.js';
-import { READING_HEADERS_SHOWN_AFTER_MS, SlotWriter } from '../../src/scoreboard/slot-writer.js';
+import { READING_HEADERS_SHOWN_AFTER_MS, SlotWriter } from '../../src/worker/slot-writer.js';
 import { readScoreboard } from '../helpers/scoreboard.js';
 
 const HEADER: PoolHeader = {

@@ -17,7 +17,7 @@ import {
   type Slot,
   type SlotLoad,
 } from '../../src/scoreboard/layout.js';
-import { READING_HEADERS_SHOWN_AFTER_MS, SlotWriter } from '../../src/scoreboard/slot-writer.js';
+import { READING_HEADERS_SHOWN_AFTER_MS, SlotWriter } from '../../src/worker/slot-writer.js';
 
 /** Until its headers are slow to come, an accepted connection is counted in memory only. */
 const untilShownAsReadingHeaders = () => new Promise((resolve) => setTimeout(resolve, READING_HEADERS_SHOWN_AFTER_MS + 50));

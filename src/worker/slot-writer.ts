@@ -1,8 +1,8 @@
 import { fstatSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import os from 'node:os';
-import { ScoreboardRegion } from './region.js';
-import { DURATION_BUCKETS, SLOT_SIZE, SlotEncoder, freeSlot, slotOffset, type Slot } from './layout.js';
+import { ScoreboardRegion } from '../scoreboard/region.js';
+import { DURATION_BUCKETS, SLOT_SIZE, SlotEncoder, freeSlot, slotOffset, type Slot } from '../scoreboard/layout.js';
 
 /** RSS is read from /proc: sample it at most this often, not on every request. */
 const RSS_SAMPLE_MS = 250;
