@@ -100,6 +100,8 @@ export class Pool {
   /** Request durations counted by workers that have exited. */
   private readonly exitedDurations = emptyDurations();
   private stopping = false;
+  /** A graceful stop's deadline (epoch ms): until then workers' upgraded connections may stay open. */
+  private stopDeadline = 0;
   private isStopped = false;
   observer: PoolObserver | null = null;
   onCrash: CrashListener | null = null;
@@ -252,7 +254,7 @@ export class Pool {
     }
     this.armTimeoutChecks();
     // Their idle kept-alive connections come back to be served by the new generation.
-    for (const worker of old) worker.stop('reload', true);
+    for (const worker of old) worker.stop('reload', true, drainTimeoutMs);
     this.dispatcher.drain();
     this.manage('event');
     await waitExited(old, drainTimeoutMs);
@@ -319,6 +321,7 @@ export class Pool {
   stop(timeoutMs: number): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
+      this.stopDeadline = Date.now() + timeoutMs;
       this.clearTimers();
       this.heads.shortenIdle();
       setTimeout(() => this.terminate(), timeoutMs).unref();
@@ -370,7 +373,8 @@ export class Pool {
 
   private stopWhenQueueEmpty(): void {
     if (!this.stopping || this.dispatcher.queued > 0 || this.heads.count > 0) return;
-    for (const worker of this.workers.values()) worker.stop('shutdown');
+    const upgradedGraceMs = Math.max(0, this.stopDeadline - Date.now());
+    for (const worker of this.workers.values()) worker.stop('shutdown', false, upgradedGraceMs);
   }
 
   private manage(reason: 'tick' | 'event'): void {

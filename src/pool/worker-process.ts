@@ -83,6 +83,8 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   /** Its slot as last read. */
   private slotLoad = 0;
   private slotAccepted = 0;
+  /** Upgraded connections (WebSockets) it holds, as its slot last showed them. */
+  upgraded = 0;
   /** Its slot says Finishing: retiring, it must get nothing new. */
   private finishing = false;
   /** Whether it was last told to report room (requests are queued). */
@@ -157,9 +159,9 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     return this.phase === 'ready' && !this.finishing && this.child.connected;
   }
 
-  /** Client connections it holds, idle kept-alive ones included. */
+  /** Client connections it holds that may bring a request, idle kept-alive ones included (not upgraded ones). */
   get held(): number {
-    return this.connections.size;
+    return Math.max(0, this.connections.size - this.upgraded);
   }
 
   /**
@@ -177,6 +179,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       this.slotLoad = slot.load;
       this.slotAccepted = slot.accepted;
       this.finishing = slot.finishing;
+      this.upgraded = slot.upgraded;
       if (slot.freeSince > 0) this.lastFreeAt = slot.freeSince;
     }
   }
@@ -231,12 +234,14 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
    * Graceful: finish in-flight requests, run the app's shutdown(), exit. With
    * `handBack`, its idle kept-alive connections come back to the master (a
    * replacement will serve their next requests) instead of being closed.
+   * `upgradedGraceMs`: until when, from now, its upgraded connections
+   * (WebSockets) may stay open for the app to close them (the drain deadline).
    */
-  stop(reason: StopReason, handBack = false): void {
+  stop(reason: StopReason, handBack = false, upgradedGraceMs = 0): void {
     if (this.phase === 'exited' || this.phase === 'stopping') return;
     this.phase = 'stopping';
     this.stopReason ??= reason;
-    const message: MasterMessage = { t: 'stop', handBack };
+    const message: MasterMessage = { t: 'stop', handBack, upgradedGraceMs };
     if (this.child.connected) this.child.send(message, (err: Error | null) => err && this.kill('SIGTERM'));
     else this.kill('SIGTERM');
   }
