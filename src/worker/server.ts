@@ -162,33 +162,37 @@ export class WorkerServer {
         // would let a slow client overstay its timeout by that much.
         connectionsCheckingInterval: Math.max(50, Math.min(1000, settings.headersTimeout / 4)),
       },
-      (req, res) => this.onRequest(req, res),
+      (req, res) => this.invokeHandler(req, res),
     );
     // Node arms the headers/request timeout checker and the connection list on
     // 'listening'. This server only ever gets sockets through 'connection', so
     // without this it would have no slow-client protection at all.
     this.server.emit('listening');
     this.boundaries = connectionsList(this.server);
-    this.watchUpgrades();
+    this.observeEmits();
+    const onUpgrade = this.app.upgrade;
+    if (onUpgrade) {
+      this.server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => this.invokeUpgrade(onUpgrade, req, socket, head));
+    }
   }
 
   /**
-   * Node hands an Upgrade request to the 'upgrade' listeners, and to the
-   * request handler as a plain request when there are none: so poold listens
-   * only once the app does (its `upgrade` export, or its WebSocket server
-   * attached in init()), and before it, to count the connection out of the
-   * requests whoever takes it.
+   * poold's bookkeeping must see every request and every upgrade, whoever
+   * serves it: the app's WebSocket server (ws, socket.io) adds its own
+   * 'upgrade' listener to the server init() got, and socket.io replaces the
+   * 'request' listeners with one that serves its own requests and passes the
+   * others on. So it runs where Node emits them, before any listener. (Node
+   * emits 'upgrade' only when a listener exists; without one, an Upgrade
+   * request is a plain request for the handler.)
    */
-  private watchUpgrades(): void {
-    const server = this.server;
-    const upgraded = (_req: http.IncomingMessage, socket: Socket): void => this.connectionUpgraded(socket);
-    server.on('newListener', function firstUpgradeListener(event: string | symbol) {
-      if (event !== 'upgrade') return;
-      server.off('newListener', firstUpgradeListener);
-      server.prependListener('upgrade', upgraded);
-    });
-    const onUpgrade = this.app.upgrade;
-    if (onUpgrade) server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => this.invokeUpgrade(onUpgrade, req, socket, head));
+  private observeEmits(): void {
+    const worker = this;
+    const emit = this.server.emit;
+    this.server.emit = function (this: http.Server, event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'request') worker.requestBegins(args[0] as http.IncomingMessage, args[1] as http.ServerResponse);
+      else if (event === 'upgrade') worker.connectionUpgraded(args[1] as Socket);
+      return emit.apply(this, [event, ...args] as Parameters<http.Server['emit']>);
+    } as http.Server['emit'];
   }
 
   /**
@@ -352,7 +356,7 @@ export class WorkerServer {
     return now - since >= FAIR_WAIT_MS || now - trace.startedAt >= SLOW_REQUEST_MS;
   }
 
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private requestBegins(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.forwardedClient?.(req);
     const socket = req.socket;
     const firstOnConnection = this.awaitingFirstRequest.delete(socket);
@@ -376,7 +380,6 @@ export class WorkerServer {
       for (const waiting of this.awaitingFirstRequest) if (waiting.bytesRead === 0) this.giveBack(waiting);
       if (this.idle.size > 0) this.handBackIdle(this.idle);
     }
-    this.invokeHandler(req, res);
   }
 
   private requestEnded(res: http.ServerResponse): void {

@@ -105,6 +105,20 @@ for (const attach of ['server', 'upgrade']) {
   });
 }
 
+test('requests an app serves from its own request listener (as socket.io does) are counted like any other', async (t) => {
+  const port = await freePort();
+  let poold: RunningPoold | undefined;
+  t.after(() => cleanup(poold));
+  poold = await startPoold(config(port, 'env[WS_TAKE_REQUESTS] = 1'));
+  for (let i = 0; i < 3; i++) assert.equal((await get(port, '/own')).body, 'own\n');
+  // One worker with room for one request: had a request above gone uncounted, its load would never end.
+  const plain = await get(port, '/');
+  assert.equal(plain.status, 200);
+  const status = JSON.parse((await request(statusOf(poold), '/status?json&full')).body) as { processes: Record<string, unknown>[] };
+  assert.equal(status.processes[0]!['requests'], 4);
+  assert.equal(status.processes[0]!['state'], 'Idle');
+});
+
 test('request_terminate_timeout = 3s and the slowlog leave a 10 s WebSocket alone: it echoes throughout, the worker stays', async (t) => {
   const port = await freePort();
   let poold: RunningPoold | undefined;
