@@ -388,6 +388,7 @@ export class Pool {
         phase: worker.phase,
         startedAt: worker.startedAt,
         idleSince: worker.load === 0 ? worker.lastFreeAt : null,
+        holdsUpgraded: worker.upgraded > 0,
       });
     }
     const pm = PROCESS_MANAGERS[this.config.pm];
