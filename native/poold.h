@@ -10,4 +10,6 @@ int poold_export(napi_env env, napi_value exports, const char *name, napi_callba
 
 int poold_register_map(napi_env env, napi_value exports);
 int poold_register_channel(napi_env env, napi_value exports);
+int poold_register_listener(napi_env env, napi_value exports);
+int poold_register_limits(napi_env env, napi_value exports);
 #endif

@@ -37,6 +37,10 @@ export async function runControlCommand(
   try {
     response = await sendControl(socketPath, request, timeoutMs);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EACCES') {
+      process.stderr.write(`ERROR: permission denied: poold (pid ${target.pid}) runs as another user\n`);
+      return { code: EXIT.NOPERM, response: null };
+    }
     process.stderr.write(`ERROR: cannot reach poold (pid ${target.pid}) at ${socketPath}: ${(err as Error).message}\n`);
     return { code: EXIT.UNAVAILABLE, response: null };
   }

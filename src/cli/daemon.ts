@@ -20,8 +20,10 @@ export function isDaemonChild(): boolean {
  * The launching side of `daemonize`: starts the master detached (own session,
  * no terminal) and exits only once it reports, so `poold start -D` returns 0
  * when poold serves and the error with its exit code when it could not start.
+ * A master not serving within `timeoutMs` is stopped and the launch fails:
+ * an init system or script waiting on `start -D` never waits forever.
  */
-export function launchDaemon(args: string[]): Promise<number> {
+export function launchDaemon(args: string[], timeoutMs: number): Promise<number> {
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
@@ -36,6 +38,7 @@ export function launchDaemon(args: string[]): Promise<number> {
     const finish = (fallback: StartReport) => {
       if (finished) return;
       finished = true;
+      clearTimeout(timer);
       let report = fallback;
       try {
         if (text.trim()) report = JSON.parse(text) as StartReport;
@@ -51,6 +54,14 @@ export function launchDaemon(args: string[]): Promise<number> {
       reportStream.destroy();
       resolve(report.code);
     };
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      finish({
+        ok: false,
+        code: EXIT.SOFTWARE,
+        message: `poold was not serving within ${timeoutMs / 1000}s (process_start_timeout and a margin): stopped it; see its error_log`,
+      });
+    }, timeoutMs);
     reportStream.on('end', () =>
       finish({ ok: false, code: EXIT.SOFTWARE, message: 'the background master exited before it was ready' }),
     );

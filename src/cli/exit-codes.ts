@@ -8,5 +8,9 @@ export const EXIT = {
    */
   UNAVAILABLE: 69,
   SOFTWARE: 70,
+  /** A file poold must create (the pid file) cannot be. */
+  CANTCREAT: 73,
+  /** The master belongs to another user: signalling or reaching it is not allowed. */
+  NOPERM: 77,
   CONFIG: 78,
 } as const;

@@ -1,4 +1,6 @@
 import path from 'node:path';
+import type { PooldConfig } from '../config/types.js';
+import { inheritedDescriptor } from '../log/inherited-fd.js';
 import { createLogger, flushLogger } from '../log/logger.js';
 import { Master, StartError } from '../master/master.js';
 import { isDaemonChild, launchDaemon, reportToLauncher } from './daemon.js';
@@ -11,6 +13,23 @@ export interface StartOptions {
   pid?: string;
   daemonize?: boolean;
 }
+
+/** The pool logs that name one of the master's descriptors (/dev/stdout, …), e.g. `[pool www] access.log = /dev/stdout`. */
+function descriptorLogs(config: PooldConfig): string[] {
+  return config.pools.flatMap((pool) =>
+    (
+      [
+        ['access.log', pool.accessLog],
+        ['slowlog', pool.slowlog],
+      ] as const
+    )
+      .filter(([, file]) => file !== null && inheritedDescriptor(file) !== null)
+      .map(([key, file]) => `[pool ${pool.name}] ${key} = ${file}`),
+  );
+}
+
+/** On top of process_start_timeout: the master's own start (config, sockets) before its workers'. */
+const LAUNCH_MARGIN_MS = 5000;
 
 export async function startCommand(options: StartOptions): Promise<number> {
   const problem = nativeHelperProblem();
@@ -31,18 +50,25 @@ export async function startCommand(options: StartOptions): Promise<number> {
   if (options.daemonize) config.global.daemonize = true;
 
   if (config.global.daemonize && !isDaemonChild()) {
-    if (config.global.errorLog === null) {
+    if (config.global.errorLog === null || inheritedDescriptor(config.global.errorLog) !== null) {
       process.stderr.write(
-        `ERROR: [global] daemonize needs error_log: a background poold has no terminal to log to (${configFile})\n`,
+        `ERROR: [global] daemonize needs error_log set to a file: a background poold has no terminal to log to (${configFile})\n`,
       );
       return EXIT.CONFIG;
     }
+    const unreachable = descriptorLogs(config);
+    if (unreachable.length > 0) {
+      for (const log of unreachable) {
+        process.stderr.write(`ERROR: ${log}: a background poold's descriptors lead nowhere; set a file (${configFile})\n`);
+      }
+      return EXIT.CONFIG;
+    }
     const args = ['start', '-c', configFile, ...(options.pid ? ['--pid', config.global.pid!] : [])];
-    return launchDaemon(args);
+    return launchDaemon(args, config.global.processStartTimeout + LAUNCH_MARGIN_MS);
   }
   if (isDaemonChild()) process.chdir('/');
 
-  const log = createLogger({ errorLog: config.global.errorLog, level: config.global.logLevel });
+  const log = createLogger(config.global, config.global.logLevel);
   for (const warning of warnings) log.warning(warning);
   let code: number;
   try {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Slot } from '../scoreboard/layout.js';
-import { readScoreboard, type ScoreboardSnapshot } from '../scoreboard/file.js';
+import type { ScoreboardSnapshot } from '../scoreboard/file.js';
 import { runControlCommand } from './control-client.js';
 import { EXIT } from './exit-codes.js';
 import type { TargetOptions } from './target.js';
@@ -62,35 +62,42 @@ function asJson(snapshots: ScoreboardSnapshot[], now: number): string {
   );
 }
 
+/** The pools' scoreboards as the master reads them, or the exit code when it cannot be asked. */
+async function askMaster(options: StatusOptions): Promise<ScoreboardSnapshot[] | number> {
+  const { code, response } = await runControlCommand(options, { cmd: 'status' }, CONTROL_TIMEOUT_MS);
+  return response ? (response.data as ScoreboardSnapshot[]) : code;
+}
+
 /**
- * Reads the pools' scoreboards directly (the master only says where they are),
- * so it works while every worker is stuck.
+ * Asks the master over the control socket, which only its user can use, so
+ * the answer shows every request URI whole. The master reads the
+ * scoreboards itself: it answers while every worker is stuck.
  */
 export async function statusCommand(options: StatusOptions): Promise<number> {
-  const { code, response } = await runControlCommand(options, { cmd: 'status' }, CONTROL_TIMEOUT_MS);
-  if (!response) return code;
-  const pools = (response.data as { pool: string; scoreboard: string }[]).filter(
-    (entry) => !options.pool || entry.pool === options.pool,
-  );
-  if (options.pool && pools.length === 0) {
-    process.stderr.write(`ERROR: no pool named '${options.pool}'\n`);
-    return EXIT.USAGE;
-  }
-  const render = () => {
-    const snapshots = pools
-      .map((entry) => readScoreboard(entry.scoreboard))
-      .filter((snapshot): snapshot is ScoreboardSnapshot => snapshot !== null);
+  const render = async (): Promise<string | number> => {
+    const answer = await askMaster(options);
+    if (typeof answer === 'number') return answer;
+    const snapshots = answer.filter((snapshot) => !options.pool || snapshot.header.pool === options.pool);
+    if (options.pool && snapshots.length === 0) {
+      process.stderr.write(`ERROR: no pool named '${options.pool}'\n`);
+      return EXIT.USAGE;
+    }
     const now = Date.now();
     return options.json ? asJson(snapshots, now) : renderTable(snapshots, options.full ?? false, now);
   };
   if (!options.watch) {
-    process.stdout.write(`${render()}\n`);
+    const shown = await render();
+    if (typeof shown === 'number') return shown;
+    process.stdout.write(`${shown}\n`);
     return EXIT.OK;
   }
   let watching = true;
   process.once('SIGINT', () => (watching = false));
   while (watching) {
-    process.stdout.write(`\x1b[H\x1b[2J${new Date().toISOString()}  (Ctrl-C to quit)\n\n${render()}\n`);
+    // Asked again each time: a reload may have replaced the scoreboards.
+    const shown = await render();
+    if (typeof shown === 'number') return shown;
+    process.stdout.write(`\x1b[H\x1b[2J${new Date().toISOString()}  (Ctrl-C to quit)\n\n${shown}\n`);
     await sleep(WATCH_INTERVAL_MS);
   }
   return EXIT.OK;

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { identifyMaster } from '../master/master-identity.js';
 import { isAlive } from '../master/pidfile.js';
 import { EXIT } from './exit-codes.js';
 import { findMaster, type TargetOptions } from './target.js';
@@ -13,6 +14,17 @@ const STOP_MARGIN_MS = 5000;
 const DEFAULT_CONTROL_TIMEOUT_MS = 10_000;
 const POLL_MS = 100;
 
+/** SIGTERM (graceful); false when the master is not ours to signal. */
+function signal(pid: number): boolean {
+  try {
+    process.kill(pid, 'SIGTERM');
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EPERM') return false;
+    throw err;
+  }
+}
+
 /** Signals the master (SIGTERM: graceful) and waits until it has gone. */
 export async function stopCommand(options: StopOptions): Promise<number> {
   const target = findMaster(options);
@@ -21,7 +33,17 @@ export async function stopCommand(options: StopOptions): Promise<number> {
     options.timeout !== undefined
       ? options.timeout * 1000
       : (target.processControlTimeout ?? DEFAULT_CONTROL_TIMEOUT_MS) + STOP_MARGIN_MS;
-  process.kill(target.pid, 'SIGTERM');
+  const identity = await identifyMaster(target.pid, target.pidFile, target.configFile);
+  if (identity.kind === 'foreign') {
+    process.stderr.write(
+      `ERROR: poold is not running: pid file ${target.pidFile} names pid ${target.pid}, which is not its master (${identity.reason})\n`,
+    );
+    return EXIT.UNAVAILABLE;
+  }
+  if (identity.kind === 'denied' || !signal(target.pid)) {
+    process.stderr.write(`ERROR: permission denied: poold (pid ${target.pid}) runs as another user\n`);
+    return EXIT.NOPERM;
+  }
   const deadline = Date.now() + timeoutMs;
   while (isAlive(target.pid)) {
     if (Date.now() >= deadline) {

@@ -14,15 +14,19 @@ export interface Target {
   pid: number;
   /** The config's process_control_timeout, when the config was read. */
   processControlTimeout: number | null;
+  /** The configuration file, when the pid file came from it (not from --pid). */
+  configFile: string | null;
 }
 
 /** Finds the running master through its pid file, or says why not (and returns the exit code). */
 export function findMaster(options: TargetOptions): Target | number {
   let pidFile = options.pid ? path.resolve(options.pid) : null;
   let processControlTimeout: number | null = null;
+  let configFile: string | null = null;
   if (pidFile === null) {
     const loaded = loadConfigOrReport(path.resolve(options.config));
     if (!loaded) return EXIT.CONFIG;
+    configFile = loaded.config.file;
     pidFile = loaded.config.global.pid;
     processControlTimeout = loaded.config.global.processControlTimeout;
     if (pidFile === null) {
@@ -40,8 +44,8 @@ export function findMaster(options: TargetOptions): Target | number {
       return EXIT.UNAVAILABLE;
     case 'unreadable':
       process.stderr.write(`ERROR: cannot read pid file ${pidFile}: ${state.reason}\n`);
-      return EXIT.UNAVAILABLE;
+      return state.denied ? EXIT.NOPERM : EXIT.UNAVAILABLE;
     case 'running':
-      return { pidFile, pid: state.pid, processControlTimeout };
+      return { pidFile, pid: state.pid, processControlTimeout, configFile };
   }
 }

@@ -2,8 +2,9 @@ import path from 'node:path';
 import { dumpConfig, formatIssue } from '../config/index.js';
 import { resolveIdentities } from '../config/identities.js';
 import { identityContext } from '../pool/spawn-worker.js';
+import { checkApps } from './check-apps.js';
 import { EXIT } from './exit-codes.js';
-import { loadConfigOrReport } from './load-config.js';
+import { loadConfigOrReport, printWarnings } from './load-config.js';
 import { nativeHelperProblem } from './native-helper.js';
 
 export async function testCommand(options: { config: string; dump?: boolean }): Promise<number> {
@@ -19,13 +20,17 @@ export async function testCommand(options: { config: string; dump?: boolean }): 
     process.stderr.write(`ERROR: configuration file ${file} test failed\n`);
     return EXIT.CONFIG;
   }
-  for (const warning of loaded.warnings) process.stderr.write(`WARNING: ${warning}\n`);
+  printWarnings(loaded.warnings);
   // Users and groups as `poold start` by this same user would resolve them.
   const identities = await resolveIdentities(loaded.config, identityContext());
-  for (const warning of identities.warnings) process.stderr.write(`WARNING: ${warning}\n`);
+  printWarnings(identities.warnings);
   for (const notice of identities.notices) process.stderr.write(`NOTICE: ${notice}\n`);
-  if (identities.issues.length > 0) {
-    for (const issue of identities.issues) process.stderr.write(`ERROR: ${formatIssue(issue)}\n`);
+  // Each app loaded in a child process, as a worker would load it.
+  const apps = await checkApps(loaded.config.pools);
+  printWarnings(apps.warnings);
+  const errors = [...identities.issues.map(formatIssue), ...apps.errors];
+  if (errors.length > 0) {
+    for (const error of errors) process.stderr.write(`ERROR: ${error}\n`);
     process.stderr.write(`ERROR: configuration file ${file} test failed\n`);
     return EXIT.CONFIG;
   }

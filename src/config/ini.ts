@@ -9,6 +9,13 @@ import { ConfigError, formatIssue, type ConfigIssue } from './types.js';
 /** php-fpm's limit: the main file plus at most four nested includes. */
 const MAX_INCLUDE_DEPTH = 5;
 
+/**
+ * The largest configuration file read: far above any real one (Debian's
+ * php-fpm.conf and www.conf together are under 25 KB), and a path such as
+ * /dev/zero or a FIFO that never ends is refused instead of exhausting memory.
+ */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
 export interface IniEntry {
   /** Directive name, lower-cased (php-fpm matches names case-insensitively). */
   key: string;
@@ -145,11 +152,35 @@ class IniReader {
 }
 
 function readText(file: string): string | Error {
+  let fd: number;
   try {
-    return fs.readFileSync(file, 'utf8');
+    fd = fs.openSync(file, 'r');
   } catch (err) {
     return new Error(`failed to open configuration file '${file}': ${describeFsError(err)}`);
   }
+  try {
+    const bytes = readAtMost(fd, MAX_CONFIG_FILE_BYTES + 1);
+    if (bytes.length > MAX_CONFIG_FILE_BYTES) {
+      return new Error(`configuration file '${file}' is larger than ${MAX_CONFIG_FILE_BYTES / 1024 / 1024} MiB: refused`);
+    }
+    return bytes.toString('utf8');
+  } catch (err) {
+    return new Error(`failed to open configuration file '${file}': ${describeFsError(err)}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Reads until end of file or `limit` bytes, whichever comes first (a device's size says nothing). */
+function readAtMost(fd: number, limit: number): Buffer {
+  const buffer = Buffer.alloc(limit);
+  let filled = 0;
+  while (filled < limit) {
+    const read = fs.readSync(fd, buffer, filled, limit - filled, null);
+    if (read === 0) break;
+    filled += read;
+  }
+  return buffer.subarray(0, filled);
 }
 
 // php-fpm prints strerror(3) text; libuv's is the same in lower case except for these.

@@ -3,8 +3,11 @@
 import { AccessFormatError, DEFAULT_ACCESS_FORMAT, compileAccessFormat } from '../log/access-format.js';
 import type { GlobalConfig, LogLevel, PmMode, PoolConfig } from './types.js';
 import {
+  backlog,
   bool,
   clientList,
+  coreLimit,
+  errorLog,
   filePath,
   listen,
   mode,
@@ -72,6 +75,13 @@ const logLevel = oneOf<LogLevel>(
   "invalid value for 'log_level'",
   { warn: 'warning' }, // php-fpm accepts this spelling too
 );
+const syslogFacility = oneOf(
+  [
+    'auth', 'authpriv', 'cron', 'daemon', 'ftp', 'kern', 'lpr', 'mail', 'news', 'syslog', 'user', 'uucp',
+    'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
+  ] as const,
+  'invalid syslog facility (daemon, user, local0 … local7, …)',
+);
 const pm = oneOf<PmMode>(
   ['static', 'dynamic', 'ondemand'],
   'invalid process manager (static, dynamic or ondemand)',
@@ -82,10 +92,15 @@ const priority = optionalInt(-19, 20, 'must be included into [-19,20]');
 
 const GLOBAL: Spec<GlobalConfig> = {
   pid: { name: 'pid', type: optionalPath, default: null },
-  errorLog: { name: 'error_log', type: optionalPath, default: null },
+  errorLog: { name: 'error_log', type: errorLog, default: null },
   logLevel: { name: 'log_level', type: logLevel, default: 'notice' },
+  logLimit: { name: 'log_limit', type: uint, default: 1024 },
+  syslogIdent: { name: 'syslog.ident', type: text, default: 'poold' },
+  syslogFacility: { name: 'syslog.facility', type: syslogFacility, default: 'daemon' },
   // php-fpm defaults to 0, which kills in-flight requests on every reload.
   processControlTimeout: { name: 'process_control_timeout', type: time, default: 10_000 },
+  // Loading an app and its init() can take longer than draining requests does.
+  processStartTimeout: { name: 'process_start_timeout', type: time, default: 60_000 },
   // poold runs in the foreground unless asked, which is what systemd and containers want.
   daemonize: { name: 'daemonize', type: bool, default: false },
   systemdInterval: { name: 'systemd_interval', type: time, default: 10_000 },
@@ -99,7 +114,15 @@ const GLOBAL: Spec<GlobalConfig> = {
     type: optionalListen,
     default: { kind: 'tcp', host: '127.0.0.1', port: 9901 },
   },
+  statusListenOwner: { name: 'status.listen.owner', type: optionalName, default: null },
+  statusListenGroup: { name: 'status.listen.group', type: optionalName, default: null },
+  statusListenMode: { name: 'status.listen.mode', type: mode, default: 0o660 },
   statusAllowedClients: { name: 'status.allowed_clients', type: clientList, default: ['127.0.0.1', '::1'] },
+  // Every local user can reach a loopback TCP listener: query strings carry tokens and session ids.
+  statusShowQuery: { name: 'status.show_query', type: bool, default: false },
+  // The master's own limits (its workers inherit them); 0: as poold was started.
+  rlimitFiles: { name: 'rlimit_files', type: uint, default: 0 },
+  rlimitCore: { name: 'rlimit_core', type: coreLimit, default: 0 },
 };
 
 const POOL: Spec<PoolScalars> = {
@@ -107,15 +130,17 @@ const POOL: Spec<PoolScalars> = {
   user: { name: 'user', type: optionalName, default: null },
   group: { name: 'group', type: optionalName, default: null },
   listen: { name: 'listen', type: listen, default: undefined },
-  listenBacklog: { name: 'listen.backlog', type: uint, default: 511 },
+  listenBacklog: { name: 'listen.backlog', type: backlog, default: 511 },
   listenOwner: { name: 'listen.owner', type: optionalName, default: null },
   listenGroup: { name: 'listen.group', type: optionalName, default: null },
   listenMode: { name: 'listen.mode', type: mode, default: 0o660 },
   // FPM checks in the worker after accept; the master checks before any worker sees the connection.
   listenAllowedClients: { name: 'listen.allowed_clients', type: clientList, default: ['any'] },
   listenTrustedProxies: { name: 'listen.trusted_proxies', type: proxyList, default: [] },
-  listenQueueMax: { name: 'listen.queue_max', type: uint, default: 0 },
-  listenQueueTimeout: { name: 'listen.queue_timeout', type: time, default: 0 },
+  // Unset, it follows listen.backlog (validate.ts): the master queues no more than the kernel would.
+  listenQueueMax: { name: 'listen.queue_max', type: uint, default: undefined },
+  // A request that waited this long for a worker gets 503 rather than waiting for the client to give up.
+  listenQueueTimeout: { name: 'listen.queue_timeout', type: time, default: 10_000 },
   app: { name: 'app', type: filePath, default: undefined },
   processPriority: { name: 'process.priority', type: priority, default: null },
   // Computed by validate.ts: the app module's directory.
@@ -135,6 +160,8 @@ const POOL: Spec<PoolScalars> = {
   requestSlowlogTimeout: { name: 'request_slowlog_timeout', type: time, default: 0 },
   requestSlowlogTraceDepth: { name: 'request_slowlog_trace_depth', type: uint, default: 20 },
   requestTerminateTimeout: { name: 'request_terminate_timeout', type: time, default: 0 },
+  // No request is lost by replacing a worker blocked outside any request: on by default.
+  maxLoopBlock: { name: 'pm.max_loop_block', type: time, default: 10_000 },
   // Node's own http.Server defaults.
   httpHeadersTimeout: { name: 'http.headers_timeout', type: time, default: 60_000 },
   httpRequestTimeout: { name: 'http.request_timeout', type: time, default: 300_000 },
@@ -150,6 +177,9 @@ const POOL: Spec<PoolScalars> = {
   pingPath: { name: 'ping.path', type: urlPath('ping'), default: null },
   pingResponse: { name: 'ping.response', type: text, default: 'pong' },
   clearEnv: { name: 'clear_env', type: bool, default: true },
+  // The workers' limits; 0: the master's.
+  rlimitFiles: { name: 'rlimit_files', type: uint, default: 0 },
+  rlimitCore: { name: 'rlimit_core', type: coreLimit, default: 0 },
 };
 
 function directivesOf<S extends Section, C>(section: S, spec: Spec<C>): DirectiveOf<S, C>[] {

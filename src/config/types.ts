@@ -18,7 +18,14 @@ export interface GlobalConfig {
   pid: string | null;
   errorLog: string | null;
   logLevel: LogLevel;
+  /** `log_limit`: the longest error log line in bytes; longer ones are cut, as FPM's. */
+  logLimit: number;
+  /** `syslog.ident` and `syslog.facility`, for `error_log = syslog`. */
+  syslogIdent: string;
+  syslogFacility: string;
   processControlTimeout: number;
+  /** `process_start_timeout`: how long new workers have to become ready (reload, `start -D`). */
+  processStartTimeout: number;
   daemonize: boolean;
   /** `systemd_interval`: how often systemd gets a STATUS= line (0 = never). */
   systemdInterval: number;
@@ -31,8 +38,18 @@ export interface GlobalConfig {
   processPriority: number | null;
   /** `status.listen`: where the master serves status pages, ping and /metrics (null = off). */
   statusListen: ListenAddress | null;
+  /** `status.listen.owner`, `.group`, `.mode`: a unix status socket's permissions. */
+  statusListenOwner: string | null;
+  statusListenGroup: string | null;
+  statusListenMode: number;
   /** `status.allowed_clients`: who may use a TCP status listener (net/client-list.ts entries). */
   statusAllowedClients: string[];
+  /** `status.show_query`: status pages show request URIs' query strings (default: hidden). */
+  statusShowQuery: boolean;
+  /** `rlimit_files`: the master's open-file limit, soft and hard (0 = as started; Node raises the soft one to the hard one). */
+  rlimitFiles: number;
+  /** `rlimit_core`: the master's core-file size limit in bytes (0 = as started, Infinity = unlimited). */
+  rlimitCore: number;
 }
 
 export interface PoolConfig {
@@ -43,6 +60,7 @@ export interface PoolConfig {
   user: string | null;
   group: string | null;
   listen: ListenAddress;
+  /** `listen.backlog`; -1 (SYSTEM_BACKLOG) is the system maximum, as in FPM. */
   listenBacklog: number;
   listenOwner: string | null;
   listenGroup: string | null;
@@ -68,6 +86,8 @@ export interface PoolConfig {
   maxRequestsJitter: number;
   maxMemory: number;
   requestTerminateTimeout: number;
+  /** `pm.max_loop_block` (default 10s, 0 = off): a worker whose event loop is blocked this long outside any request is replaced. */
+  maxLoopBlock: number;
   requestSlowlogTimeout: number;
   /** `request_slowlog_trace_depth`: the most stack frames a slowlog entry shows. */
   requestSlowlogTraceDepth: number;
@@ -99,6 +119,10 @@ export interface PoolConfig {
   decorateWorkersOutput: boolean;
   env: Record<string, string>;
   clearEnv: boolean;
+  /** `rlimit_files`: the workers' open-file limit, soft and hard (0 = the master's). */
+  rlimitFiles: number;
+  /** `rlimit_core`: the workers' core-file size limit in bytes (0 = the master's, Infinity = unlimited). */
+  rlimitCore: number;
   /** Directive name → where it was set; directives left at their default are absent. */
   sources: Record<string, SourceLocation>;
 }
@@ -120,10 +144,13 @@ export interface ConfigIssue {
 
 export class ConfigError extends Error {
   readonly issues: ConfigIssue[];
-  constructor(issues: ConfigIssue[]) {
+  /** Warnings found on the way: an operator fixing the errors needs them too. */
+  readonly warnings: string[];
+  constructor(issues: ConfigIssue[], warnings: string[] = []) {
     super(issues.map(formatIssue).join('\n'));
     this.name = 'ConfigError';
     this.issues = issues;
+    this.warnings = warnings;
   }
 }
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { PoolDraft } from './assemble.js';
 import { controlSocketPath } from '../master/control-path.js';
 import { defaultsOf, POOL_DIRECTIVES, type PoolScalars } from './schema.js';
+import { effectiveBacklog } from './system-limits.js';
 import type { ConfigIssue, GlobalConfig, ListenAddress, PoolConfig, SourceLocation } from './types.js';
 import { ALL_ADDRESSES, listen } from './values.js';
 
@@ -136,7 +137,7 @@ function validatePool(draft: PoolDraft): { pool: PoolConfig | null; issues: Conf
     report('http.max_header_size', 'http.max_header_size must be a positive value');
   }
 
-  const scalars = { ...v, ...spare, chdir };
+  const scalars = { ...v, ...spare, chdir, listenQueueMax: queueMaxOf(v) };
   if (issues.length > 0 || draft.invalid.size > 0 || !isComplete(scalars)) return { pool: null, issues };
   return {
     pool: { name: draft.name, ...scalars, env: draft.env, accessSuppressPath: draft.suppressPaths, sources: draft.sources },
@@ -155,6 +156,11 @@ function workingDirectory(v: Partial<PoolScalars>, report: Report): string | und
     report('chdir', `the chdir path '${v.chdir}' does not exist or is not a directory`);
   }
   return v.chdir ?? (v.app ? path.dirname(v.app) : undefined);
+}
+
+/** listen.queue_max, unset: as many as the kernel's accept queue holds, so the bound is on by default. */
+function queueMaxOf(v: Partial<PoolScalars>): number | undefined {
+  return v.listenQueueMax ?? (v.listenBacklog === undefined ? undefined : effectiveBacklog(v.listenBacklog));
 }
 
 /** php-fpm's dynamic rules, in its order; pm.start_servers defaults to the middle of the spare range. */

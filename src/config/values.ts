@@ -64,6 +64,24 @@ export function optionalInt(min: number, max: number, message: string): ValueTyp
   };
 }
 
+/** listen.backlog's value meaning "the system maximum" (net.core.somaxconn), as in FPM. */
+export const SYSTEM_BACKLOG = -1;
+
+/** A listen backlog: a count, or -1 for the system maximum. */
+export const backlog: ValueType<number> = {
+  parse: (raw) => (raw === String(SYSTEM_BACKLOG) ? SYSTEM_BACKLOG : uint.parse(raw, { dir: '' })),
+  format: (value) => String(value),
+};
+
+/** rlimit_core: bytes, or `unlimited` (Infinity); 0 leaves the limit as it is, as in FPM. */
+export const coreLimit: ValueType<number> = {
+  parse(raw, ctx) {
+    if (raw.toLowerCase() === 'unlimited') return Infinity;
+    return uint.parse(raw, ctx);
+  },
+  format: (value) => (value === Infinity ? 'unlimited' : String(value)),
+};
+
 /** A duration; bare numbers are seconds. Returns milliseconds. */
 export const time: ValueType<number> = {
   parse(raw) {
@@ -130,6 +148,15 @@ export const filePath: ValueType<string> = {
 export const optionalPath: ValueType<string | null> = {
   parse: (raw, ctx) => (raw === '' ? null : filePath.parse(raw, ctx)),
   format: (value) => value ?? '',
+};
+
+/** error_log's value that sends the log to syslog, as in FPM. */
+export const SYSLOG = 'syslog';
+
+/** error_log: a path, or `syslog` (any case, as FPM compares it). */
+export const errorLog: ValueType<string | null> = {
+  parse: (raw, ctx) => (raw.toLowerCase() === SYSLOG ? SYSLOG : optionalPath.parse(raw, ctx)),
+  format: (value) => optionalPath.format(value),
 };
 
 /** A free-form name (user, group); an empty value means "not set". */

@@ -1,9 +1,20 @@
+import { closeSync } from 'node:fs';
 import { nativeBinding } from '../native/binding.js';
 import { CONNECTION_TABLE_SIZE } from './records.js';
 
 /** Int32 words of the header, after the float64 at bytes 0–7. */
 const OFFERED = 0;
 const FULL = 1;
+
+/**
+ * The heartbeat's clock: CLOCK_MONOTONIC (what process.hrtime reads), one
+ * clock for every process of the machine, and not moved by a change of the
+ * wall clock.
+ */
+export function monotonicMs(): number {
+  const [seconds, nanoseconds] = process.hrtime();
+  return seconds * 1e3 + nanoseconds / 1e6;
+}
 
 /**
  * The header of a worker's connection table: what the master and the worker
@@ -24,14 +35,31 @@ const FULL = 1;
  *   offer counted until then. Whatever the timing, either the master sees
  *   `full` or the worker sees the offer. Atomics, because each side's write
  *   must be visible before its read of the other's.
+ * - Bytes 16–23, a float64: the worker's heartbeat, when (monotonicMs()) its
+ *   event loop last turned (records.ts, HEARTBEAT_MS); 0 before the first.
+ *   The master reads it to leave out, then replace, a worker whose loop is
+ *   blocked (src/pool/loop-watch.ts). Here and not in the scoreboard: only
+ *   the master needs it, and only the worker writes it.
  */
 export class TableHeader {
   private readonly since: Float64Array;
   private readonly words: Int32Array;
+  private readonly heartbeat: Float64Array;
 
   constructor(table: Uint8Array) {
     this.since = new Float64Array(table.buffer, table.byteOffset, 1);
     this.words = new Int32Array(table.buffer, table.byteOffset + 8, 2);
+    this.heartbeat = new Float64Array(table.buffer, table.byteOffset + 16, 1);
+  }
+
+  /** When (monotonicMs()) the worker's event loop last beat; 0 before its first beat. */
+  get lastBeat(): number {
+    return this.heartbeat[0]!;
+  }
+
+  /** The worker: its event loop turns now. */
+  beat(now: number): void {
+    this.heartbeat[0] = now;
   }
 
   get queueSince(): number {
@@ -74,5 +102,10 @@ export function mapConnectionTable(fd: number): Uint8Array {
 /** A new table: its descriptor (for the worker) and the master's mapping of it. */
 export function createConnectionTable(): { fd: number; table: Uint8Array } {
   const fd = nativeBinding().anonymousMemory(CONNECTION_TABLE_SIZE);
-  return { fd, table: mapConnectionTable(fd) };
+  try {
+    return { fd, table: mapConnectionTable(fd) };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
 }

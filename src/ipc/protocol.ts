@@ -11,8 +11,7 @@ export interface WorkerSettings {
   requestTimeout: number;
   keepAliveTimeout: number;
   maxHeaderSize: number;
-  /** The pool's scoreboard file and this worker's slot in it. */
-  scoreboard: string;
+  /** This worker's slot in the pool's scoreboard (records.ts: SCOREBOARD_FD). */
   slot: number;
   /** Requests to serve before asking to be replaced (0 = no limit); jitter already applied. */
   maxRequests: number;

@@ -63,10 +63,10 @@ export const ConnectionState = {
   upgraded: 6,
 } as const;
 
-/** Bytes of each worker's table: a 16-byte header (connection-table.ts), then one per connection. */
+/** Bytes of each worker's table: a 24-byte header (connection-table.ts), then one per connection. */
 export const CONNECTION_TABLE_SIZE = 65536;
 /** The first table entry a connection can have. */
-export const FIRST_CONNECTION_ENTRY = 16;
+export const FIRST_CONNECTION_ENTRY = 24;
 /**
  * While requests wait in the master's queue, a worker keeps the connection of
  * a request that just ended (its next request may reach this worker first)
@@ -79,7 +79,18 @@ export const FIRST_CONNECTION_ENTRY = 16;
  */
 export const FAIR_WAIT_MS = 10;
 export const SLOW_REQUEST_MS = 50;
+/**
+ * A worker's event loop beats in its table header this often (a timer, which
+ * runs only when the loop turns). One that has not beaten for LOOP_STALL_MS is
+ * stalled (blocked in synchronous code, or stopped): it gets no new
+ * connection, which would wait there without limit. The margin covers a
+ * loaded machine's late timers and garbage-collection pauses: a worker
+ * wrongly thought stalled only misses connections for a moment.
+ */
+export const HEARTBEAT_MS = 200;
+export const LOOP_STALL_MS = 1000;
 
-/** The worker's descriptors for its channel end and its connection table (stdio entries). */
+/** The worker's descriptors for its channel end, its connection table and its pool's scoreboard (stdio entries). */
 export const CHANNEL_FD = 4;
 export const TABLE_FD = 5;
+export const SCOREBOARD_FD = 6;

@@ -3,7 +3,7 @@ import net from 'node:net';
 
 /** A request on the control socket: one JSON line. */
 export interface ControlRequest {
-  cmd: 'reload' | 'reopen-logs' | 'stop' | 'status';
+  cmd: 'reload' | 'reopen-logs' | 'stop' | 'status' | 'identify';
   wait?: boolean;
 }
 
@@ -74,6 +74,11 @@ export class ControlServer {
     }
     await listening;
     chmodSync(this.path, 0o600);
+  }
+
+  /** Called when accepting a connection fails (EMFILE): the socket stays open. */
+  onAcceptError(handler: (err: Error) => void): void {
+    this.server.on('error', handler);
   }
 
   close(): void {

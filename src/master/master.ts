@@ -5,17 +5,21 @@ import { EXIT } from '../cli/exit-codes.js';
 import { ConfigError, formatIssue, loadConfig, type GlobalConfig, type PoolConfig, type PooldConfig } from '../config/index.js';
 import { resolveIdentities, type PoolIdentities } from '../config/identities.js';
 import { reopenLogger, type Logger } from '../log/logger.js';
+import { ThrottledLog } from '../log/throttle.js';
 import { applyUnixSocketPermissions, bindListener, describeAddress, listenOn, type SocketOwner } from '../pool/listener.js';
+import { atOpenFileLimit, describeError, describeOpenFiles } from '../pool/open-files.js';
 import { Pool } from '../pool/pool.js';
 import { setProcessPriority } from '../pool/process-priority.js';
 import { hasParentDeathSignal, identityContext } from '../pool/spawn-worker.js';
+import { nss } from '../system/nss.js';
 import { CrashWindow } from './emergency-restart.js';
-import { removeStaleScoreboards } from '../scoreboard/file.js';
 import { PooldMetrics } from '../status/metrics.js';
 import { StatusServer } from '../status/server.js';
 import { ControlServer, type ControlRequest, type ControlResponse } from './control.js';
 import { controlSocketPath } from './control-path.js';
-import { isAlive, readPidFile, removePidFile, writePidFile } from './pidfile.js';
+import { applyMasterLimits, workerLimitProblems } from './limits.js';
+import { identifyMaster, type MasterIdentity } from './master-identity.js';
+import { readPidFile, removePidFile, writePidFile } from './pidfile.js';
 import { SignalQueue, type MasterSignal } from './signals.js';
 import { monotonicUsec, SystemdNotifier, watchdogIntervalMs } from './systemd-notify.js';
 
@@ -24,9 +28,30 @@ const TICK_MS = 1000;
 /** At exit, how long a reload in progress gets to answer its `poold reload --wait`. */
 const RELOAD_ANSWER_GRACE_MS = 2000;
 
+/** status.listen.owner and status.listen.group as ids, through NSS (-1: unchanged). */
+async function statusSocketOwner({ statusListenOwner: user, statusListenGroup: group }: GlobalConfig): Promise<SocketOwner> {
+  const numeric = (name: string): boolean => /^\d+$/.test(name);
+  let socketUid = -1;
+  let socketGid = -1;
+  if (user !== null) {
+    const entry = numeric(user) ? null : await nss.user(user);
+    if (!numeric(user) && !entry) throw new Error(`[global] status.listen.owner: cannot get uid for user '${user}'`);
+    socketUid = entry?.uid ?? Number(user);
+  }
+  if (group !== null) {
+    const entry = numeric(group) ? null : await nss.group(group);
+    if (!numeric(group) && !entry) throw new Error(`[global] status.listen.group: cannot get gid for group '${group}'`);
+    socketGid = entry?.gid ?? Number(group);
+  }
+  return { socketUid, socketGid };
+}
+
 function crashWindow(global: GlobalConfig): CrashWindow {
   return new CrashWindow(global.emergencyRestartThreshold, global.emergencyRestartInterval);
 }
+
+/** How often the master may report that it is at its open-file limit. */
+const FILE_LIMIT_LOG_MS = 10_000;
 
 export class StartError extends Error {
   constructor(
@@ -75,6 +100,10 @@ export class Master {
   /** systemd_interval's STATUS= line; re-armed when a reload changes the interval. */
   private systemdStatusTimer: NodeJS.Timeout | null = null;
   private crashes: CrashWindow;
+  /** Why a pool could not start: the start fails with it. */
+  private startFailure: string | null = null;
+  private readonly fileLimitReports: ThrottledLog;
+  private readonly acceptErrors: ThrottledLog;
 
   constructor(
     private config: PooldConfig,
@@ -83,6 +112,8 @@ export class Master {
   ) {
     this.systemd = new SystemdNotifier((message) => this.log.warning(message));
     this.crashes = crashWindow(config.global);
+    this.fileLimitReports = new ThrottledLog(FILE_LIMIT_LOG_MS, (line) => this.log.error(line));
+    this.acceptErrors = new ThrottledLog(FILE_LIMIT_LOG_MS, (line) => this.log.error(line));
     this.metrics = new PooldMetrics(
       () => this.pools,
       (message) => this.log.warning(message),
@@ -92,7 +123,7 @@ export class Master {
   /** Binds every socket, starts the pools, and resolves with the exit code once stopped. */
   async run(): Promise<number> {
     const pidFile = this.config.global.pid;
-    if (pidFile) this.checkNotRunning(pidFile);
+    if (pidFile) await this.checkNotRunning(pidFile);
     const identities = await this.resolveIdentities(this.config);
     if (identities instanceof ConfigError) {
       throw new StartError(identities.issues.map(formatIssue).join('\n'), EXIT.CONFIG);
@@ -103,14 +134,30 @@ export class Master {
       const problem = setProcessPriority(process.pid, processPriority);
       if (problem) throw new StartError(`[global] unable to set process.priority ${processPriority}: ${problem}`, EXIT.CONFIG);
     }
-    const listeners = await this.bindAll(this.config.pools, identities);
-    await this.startStatusListener();
-    if (pidFile) {
-      writePidFile(pidFile);
-      this.control = new ControlServer(controlSocketPath(pidFile), (request) => this.onControl(request));
-      await this.control.listen();
+    try {
+      applyMasterLimits(this.config.global);
+    } catch (err) {
+      throw new StartError((err as Error).message, EXIT.UNAVAILABLE);
     }
-    removeStaleScoreboards(isAlive);
+    const limitProblems = workerLimitProblems(this.config.pools);
+    if (limitProblems.length > 0) throw new StartError(limitProblems.join('\n'), EXIT.UNAVAILABLE);
+    const listeners = await this.bindAll(this.config.pools, identities);
+    try {
+      await this.startStatusListener();
+      if (pidFile) {
+        this.writePid(pidFile);
+        this.control = new ControlServer(controlSocketPath(pidFile), (request) => this.onControl(request));
+        await this.listenControl(this.control);
+        this.control.onAcceptError((err) => this.onAcceptError('control socket', err));
+      }
+    } catch (err) {
+      // A failed start leaves nothing behind: no socket, no pid file.
+      for (const listener of listeners) listener.close();
+      this.status?.close();
+      this.control?.close();
+      if (pidFile) removePidFile(pidFile);
+      throw err;
+    }
     // Last resort for an abnormal exit (uncaught error, fatal signal): no pid
     // file left behind and no worker outliving the master.
     onExit(() => {
@@ -126,7 +173,7 @@ export class Master {
     }
     this.phase = 'running';
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
-    void Promise.all(this.pools.map((pool) => pool.start())).then(() => this.onServing());
+    void Promise.all(this.pools.map((pool) => this.startPool(pool))).then(() => this.onServing());
     const code = await this.exited;
     // A `poold reload --wait` cut short by the stop still gets its answer.
     await Promise.race([this.reloads, sleep(RELOAD_ANSWER_GRACE_MS)]);
@@ -134,7 +181,19 @@ export class Master {
     this.control?.close();
     this.status?.close();
     if (this.config.global.pid) removePidFile(this.config.global.pid);
+    if (this.startFailure !== null) throw new StartError(this.startFailure, EXIT.SOFTWARE);
     return code;
+  }
+
+  /** Resolves once the pool serves; if its app cannot start, the whole start fails with its error. */
+  private async startPool(pool: Pool): Promise<void> {
+    const failure = await pool.start();
+    if (failure === null || this.phase !== 'running') return;
+    this.startFailure = `[pool ${pool.name}] ${failure}`;
+    this.phase = 'terminating';
+    for (const timer of this.timers) clearInterval(timer);
+    for (const other of this.pools) other.closeListener();
+    void Promise.all(this.pools.map((other) => other.terminate())).then(() => this.finish());
   }
 
   private addPool(pool: Pool): void {
@@ -164,11 +223,27 @@ export class Master {
     );
   }
 
+  private writePid(pidFile: string): void {
+    try {
+      writePidFile(pidFile);
+    } catch (err) {
+      throw new StartError((err as Error).message, EXIT.CANTCREAT);
+    }
+  }
+
+  private async listenControl(control: ControlServer): Promise<void> {
+    try {
+      await control.listen();
+    } catch (err) {
+      throw new StartError(`cannot listen on the control socket ${control.path}: ${(err as Error).message}`, EXIT.UNAVAILABLE);
+    }
+  }
+
   /** The status listener is bound with the pools' sockets, before any worker starts. */
   private async startStatusListener(): Promise<void> {
     const address = this.config.global.statusListen;
     if (address === null) return;
-    this.status = new StatusServer(this.config.global, () => this.pools, this.metrics, (message) =>
+    this.status = new StatusServer(() => this.config.global, () => this.pools, this.metrics, (message) =>
       this.log.error(message),
     );
     try {
@@ -176,16 +251,22 @@ export class Master {
         address,
         label: '[global] status.listen:',
         listenBacklog: 511,
-        listenMode: 0o660,
-        owner: { socketUid: -1, socketGid: -1 },
+        listenMode: this.config.global.statusListenMode,
+        owner: await statusSocketOwner(this.config.global),
       });
     } catch (err) {
       throw new StartError((err as Error).message, EXIT.UNAVAILABLE);
     }
+    this.status.httpServer.on('error', (err) => this.onAcceptError('status.listen', err));
+  }
+
+  /** An accept that failed on the status or control socket (EMFILE): logged; the socket stays open. */
+  private onAcceptError(socket: string, err: Error): void {
+    this.acceptErrors.report(`[global] ${socket}: unable to accept a connection: ${describeError(err)}`);
   }
 
   private onServing(): void {
-    if (this.phase !== 'running') return;
+    if (this.phase !== 'running' || this.startFailure !== null) return;
     this.log.notice('ready to handle connections');
     this.hooks.onReady?.();
     void this.systemd.notify({ READY: '1', STATUS: 'Ready to handle connections' });
@@ -227,10 +308,14 @@ export class Master {
     return `Processes active: ${active}, idle: ${idle}, Requests: ${accepted}, slow: ${slow}, Traffic: ${rate.toPrecision(3)}req/sec`;
   }
 
-  private checkNotRunning(pidFile: string): void {
+  private async checkNotRunning(pidFile: string): Promise<void> {
     const state = readPidFile(pidFile);
     if (state.kind === 'running' && state.pid !== process.pid) {
-      throw new StartError(`poold is already running (pid ${state.pid}, pid file ${pidFile})`, EXIT.UNAVAILABLE);
+      const identity = await identifyMaster(state.pid, pidFile, null);
+      if (identity.kind !== 'foreign') {
+        throw new StartError(`poold is already running (pid ${state.pid}, pid file ${pidFile})`, EXIT.UNAVAILABLE);
+      }
+      this.log.notice(`replacing pid file ${pidFile}: pid ${state.pid} is not poold (${identity.reason})`);
     }
     if (state.kind === 'stale') this.log.notice(`removing stale pid file ${pidFile} (pid ${state.pid} is gone)`);
   }
@@ -260,6 +345,20 @@ export class Master {
 
   private tick(): void {
     for (const pool of this.pools) pool.tick();
+    this.checkOpenFiles();
+  }
+
+  /**
+   * At its open-file limit the master cannot start workers, and libuv closes
+   * the connections waiting in the listen queue as it accepts them (it keeps
+   * one descriptor in reserve for that, and reports nothing): say so.
+   */
+  private checkOpenFiles(): void {
+    if (!atOpenFileLimit()) return;
+    this.fileLimitReports.report(
+      `the master is at its open-file limit (${describeOpenFiles()}): workers cannot start and new connections ` +
+        'are closed as they are accepted; raise rlimit_files (or LimitNOFILE= in the systemd unit)',
+    );
   }
 
   private async onSignal(signal: MasterSignal): Promise<void> {
@@ -294,12 +393,18 @@ export class Master {
       case 'stop':
         this.stop('poold stop');
         return { ok: true, code: EXIT.OK, messages: ['stopping'] };
+      case 'identify':
+        return { ok: true, code: EXIT.OK, messages: [], data: { pid: process.pid, config: this.config.file } satisfies MasterIdentity };
       case 'status':
         return {
           ok: true,
           code: EXIT.OK,
           messages: [],
-          data: this.pools.map((pool) => ({ pool: pool.name, pm: pool.config.pm, scoreboard: pool.scoreboard.file })),
+          // Busy slots only: a Free one says nothing, and a big pool has thousands.
+          data: this.pools.flatMap((pool) => {
+            const snapshot = pool.snapshot();
+            return snapshot ? [{ header: snapshot.header, slots: snapshot.slots.filter((slot) => slot.state !== 'Free') }] : [];
+          }),
         };
       default:
         return { ok: false, code: EXIT.USAGE, messages: [`unknown control command '${String(request.cmd)}'`] };
@@ -308,7 +413,7 @@ export class Master {
 
   /** FPM reopens its logs by restarting every worker; poold's workers just reopen their file. */
   private async reopenLogs(): Promise<void> {
-    await reopenLogger(this.log, this.config.global.errorLog);
+    await reopenLogger(this.log, this.config.global);
     this.log.notice('error log file re-opened');
     for (const pool of this.pools) pool.reopenLogs();
     this.log.notice('access log files re-opened');
@@ -361,10 +466,17 @@ export class Master {
       identities = resolved;
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
+      for (const warning of err.warnings) this.log.warning(warning);
       const messages = err.issues.map(formatIssue);
       for (const message of messages) this.log.error(message);
       this.log.error('reload aborted: the configuration is invalid; still serving with the previous one');
       return fail(EXIT.CONFIG, [...messages, 'reload aborted: the configuration is invalid']);
+    }
+    const limitProblems = workerLimitProblems(next.pools);
+    if (limitProblems.length > 0) {
+      for (const problem of limitProblems) this.log.error(problem);
+      this.log.error('reload aborted: workers cannot get their limits; still serving with the previous configuration');
+      return fail(EXIT.UNAVAILABLE, [...limitProblems, 'reload aborted']);
     }
     const newListeners = new Map<string, Server>();
     try {
@@ -382,6 +494,7 @@ export class Master {
     reportValidated({ ok: true, code: EXIT.OK, messages: ['configuration is valid; rolling out new workers'] });
     this.applyGlobal(next.global);
     const timeout = next.global.processControlTimeout;
+    const readyTimeout = next.global.processStartTimeout;
     const failures: string[] = [];
     const rollouts = next.pools.map(async (poolConfig) => {
       const listener = newListeners.get(poolConfig.name) ?? null;
@@ -392,7 +505,7 @@ export class Master {
         this.addPool(pool);
         this.log.notice(`[pool ${poolConfig.name}] new pool`);
         // A new pool whose app cannot start is a failed rollout too: it is removed, not retried forever.
-        const failure = await pool.startChecked(timeout);
+        const failure = await pool.startChecked(readyTimeout);
         if (failure !== null && this.phase === 'running') {
           failures.push(`[pool ${poolConfig.name}] new pool removed: ${failure}`);
           pool.closeListener();
@@ -402,7 +515,7 @@ export class Master {
         return;
       }
       if (!listener) this.applySocketSettings(current.config, poolConfig, poolIdentities);
-      const failure = await current.reload(poolConfig, listener, timeout, poolIdentities.runAs);
+      const failure = await current.reload(poolConfig, listener, readyTimeout, timeout, poolIdentities.runAs);
       if (failure !== null) {
         failures.push(`[pool ${poolConfig.name}] rollout aborted, previous workers kept: ${failure}`);
       }
@@ -425,13 +538,24 @@ export class Master {
 
   private applyGlobal(next: GlobalConfig): void {
     const previous = this.config.global;
-    const describe = (address: GlobalConfig['statusListen']) => (address ? describeAddress(address) : 'none');
-    if (describe(next.statusListen) !== describe(previous.statusListen)) {
+    const describe = (global: GlobalConfig) =>
+      global.statusListen
+        ? [describeAddress(global.statusListen), global.statusListenOwner, global.statusListenGroup, global.statusListenMode].join()
+        : 'none';
+    if (describe(next) !== describe(previous)) {
       this.log.warning('status.listen changed: it applies after a restart');
     }
     this.log.level = next.logLevel;
+    if (next.logLimit !== previous.logLimit) this.log.warning('log_limit changed: it applies after a restart');
+    if (next.rlimitFiles !== previous.rlimitFiles || next.rlimitCore !== previous.rlimitCore) {
+      try {
+        applyMasterLimits(next);
+      } catch (err) {
+        this.log.error(`${(err as Error).message}; the previous limits stay`);
+      }
+    }
     if (next.errorLog !== previous.errorLog) {
-      void reopenLogger(this.log, next.errorLog).then(() => this.log.notice(`now logging to ${next.errorLog}`));
+      void reopenLogger(this.log, next).then(() => this.log.notice(`now logging to ${next.errorLog}`));
     }
     if (next.pid !== previous.pid) {
       if (previous.pid) removePidFile(previous.pid);

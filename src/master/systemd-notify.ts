@@ -1,5 +1,4 @@
-import { spawnSync } from 'node:child_process';
-import { execa } from 'execa';
+import { execFile, spawnSync } from 'node:child_process';
 
 /**
  * sd_notify through systemd-notify(1): Node cannot open the AF_UNIX datagram
@@ -33,13 +32,13 @@ export class SystemdNotifier {
       const index = this.queued.indexOf(args);
       if (index === -1) return; // sent by sendQueuedNow()
       this.queued.splice(index, 1);
-      try {
-        // cleanup: false, so that a message on its way when the master exits
-        // is still delivered (execa would kill systemd-notify on our exit).
-        await execa('systemd-notify', args, { timeout: 5000, stdin: 'ignore', cleanup: false });
-      } catch (err) {
-        this.onError(`systemd-notify ${args.join(' ')} failed: ${(err as Error).message.split('\n')[0]}`);
-      }
+      // Node's execFile, not execa: at the open-file limit execa's spawn
+      // throws and leaves an 'error' no one listens to, which kills the
+      // master. A message on its way when the master exits is still delivered.
+      const err = await new Promise<Error | null>((resolve) =>
+        execFile('systemd-notify', args, { timeout: 5000 }, (error) => resolve(error)),
+      );
+      if (err) this.onError(`systemd-notify ${args.join(' ')} failed: ${err.message.split('\n')[0]}`);
     });
     return this.chain;
   }

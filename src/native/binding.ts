@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 export interface NativeBinding {
   /** mmap(MAP_SHARED) of the first `length` bytes of `fd`, read-write. */
   map(fd: number, length: number): ArrayBuffer;
-  /** A new anonymous shared-memory file (memfd) of `length` bytes; returns its fd. */
-  anonymousMemory(length: number): number;
+  /** A new anonymous shared-memory file (memfd) of `length` bytes, its size sealed; returns its fd. `name` shows in /proc/PID/fd. */
+  anonymousMemory(length: number, name?: string): number;
   /** A SOCK_SEQPACKET socketpair, both ends close-on-exec. */
   socketpair(): [number, number];
   /** Polls `fd` and calls back once per record (type 0: the other end is gone; id: its errno). */
@@ -18,6 +18,20 @@ export interface NativeBinding {
   poll(channel: Channel): void;
   /** Copies the bytes waiting on a connected socket into `into` without taking them; 0: none yet, -1: the peer closed. */
   peek(fd: number, into: Buffer): number;
+  /** From now on, new connections to the listening TCP socket `fd` are dropped (native/listener.c); queued ones are not touched. */
+  dropNewConnections(fd: number): void;
+  /** This process's limit of a resource (Infinity: unlimited). */
+  getrlimit(resource: LimitedResource): ResourceLimit;
+  /** Sets this process's limit of a resource (raising `hard` needs CAP_SYS_RESOURCE). */
+  setrlimit(resource: LimitedResource, soft: number, hard: number): void;
+}
+
+/** The resources poold limits, named as FPM's rlimit_files and rlimit_core. */
+export type LimitedResource = 'files' | 'core';
+
+export interface ResourceLimit {
+  soft: number;
+  hard: number;
 }
 
 /** An open channel, as the helper knows it. */

@@ -49,6 +49,11 @@ export function dynamicPm(input: PmInput): PmActions {
     }
     return { ...forQueue, warnings, maxChildrenReached, state: { ...state, maxChildrenLatched: true, spawnRate: 1 } };
   }
+  // The pool probes one worker at a time while starts fail: a doubled rate
+  // would only announce children that are not started.
+  if (input.startsFailing) {
+    return { ...forQueue, spawn: forQueue.spawn + toSpawn, warnings, maxChildrenReached, state: { ...state, spawnRate: 1 } };
+  }
   if (state.spawnRate >= BUSY_WARNING_RATE) {
     warnings.push(
       `seems busy (you may need to increase pm.start_servers, or pm.min/max_spare_servers), ` +

@@ -34,6 +34,8 @@ export interface PmInput {
   /** 'tick' is the 1 s heartbeat; 'event' is a queued connection or a worker's exit. */
   reason: 'tick' | 'event';
   state: PmState;
+  /** Workers have been failing to start: the pool starts one at a time, backing off. */
+  startsFailing: boolean;
 }
 
 /** A process manager's decision, applied by the pool. */

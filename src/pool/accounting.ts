@@ -1,5 +1,6 @@
 // A pool's counters and the scoreboard header made of them: FPM's pool
 // fields, which outlive its workers and its reloads.
+import { effectiveBacklog } from '../config/system-limits.js';
 import type { PoolConfig } from '../config/types.js';
 import type { PoolHeader } from '../scoreboard/layout.js';
 import { MASTER_STATUSES, type MasterStatus } from './raw-response.js';
@@ -34,6 +35,7 @@ export function newStats(): PoolStats {
       max_memory: 0,
       idle: 0,
       terminate_timeout: 0,
+      loop_block: 0,
       reload: 0,
       shutdown: 0,
     },
@@ -74,7 +76,7 @@ export function poolHeader(
     listenQueue: now.listenQueue,
     maxListenQueue: stats.maxListenQueue,
     // The queue's capacity; unbounded, the kernel backlog behind it is the limit.
-    listenQueueLen: config.listenQueueMax || config.listenBacklog,
+    listenQueueLen: config.listenQueueMax || effectiveBacklog(config.listenBacklog),
     idle,
     active,
     total: idle + active,

@@ -1,7 +1,9 @@
 import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import type { PoolIdentities } from '../config/identities.js';
+import { effectiveBacklog } from '../config/system-limits.js';
 import type { ListenAddress, PoolConfig } from '../config/types.js';
+import { nativeBinding } from '../native/binding.js';
 
 
 export class ListenError extends Error {}
@@ -66,7 +68,8 @@ export interface BindOptions extends Pick<PoolConfig, 'listenBacklog' | 'listenM
 
 /** Makes `server` listen on an address, with FPM's checks and messages. */
 export async function listenOn(server: net.Server, options: BindOptions): Promise<void> {
-  const { address, listenBacklog: backlog } = options;
+  const { address } = options;
+  const backlog = effectiveBacklog(options.listenBacklog);
   try {
     if (address.kind === 'tcp') {
       // A bare port means every address: leaving the host out lets Node fall back
@@ -110,4 +113,53 @@ export async function bindListener(pool: PoolConfig, owner: SocketOwner): Promis
   const server = net.createServer({ pauseOnConnect: true, noDelay: true });
   await listenOn(server, { ...pool, owner, address: pool.listen, label: `[pool ${pool.name}]` });
   return server;
+}
+
+/**
+ * How long a stopping listener still accepts after it stops taking new
+ * connections: a handshake under way then (its SYN answered, its last ACK not
+ * in yet) completes within a round trip. Below a second, the first SYN
+ * retransmission of a client turned away meets the closed socket: refused.
+ */
+const LISTENER_DRAIN_MS = 500;
+
+/** A listener on its way out: `closed` settles once its socket is closed. */
+export interface ClosingListener {
+  closed: Promise<void>;
+  /** Cuts the drain short (an immediate stop). */
+  closeNow(): void;
+}
+
+/**
+ * Closes a listener without resetting a connection the kernel has accepted
+ * for it. close() alone would: every connection still in the accept queue
+ * (handshake done, its request perhaps sent) gets an RST from a TCP socket
+ * and ECONNRESET from a unix one. So new connections are turned away first
+ * (TCP: the native helper's filter drops new SYNs, see native/listener.c;
+ * unix: the socket's path is removed, so connect() finds nothing), the
+ * server goes on accepting what the kernel had queued or was completing for
+ * LISTENER_DRAIN_MS, and only then closes. `onError`: the filter could not be
+ * attached (the drain then only narrows the race). Only for sockets poold
+ * bound itself: one a service manager passed in, and keeps a copy of, would
+ * keep the filter (and drop every new connection) after poold closed its copy.
+ */
+export function closeGracefully(server: net.Server, onError: (err: Error) => void): ClosingListener {
+  const address = server.address();
+  try {
+    if (typeof address === 'string') unlinkSync(address);
+    else if (address) nativeBinding().dropNewConnections((server as unknown as { _handle: { fd: number } })._handle.fd);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') onError(err as Error);
+  }
+  let close!: () => void;
+  const closed = new Promise<void>((resolve) => {
+    const timer = setTimeout(() => close(), LISTENER_DRAIN_MS);
+    close = () => {
+      clearTimeout(timer);
+      // Its callback would wait for every connection it accepted: resolved at once instead.
+      server.close();
+      resolve();
+    };
+  });
+  return { closed, closeNow: () => close() };
 }

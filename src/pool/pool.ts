@@ -1,20 +1,36 @@
 import type { Server, Socket } from 'node:net';
 import type { RunAs } from '../config/identities.js';
 import type { PoolConfig } from '../config/types.js';
+import { monotonicMs } from '../ipc/connection-table.js';
 import type { Logger } from '../log/logger.js';
+import { ThrottledLog } from '../log/throttle.js';
 import { clientFilter, proxyFilter } from '../net/client-list.js';
 import { setProcessPriority } from './process-priority.js';
 import { PROCESS_MANAGERS } from '../pm/index.js';
 import { INITIAL_PM_STATE, type PmState, type WorkerView } from '../pm/types.js';
-import { Scoreboard, scoreboardPath, type ScoreboardSnapshot } from '../scoreboard/file.js';
-import { addDurations, emptyDurations, type DurationHistogram } from '../scoreboard/layout.js';
+import { Scoreboard, type ScoreboardSnapshot } from '../scoreboard/file.js';
+import { addDurations, emptyDurations, freeSlot, type DurationHistogram } from '../scoreboard/layout.js';
 import { newStats, poolHeader, type RestartReason } from './accounting.js';
-import { restartDelay } from './backoff.js';
+import { restartDelay, START_FAILURE_LIMIT } from './backoff.js';
 import { ClientConnection } from './client-connection.js';
 import { Dispatcher, type DispatchSettings } from './dispatcher.js';
+import { exitLine, isStartFailure } from './exit-report.js';
 import { HeadReader, type ClientPolicy, type HeadLimits } from './head-reader.js';
 import { killLadder } from './kill-ladder.js';
+import { closeGracefully, type ClosingListener } from './listener.js';
+import { findBlockedLoops } from './loop-watch.js';
+import {
+  CONNECTION_RESERVE,
+  describeError,
+  describeOpenFiles,
+  inConnectionReserve,
+  spawnFailure,
+  type SpawnFailure,
+} from './open-files.js';
+import { answerAndDrop } from './raw-response.js';
 import { findOverdueWorkers, timeoutCheckInterval } from './request-timeouts.js';
+import { CONTRADICTION_LOG_INTERVAL_MS, LogLimiter, slotBelongs, type Contradiction } from './slot-trust.js';
+import { inheritLogs } from './inherited-logs.js';
 import { waitExited, waitReady } from './rollout.js';
 import { WorkerProcess, describeExit, type WorkerExit } from './worker-process.js';
 import { prepareWorkerFiles } from './worker-files.js';
@@ -47,6 +63,14 @@ function headLimits(config: PoolConfig): HeadLimits {
 
 function clientPolicy(config: PoolConfig): ClientPolicy {
   return { trustedProxy: proxyFilter(config.listenTrustedProxies), allowed: clientFilter(config.listenAllowedClients) };
+}
+
+/** How often an accept error on a pool's socket may be logged. */
+const ACCEPT_ERROR_LOG_MS = 10_000;
+
+/** The first line of an error's text (a stack's message line). */
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? text;
 }
 
 function refuse(connection: ClientConnection): void {
@@ -89,8 +113,13 @@ export class Pool {
   private readonly dispatcher: Dispatcher<ClientConnection, WorkerProcess>;
   private pmState: PmState = INITIAL_PM_STATE;
   private nextWorkerId = 1;
-  /** Consecutive workers that died before becoming ready. */
+  /** Consecutive workers that failed to start (isStartFailure), or could not be spawned. */
   private startFailures = 0;
+  /** Why the pool's first workers could never start, once it gave up; it then starts no more. */
+  private startFailure: string | null = null;
+  private hasServed = false;
+  private readonly acceptErrors: ThrottledLog;
+  private readonly reserveRefusals: ThrottledLog;
   private spawnNotBefore = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private timeoutTimer: NodeJS.Timeout | null = null;
@@ -103,17 +132,24 @@ export class Pool {
   /** A graceful stop's deadline (epoch ms): until then workers' upgraded connections may stay open. */
   private stopDeadline = 0;
   private isStopped = false;
+  /** Whether the current listener has begun to close (a stop, or the pool's removal). */
+  private listenerClosing = false;
+  /** Listeners still accepting what the kernel had queued before they close: their connections are served. */
+  private readonly draining = new Set<ClosingListener>();
   observer: PoolObserver | null = null;
   onCrash: CrashListener | null = null;
   /** Set by the master: how many more workers process.max lets all pools start. */
   processRoom: () => number = () => Infinity;
   private processMaxLatched = false;
+  /** Lines about slots the master did not believe, at most one of each kind a minute. */
+  private readonly contradictions = new LogLimiter<Contradiction['kind']>(CONTRADICTION_LOG_INTERVAL_MS);
   /** Each worker's last app-metrics answer, reused while it is too busy to answer. */
   private readonly appMetricsCache = new Map<number, unknown[]>();
   private readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
-  private readonly serving: Promise<void>;
-  private resolveServing!: () => void;
+  /** Settles once: null when the pool first serves, or why its first workers could not start. */
+  private readonly started: Promise<string | null>;
+  private settleStart!: (failure: string | null) => void;
 
   constructor(
     public config: PoolConfig,
@@ -123,11 +159,13 @@ export class Pool {
     private runAs: RunAs | null,
   ) {
     this.name = config.name;
+    this.acceptErrors = new ThrottledLog(ACCEPT_ERROR_LOG_MS, (line) => log.error(line));
+    this.reserveRefusals = new ThrottledLog(ACCEPT_ERROR_LOG_MS, (line) => log.error(line));
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
-    this.serving = new Promise((resolve) => (this.resolveServing = resolve));
+    this.started = new Promise((resolve) => (this.settleStart = resolve));
     // Twice pm.max_children: a worker being replaced keeps its slot until it
     // has exited, while its replacement already needs one.
-    this.scoreboard = new Scoreboard(scoreboardPath(process.pid, config.name), config.maxChildren * 2);
+    this.scoreboard = new Scoreboard(config.name, config.maxChildren * 2);
     this.prepareWorkerFiles(config, runAs);
     this.clients = clientPolicy(config);
     this.heads = new HeadReader(headLimits(config), this.clients);
@@ -163,8 +201,25 @@ export class Pool {
         return;
       }
       this.stats.acceptedConn++;
-      this.heads.readNew(new ClientConnection(socket, (status) => this.stats.masterResponses[status]++));
+      const connection = new ClientConnection(socket, (status) => this.stats.masterResponses[status]++);
+      if (inConnectionReserve(connection.fd)) {
+        // Near the open-file limit: a 503 now rather than, at the limit,
+        // libuv closing queued connections unanswered and no worker able to start.
+        this.reserveRefusals.report(
+          `[pool ${this.name}] the master is near its open-file limit (${describeOpenFiles()}): ` +
+            `new connections get 503, ${CONNECTION_RESERVE} descriptors stay free to start workers`,
+        );
+        this.stats.masterResponses[503]++;
+        answerAndDrop(socket, 503, { 'Retry-After': '1' });
+        return;
+      }
+      this.heads.readNew(connection);
     });
+    // accept() failing (EMFILE when libuv has no descriptor in reserve): the
+    // connection stays in the kernel's queue; the master goes on.
+    listener.on('error', (err) =>
+      this.acceptErrors.report(`[pool ${this.name}] unable to accept a connection: ${describeError(err)}`),
+    );
   }
 
   private armTimeoutChecks(): void {
@@ -173,6 +228,7 @@ export class Pool {
     const interval = timeoutCheckInterval({
       terminate: this.config.requestTerminateTimeout,
       slowlog: this.config.requestSlowlogTimeout,
+      loopBlock: this.config.maxLoopBlock,
     });
     if (interval !== null) this.timeoutTimer = setInterval(() => this.checkRequestTimeouts(), interval);
   }
@@ -188,24 +244,34 @@ export class Pool {
       if (worker) fresh.push(worker);
     }
     const failure = await waitReady(fresh, timeoutMs);
-    if (failure === null) this.resolveServing();
+    if (failure === null) this.markServing();
     return failure;
   }
 
-  /** Starts the pool's initial workers; resolves once the pool can serve. */
-  start(): Promise<void> {
+  /**
+   * Starts the pool's initial workers. Resolves with null once the pool can
+   * serve, or with why not once START_FAILURE_LIMIT of its workers in a row
+   * failed to start before any became ready (the app cannot load): the
+   * pool then starts no more.
+   */
+  start(): Promise<string | null> {
     const initial = initialWorkers(this.config);
-    for (let i = 0; i < this.withinProcessMax(initial); i++) this.spawn();
+    for (let i = 0; i < this.withinProcessMax(initial); i++) if (!this.spawn()) break;
     // An ondemand pool serves from the start: its first connection starts a worker.
-    if (initial === 0) this.resolveServing();
-    return this.serving;
+    if (initial === 0) this.markServing();
+    return this.started;
+  }
+
+  private markServing(): void {
+    this.hasServed = true;
+    this.settleStart(null);
   }
 
   /**
    * Rolls the pool over to `next`: starts a new generation of workers with it
    * and routes nothing to them until every one is ready; only then do new
    * connections go to the new generation while the old one drains (bounded by
-   * `drainTimeoutMs`). If a new worker fails to start, the rollout is aborted and
+   * `drainTimeoutMs`). The new workers have `readyTimeoutMs` to become ready. If a new worker fails to start, the rollout is aborted and
    * the old generation keeps serving. `listener` is the new address's socket when
    * `listen` changed: it is bound before the old one closes.
    * Resolves with null on success, or why it was aborted.
@@ -213,13 +279,15 @@ export class Pool {
   async reload(
     next: PoolConfig,
     listener: Server | null,
+    readyTimeoutMs: number,
     drainTimeoutMs: number,
     runAs: RunAs | null,
   ): Promise<string | null> {
     const generation = this.generation + 1;
     const previousScoreboard = this.scoreboard;
     if (next.maxChildren * 2 > previousScoreboard.slotCount) {
-      this.scoreboard = new Scoreboard(previousScoreboard.file, next.maxChildren * 2, previousScoreboard);
+      // The previous generation keeps writing the scoreboard it was given.
+      this.scoreboard = new Scoreboard(next.name, next.maxChildren * 2);
     }
     this.prepareWorkerFiles(next, runAs);
     // Connections on a new address are served from the start, by the old generation until the switch.
@@ -231,11 +299,11 @@ export class Pool {
       const worker = this.spawn(next, generation, runAs);
       if (worker) fresh.push(worker);
     }
-    const failure = await waitReady(fresh, drainTimeoutMs);
+    const failure = await waitReady(fresh, readyTimeoutMs);
     if (failure !== null || this.stopping) {
       // Nothing was routed to them.
       killLadder(fresh);
-      listener?.close();
+      if (listener) this.drainAndClose(listener);
       return this.stopping ? 'poold is stopping' : failure;
     }
     const old = [...this.workers.values()].filter((worker) => worker.generation < generation);
@@ -249,7 +317,7 @@ export class Pool {
     this.dispatcher.replaceWorkers(fresh.filter((worker) => worker.phase !== 'exited'));
     this.heads.setLimits(headLimits(next));
     if (listener) {
-      this.listener.close();
+      this.drainAndClose(this.listener);
       this.listener = listener;
     }
     this.armTimeoutChecks();
@@ -296,22 +364,57 @@ export class Pool {
     return [...this.appMetricsCache.values()];
   }
 
-  /** A consistent view of the scoreboard, for status pages. */
+  /**
+   * A consistent view of the scoreboard, for status pages: a slot that is
+   * not its live worker's (by index, then pid) shows as Free.
+   */
   snapshot(): ScoreboardSnapshot | null {
     this.refreshLoads(this.workers.values());
     this.writeHeader();
-    return this.scoreboard.read();
+    const snapshot = this.scoreboard.read();
+    if (!snapshot) return null;
+    const owners = new Map<number, WorkerProcess>();
+    for (const worker of this.workers.values()) {
+      if (worker.scoreboard === this.scoreboard && worker.phase !== 'exited') owners.set(worker.slot, worker);
+    }
+    const slots = snapshot.slots.map((slot, index) => {
+      const owner = owners.get(index);
+      if (slotBelongs(slot, owner)) return slot;
+      const whose = owner ? `child ${owner.pid}'s` : 'an unused';
+      this.reportContradiction('pid', `${whose} scoreboard slot ${index} names pid ${slot.pid} (${slot.state})`);
+      return freeSlot();
+    });
+    return { header: snapshot.header, slots };
+  }
+
+  /** A slot said what the master knows to be false: logged, at most once a minute for each kind. */
+  private reportContradiction(kind: Contradiction['kind'], what: string): void {
+    const line = this.contradictions.admit(kind, `[pool ${this.name}] ${what}; ignored, the master goes by what it knows`, Date.now());
+    if (line) this.log.warning(line);
   }
 
   /**
-   * Stops accepting: the listening socket closes at once, so new clients are
-   * refused, not queued then reset. (close()'s callback would also wait for
-   * every accepted connection, queued ones included, so it is not awaited.)
+   * Stops accepting: new clients are refused at once, and what the kernel
+   * had already accepted is still accepted and served before the socket
+   * closes (listener.ts, closeGracefully), not reset.
    */
   closeListener(): void {
-    this.listener.close();
+    if (this.listenerClosing) return;
+    this.listenerClosing = true;
+    this.drainAndClose(this.listener);
   }
 
+  private drainAndClose(listener: Server): void {
+    const closing = closeGracefully(listener, (err) =>
+      this.log.warning(`[pool ${this.name}] cannot turn new connections away before closing the listener: ${err.message}`),
+    );
+    this.draining.add(closing);
+    void closing.closed.then(() => {
+      this.draining.delete(closing);
+      this.stopWhenQueueEmpty();
+      this.resolveIfStopped();
+    });
+  }
 
   /**
    * Graceful stop: connections already accepted are still served, each worker
@@ -322,6 +425,7 @@ export class Pool {
     if (!this.stopping) {
       this.stopping = true;
       this.stopDeadline = Date.now() + timeoutMs;
+      this.closeListener();
       this.clearTimers();
       this.heads.shortenIdle();
       setTimeout(() => this.terminate(), timeoutMs).unref();
@@ -334,6 +438,8 @@ export class Pool {
   /** Immediate stop: SIGTERM now, SIGKILL a second later. */
   terminate(): Promise<void> {
     this.stopping = true;
+    this.closeListener();
+    for (const closing of this.draining) closing.closeNow();
     this.clearTimers();
     this.heads.close();
     this.dispatcher.refuseAll();
@@ -357,11 +463,17 @@ export class Pool {
     for (const timer of [this.retryTimer, this.timeoutTimer]) if (timer) clearTimeout(timer);
   }
 
-  /** These workers' loads, from their scoreboard slots: one read per scoreboard file. */
+  /** These workers' loads, from their scoreboard slots (one read per scoreboard), as far as the master believes them. */
   private refreshLoads(workers: Iterable<WorkerProcess>): void {
+    const now = Date.now();
+    const beat = monotonicMs();
     for (const [scoreboard, group] of byScoreboard(workers)) {
       const loads = scoreboard.loads(group.map((worker) => worker.slot));
-      group.forEach((worker, i) => worker.updateLoad(loads[i]!));
+      group.forEach((worker, i) => {
+        for (const { kind, text } of worker.updateLoad(loads[i]!, now, beat)) {
+          this.reportContradiction(kind, `child ${worker.pid}'s scoreboard slot ${worker.slot} ${text}`);
+        }
+      });
     }
   }
 
@@ -372,13 +484,13 @@ export class Pool {
   }
 
   private stopWhenQueueEmpty(): void {
-    if (!this.stopping || this.dispatcher.queued > 0 || this.heads.count > 0) return;
+    if (!this.stopping || this.draining.size > 0 || this.dispatcher.queued > 0 || this.heads.count > 0) return;
     const upgradedGraceMs = Math.max(0, this.stopDeadline - Date.now());
     for (const worker of this.workers.values()) worker.stop('shutdown', false, upgradedGraceMs);
   }
 
   private manage(reason: 'tick' | 'event'): void {
-    if (this.stopping) return;
+    if (this.stopping || this.startFailure !== null) return;
     const now = Date.now();
     const views: WorkerView[] = [];
     for (const [id, worker] of this.workers) {
@@ -392,7 +504,15 @@ export class Pool {
       });
     }
     const pm = PROCESS_MANAGERS[this.config.pm];
-    const actions = pm({ config: this.config, workers: views, queued: this.dispatcher.queued, now, reason, state: this.pmState });
+    const actions = pm({
+      config: this.config,
+      workers: views,
+      queued: this.dispatcher.queued,
+      now,
+      reason,
+      state: this.pmState,
+      startsFailing: this.startFailures > 0,
+    });
     this.pmState = actions.state;
     if (actions.maxChildrenReached) this.stats.maxChildrenReached++;
     for (const warning of actions.warnings) this.log.warning(`[pool ${this.name}] ${warning}`);
@@ -409,7 +529,7 @@ export class Pool {
         }, this.spawnNotBefore - now);
       } else toSpawn = 1;
     }
-    for (let i = 0; i < this.withinProcessMax(toSpawn); i++) this.spawn();
+    for (let i = 0; i < this.withinProcessMax(toSpawn); i++) if (!this.spawn()) break;
   }
 
   /** The part of `wanted` new workers that process.max leaves room for; warns once per episode. */
@@ -427,13 +547,37 @@ export class Pool {
     return this.workers.size;
   }
 
-  /** What workers running as `runAs` must be able to write: their scoreboard and logs. */
+  /**
+   * A worker failed to start (or could not be spawned): the next start waits
+   * a growing delay; a pool that has never served gives up after
+   * START_FAILURE_LIMIT in a row, unless a resource was short (it comes back).
+   */
+  private startFailed(why: string, shortage = false): void {
+    this.startFailures++;
+    if (!this.hasServed && !shortage && this.startFailures >= START_FAILURE_LIMIT) {
+      this.startFailure =
+        `the app ${this.config.app} could not start: ${this.startFailures} children in a row failed ` +
+        `before becoming ready; the last: ${why}`;
+      this.clearTimers();
+      this.settleStart(this.startFailure);
+      return;
+    }
+    const delay = restartDelay(this.startFailures);
+    this.spawnNotBefore = Date.now() + delay;
+    this.log.warning(
+      `[pool ${this.name}] ${this.startFailures} child(ren) in a row failed to start; ` +
+        `next start in ${(delay / 1000).toFixed(1)}s`,
+    );
+  }
+
+  /** What workers running as `runAs` must be able to write: their logs (the scoreboard is theirs by descriptor). */
   private prepareWorkerFiles(config: PoolConfig, runAs: RunAs | null): void {
-    for (const problem of prepareWorkerFiles(this.scoreboard.file, config, runAs)) {
+    for (const problem of prepareWorkerFiles(config, runAs)) {
       this.log.error(`[pool ${this.name}] ${problem}`);
     }
   }
 
+  /** Starts a worker; null when it could not be (no slot, or the spawn failed at once: logged, backed off). */
   private spawn(config = this.config, generation = this.generation, runAs = this.runAs): WorkerProcess | null {
     const scoreboard = this.scoreboard;
     const slot = scoreboard.allocate();
@@ -441,53 +585,64 @@ export class Pool {
       this.log.warning(`[pool ${this.name}] no free scoreboard slot; not starting a child now`);
       return null;
     }
+    const logs = inheritLogs({ slowlog: config.slowlog, accessLog: config.accessLog });
     const jitter = config.maxRequestsJitter > 0 ? Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
-    const worker = new WorkerProcess(
-      {
-        settings: {
-          pool: config.name,
-          app: config.app,
-          maxConcurrency: config.maxConcurrency,
-          headersTimeout: config.httpHeadersTimeout,
-          requestTimeout: config.httpRequestTimeout,
-          keepAliveTimeout: config.httpKeepaliveTimeout,
-          maxHeaderSize: config.httpMaxHeaderSize,
-          scoreboard: scoreboard.file,
-          slot,
-          maxRequests: config.maxRequests > 0 ? config.maxRequests + jitter : 0,
-          maxMemory: config.maxMemory,
-          slowlogTimeout: config.requestSlowlogTimeout,
-          slowlog: config.slowlog,
-          slowlogTraceDepth: config.requestSlowlogTraceDepth,
-          trustedProxies: config.listenTrustedProxies,
-          accessLog: config.accessLog,
-          accessFormat: config.accessFormat,
-          accessSuppressPath: config.accessSuppressPath,
+    let worker: WorkerProcess;
+    try {
+      worker = new WorkerProcess(
+        {
+          settings: {
+            pool: config.name,
+            app: config.app,
+            maxConcurrency: config.maxConcurrency,
+            headersTimeout: config.httpHeadersTimeout,
+            requestTimeout: config.httpRequestTimeout,
+            keepAliveTimeout: config.httpKeepaliveTimeout,
+            maxHeaderSize: config.httpMaxHeaderSize,
+            slot,
+            maxRequests: config.maxRequests > 0 ? config.maxRequests + jitter : 0,
+            maxMemory: config.maxMemory,
+            slowlogTimeout: config.requestSlowlogTimeout,
+            slowlog: logs.paths.slowlog,
+            slowlogTraceDepth: config.requestSlowlogTraceDepth,
+            trustedProxies: config.listenTrustedProxies,
+            accessLog: logs.paths.accessLog,
+            accessFormat: config.accessFormat,
+            accessSuppressPath: config.accessSuppressPath,
+          },
+          limits: { rlimitFiles: config.rlimitFiles, rlimitCore: config.rlimitCore },
+          catchOutput: config.catchWorkersOutput,
+          logFds: logs.fds,
+          env: config.env,
+          clearEnv: config.clearEnv,
+          runAs,
+          cwd: config.chdir,
         },
-        catchOutput: config.catchWorkersOutput,
-        env: config.env,
-        clearEnv: config.clearEnv,
-        runAs,
-        cwd: config.chdir,
-      },
-      scoreboard,
-      slot,
-      generation,
-    );
+        scoreboard,
+        slot,
+        generation,
+      );
+    } catch (err) {
+      scoreboard.release(slot);
+      this.spawnFailed(spawnFailure(err), generation);
+      return null;
+    }
     const id = this.nextWorkerId++;
     this.workers.set(id, worker);
     const prefix = `[pool ${this.name}] child ${worker.pid}`;
-    this.log.notice(`${prefix} started`);
-    if (config.processPriority !== null) {
+    // A spawn that failed without a pid is reported by its exit.
+    if (worker.pid > 0) this.log.notice(`${prefix} started`);
+    if (worker.pid > 0 && config.processPriority !== null) {
       // Set from outside as the worker starts: its app loads at the new priority all the same.
       const problem = setProcessPriority(worker.pid, config.processPriority);
       if (problem) this.log.error(`${prefix}: unable to set process.priority ${config.processPriority}: ${problem}`);
     }
     // A reload's new generation takes requests only once the rollout switches to it.
     if (generation === this.generation) this.dispatcher.add(worker);
+    let appError: string | null = null;
     worker.on('ready', () => {
       this.startFailures = 0;
-      this.resolveServing();
+      this.markServing();
       this.drainQueue();
     });
     worker.on('free', () => this.drainQueue());
@@ -500,15 +655,30 @@ export class Pool {
       worker.stop(reason, true);
       this.manage('event');
     });
-    worker.on('fail', (error) => this.log.error(`${prefix} failed to start the app ${config.app}: ${error}`));
+    worker.on('fail', (error) => {
+      appError = firstLine(error);
+      this.log.error(`${prefix} failed to start the app ${config.app}: ${error}`);
+    });
     worker.on('output', (stream, line) =>
       this.log.warning(config.decorateWorkersOutput ? `${prefix} said into ${stream}: "${line}"` : line),
     );
-    worker.on('exit', (exit) => this.onWorkerExit(id, worker, exit, prefix));
+    worker.on('exit', (exit) => this.onWorkerExit(id, worker, exit, prefix, appError));
     return worker;
   }
 
-  private onWorkerExit(id: number, worker: WorkerProcess, exit: WorkerExit, prefix: string): void {
+  /** A worker that could not be started at all: logged and backed off like a failed start. */
+  private spawnFailed(failure: SpawnFailure, generation: number): void {
+    this.log.error(`[pool ${this.name}] unable to start a child: ${failure.message}`);
+    // A reload's new generation is judged by the rollout (which sees no worker for it).
+    if (generation > this.generation || this.stopping) return;
+    this.startFailed(failure.message, failure.shortage);
+    this.retryTimer ??= setTimeout(() => {
+      this.retryTimer = null;
+      this.manage('event');
+    }, Math.max(0, this.spawnNotBefore - Date.now()));
+  }
+
+  private onWorkerExit(id: number, worker: WorkerProcess, exit: WorkerExit, prefix: string, appError: string | null): void {
     this.workers.delete(id);
     this.dispatcher.remove(worker);
     this.appMetricsCache.delete(id);
@@ -516,12 +686,16 @@ export class Pool {
     const lastSlot = worker.scoreboard.readSlot(worker.slot);
     if (lastSlot?.pid === worker.pid) addDurations(this.exitedDurations, lastSlot.durations);
     worker.scoreboard.release(worker.slot);
-    const reason: RestartReason = worker.stopReason ?? 'crash';
-    this.stats.restarts[reason]++;
-    const clean = exit.code === 0 || (worker.stopReason !== null && exit.signal !== null);
-    const line = `${prefix} ${describeExit(exit)} after ${(exit.uptimeMs / 1000).toFixed(6)} seconds from start`;
-    if (clean) this.log.notice(line);
-    else this.log.warning(line);
+    if (exit.spawnError !== null) {
+      this.spawnFailed(exit.spawnError, worker.generation);
+    } else {
+      const reason: RestartReason = worker.stopReason ?? 'crash';
+      this.stats.restarts[reason]++;
+      const clean = exit.code === 0 || (worker.stopReason !== null && exit.signal !== null);
+      const line = exitLine(prefix, exit, lastSlot, worker.pid, Date.now());
+      if (clean) this.log.notice(line);
+      else this.log.warning(line);
+    }
     if (this.stopping) {
       this.drainQueue();
       this.resolveIfStopped();
@@ -529,15 +703,10 @@ export class Pool {
     }
     // A reload's new generation is judged by the rollout, not restarted here.
     if (worker.generation > this.generation) return;
-    if (!clean && !exit.beforeReady && worker.stopReason === null) this.onCrash?.(this);
-    if (exit.beforeReady && worker.stopReason === null) {
-      this.startFailures++;
-      const delay = restartDelay(this.startFailures);
-      this.spawnNotBefore = Date.now() + delay;
-      this.log.warning(
-        `[pool ${this.name}] ${this.startFailures} child(ren) in a row exited before becoming ready; ` +
-          `next start in ${(delay / 1000).toFixed(1)}s`,
-      );
+    const crashed = exit.spawnError === null && !exit.beforeReady && worker.stopReason === null && exit.code !== 0;
+    if (crashed) this.onCrash?.(this);
+    if (exit.spawnError === null && isStartFailure(exit, worker.stopReason !== null, this.hasServed)) {
+      this.startFailed(appError ?? `child ${worker.pid} ${describeExit(exit)}`);
     }
     this.manage('event');
     this.drainQueue();
@@ -548,7 +717,11 @@ export class Pool {
     this.stopWhenQueueEmpty();
   }
 
-  /** request_terminate_timeout and request_slowlog_timeout, from every scoreboard a live worker writes. */
+  /**
+   * request_terminate_timeout and request_slowlog_timeout, from every
+   * scoreboard a live worker writes; and pm.max_loop_block, from the workers'
+   * heartbeats.
+   */
   private checkRequestTimeouts(): void {
     const limits = { terminate: this.config.requestTerminateTimeout, slowlog: this.config.requestSlowlogTimeout };
     const readings = [...byScoreboard(this.workers.values())].flatMap(([scoreboard, workers]) => {
@@ -561,7 +734,7 @@ export class Pool {
       if (kind === 'terminate') {
         if (worker.stopReason === 'terminate_timeout') continue;
         this.log.warning(`[pool ${this.name}] ${what} execution timed out (${seconds} sec), terminating`);
-        worker.killOverdue();
+        worker.killOverdue('terminate_timeout');
       } else {
         this.slowSeen.add(`${slot.pid}:${slot.requestStart}`);
         this.stats.slowRequests++;
@@ -569,6 +742,14 @@ export class Pool {
       }
     }
     if (this.slowSeen.size > 10_000) this.slowSeen.clear();
+    for (const { worker, slot, blockedMs } of findBlockedLoops(readings, this.config.maxLoopBlock, monotonicMs())) {
+      const last = slot.requestStart > 0 ? ` (last request: "${slot.method} ${slot.uri}")` : '';
+      this.log.warning(
+        `[pool ${this.name}] child ${worker.pid}, script '${this.config.app}'${last} event loop blocked outside any request ` +
+          `for ${(blockedMs / 1000).toFixed(6)} sec, terminating`,
+      );
+      worker.killOverdue('loop_block');
+    }
   }
 
   private writeHeader(): void {
@@ -583,7 +764,7 @@ export class Pool {
   }
 
   private resolveIfStopped(): void {
-    if (!this.stopping || this.workers.size > 0 || this.isStopped) return;
+    if (!this.stopping || this.workers.size > 0 || this.draining.size > 0 || this.isStopped) return;
     this.isStopped = true;
     this.dispatcher.refuseAll();
     this.heads.close();

@@ -5,6 +5,8 @@ export interface TimeoutLimits {
   terminate: number;
   /** request_slowlog_timeout in ms, 0 = off. */
   slowlog: number;
+  /** pm.max_loop_block in ms, 0 or absent = off (loop-watch.ts): checked on the same timer. */
+  loopBlock?: number;
 }
 
 export interface OverdueRequest {
@@ -42,10 +44,11 @@ export function findOverdue(
   return overdue;
 }
 
-/** A worker as the checks know it: the slot it writes in its scoreboard, and its pid. */
+/** A worker as the checks know it: the slot it writes in its scoreboard, its pid, and the connections it holds. */
 export interface TimedWorker {
   slot: number;
   pid: number;
+  held: number;
 }
 
 /** One scoreboard as read, and the live workers that write it. */
@@ -66,7 +69,9 @@ export interface OverdueWorker<W> {
  * The workers whose request is past a limit, across every scoreboard a live
  * worker writes (after a reload that grew it, the old generation keeps the
  * previous one, and slot numbers repeat between them). A slot counts only
- * for the worker that owns it by index in that scoreboard and by pid.
+ * for the worker that owns it by index in that scoreboard and by pid, and
+ * only if that worker holds a connection: a request runs on one, and a slot
+ * that says otherwise must not get a worker killed.
  */
 export function findOverdueWorkers<W extends TimedWorker>(
   readings: Iterable<ScoreboardReading<W>>,
@@ -80,7 +85,7 @@ export function findOverdueWorkers<W extends TimedWorker>(
     for (const overdue of findOverdue(slots, limits, now, slowSeen)) {
       const slot = slots[overdue.slot]!;
       const worker = bySlot.get(overdue.slot);
-      if (worker && worker.pid === slot.pid) found.push({ worker, slot, kind: overdue.kind, elapsedMs: overdue.elapsedMs });
+      if (worker && worker.pid === slot.pid && worker.held > 0) found.push({ worker, slot, kind: overdue.kind, elapsedMs: overdue.elapsedMs });
     }
   }
   return found;
@@ -88,7 +93,7 @@ export function findOverdueWorkers<W extends TimedWorker>(
 
 /** How often the master checks: often enough that a limit fires at most ~10% late. */
 export function timeoutCheckInterval(limits: TimeoutLimits): number | null {
-  const active = [limits.terminate, limits.slowlog].filter((ms) => ms > 0);
+  const active = [limits.terminate, limits.slowlog, limits.loopBlock ?? 0].filter((ms) => ms > 0);
   if (active.length === 0) return null;
   return Math.min(1000, Math.max(100, Math.min(...active) / 10));
 }

@@ -33,7 +33,9 @@ export function waitReady(workers: readonly Watched[], timeoutMs: number): Promi
       });
       // Any exit before ready counts, including one a stop asked for.
       worker.once('exit', (exit) => {
-        if (!ready) settle(`child ${worker.pid} ${describeExit(exit)} before it was ready${lastError ? `: ${lastError}` : ''}`);
+        if (ready) return;
+        if (exit.spawnError !== null) settle(`a child could not be started: ${exit.spawnError.message}`);
+        else settle(`child ${worker.pid} ${describeExit(exit)} before it was ready${lastError ? `: ${lastError}` : ''}`);
       });
     }
   });

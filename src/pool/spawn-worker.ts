@@ -1,9 +1,9 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChildProcess } from 'node:child_process';
-import { execa } from 'execa';
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { IdentityContext, RunAs } from '../config/identities.js';
+import { coreLimit } from '../config/values.js';
 import { WORKER_SETTINGS_ENV, type WorkerSettings } from '../ipc/protocol.js';
 import { accountEnv, setprivCredentials } from './run-as.js';
 
@@ -38,56 +38,87 @@ export function identityContext(): IdentityContext {
   return { isRoot: process.geteuid!() === 0, hasSetpriv: SETPRIV !== null };
 }
 
+// util-linux's prlimit sets a pool's rlimit_files and rlimit_core before the
+// rest of the chain runs: as root, before any privilege drop, so a pool may
+// get a higher hard limit than the master's (as FPM's children set theirs
+// before setuid). Without it on the PATH, such a pool's workers fail to start
+// with ENOENT, which is logged.
+const PRLIMIT = findOnPath('prlimit') ?? 'prlimit';
+
+/** The pool's own limits for its workers (0: the master's, inherited). */
+export interface WorkerLimits {
+  rlimitFiles: number;
+  rlimitCore: number;
+}
+
+/** The prlimit arguments that give a worker its pool's limits; none when the pool sets none. */
+function prlimitArgs({ rlimitFiles, rlimitCore }: WorkerLimits): string[] {
+  const args: string[] = [];
+  if (rlimitFiles > 0) args.push(`--nofile=${rlimitFiles}:${rlimitFiles}`);
+  // prlimit spells an infinite limit 'unlimited', as rlimit_core does.
+  const core = coreLimit.format(rlimitCore);
+  if (rlimitCore > 0) args.push(`--core=${core}:${core}`);
+  return args;
+}
+
+/** The environment a worker starts with: the pool's env[] over the master's (unless clear_env) and its user's USER and HOME. */
+export function workerEnvironment(env: Record<string, string>, clearEnv: boolean, runAs: RunAs | null): Record<string, string> {
+  const inherited = clearEnv
+    ? {}
+    : Object.fromEntries(
+        Object.entries(process.env).filter(
+          (entry): entry is [string, string] => entry[1] !== undefined && !MASTER_ONLY_ENV.test(entry[0]),
+        ),
+      );
+  return { ...inherited, ...accountEnv(runAs), ...env };
+}
+
 export interface SpawnOptions {
   settings: WorkerSettings;
+  limits: WorkerLimits;
   /** catch_workers_output: pipe stdout/stderr to the master, else discard them. */
   catchOutput: boolean;
+  /** The master's descriptors a worker writes logs to (inherited-logs.ts), as its descriptors 7, 8, …. */
+  logFds: number[];
   env: Record<string, string>;
   clearEnv: boolean;
-  /** The worker's end of its dispatch channel and its connection table (records.ts: CHANNEL_FD, TABLE_FD). */
+  /** The worker's end of its dispatch channel, its connection table and its pool's scoreboard (records.ts: CHANNEL_FD, TABLE_FD, SCOREBOARD_FD). */
   channelFd: number;
   tableFd: number;
+  scoreboardFd: number;
   /** The pool's user and group (null: the master's), and its chdir. */
   runAs: RunAs | null;
   cwd: string;
 }
 
 /**
- * Starts a worker process. This is the one place that touches execa's
- * subprocess as a raw ChildProcess (the lifecycle messages go through its
- * 'message' events; in execa 10 it is `nodeChildProcess`).
+ * Starts a worker process. Node's own spawn(), not execa: when spawn() fails
+ * for lack of descriptors (EMFILE), Node returns a ChildProcess with no pid and
+ * no stdio and emits 'error' on the next tick; execa then throws on the
+ * missing stdio, and the 'error' of the ChildProcess it made reaches no
+ * listener, which kills the master. Here the caller gets the ChildProcess
+ * either way: without a pid, its 'error' says why it did not start.
  */
 export function spawnWorker(options: SpawnOptions): ChildProcess {
-  const { settings, env, clearEnv, catchOutput, channelFd, tableFd, runAs, cwd } = options;
-  const inherited = clearEnv
-    ? {}
-    : Object.fromEntries(Object.entries(process.env).filter(([name]) => !MASTER_ONLY_ENV.test(name)));
-  const workerEnv = { ...inherited, ...accountEnv(runAs), ...env, [WORKER_SETTINGS_ENV]: JSON.stringify(settings) };
-  const [file, args] = SETPRIV
+  const { settings, limits, env, clearEnv, catchOutput, logFds, channelFd, tableFd, scoreboardFd, runAs, cwd } = options;
+  const workerEnv = { ...workerEnvironment(env, clearEnv, runAs), [WORKER_SETTINGS_ENV]: JSON.stringify(settings) };
+  let [file, args] = SETPRIV
     ? [SETPRIV, ['--pdeathsig', 'SIGKILL', ...setprivCredentials(runAs), '--', process.execPath, WORKER_MAIN]]
     : [process.execPath, [WORKER_MAIN]];
+  const limitArgs = prlimitArgs(limits);
+  if (limitArgs.length > 0) [file, args] = [PRLIMIT, [...limitArgs, '--', file, ...args]];
   const output = catchOutput ? 'pipe' : 'ignore';
-  const subprocess = execa(file, args, {
-    env: workerEnv as NodeJS.ProcessEnv,
-    extendEnv: false,
+  return spawn(file, args, {
+    env: workerEnv,
     cwd,
-    // The IPC channel as a plain stdio entry, not execa's `ipc` option: that
-    // option also runs execa's own message loop, which takes every message
-    // through promises and a scheduler.yield() (about 8 µs of master CPU per
-    // message, and the master gets one or two per connection). poold reads
-    // the ChildProcess 'message' events itself.
-    // Then the dispatch channel and the connection table, as descriptors 4 and 5.
-    // (execa passes any descriptor number through; its types list only 3–9.)
-    stdio: ['ignore', output, output, 'ipc', channelFd as 3, tableFd as 3],
+    // The IPC channel is read through the ChildProcess 'message' events.
+    // Then the dispatch channel, the connection table and the scoreboard, as
+    // descriptors 4, 5 and 6, and from 7 on the master's descriptors its logs
+    // go to (inherited-logs.ts).
+    stdio: ['ignore', output, output, 'ipc', channelFd, tableFd, scoreboardFd, ...logFds],
     serialization: 'json',
-    // Long-lived: never accumulate output in memory.
-    buffer: false,
-    reject: false,
     // Its own session: a terminal's Ctrl-C or hangup reaches only the master,
     // which drains workers gracefully instead of losing their requests.
     detached: true,
   });
-  // The pool watches the ChildProcess 'exit' event, not this promise.
-  subprocess.catch(() => {});
-  return subprocess as unknown as ChildProcess;
 }

@@ -1,6 +1,6 @@
 // Files a pool's workers write when they run as another user than the master:
 // the master (root) makes the ones it creates theirs.
-import { chownSync, closeSync, constants, fchownSync, openSync } from 'node:fs';
+import { closeSync, constants, fchownSync, openSync } from 'node:fs';
 import type { RunAs } from '../config/identities.js';
 import type { PoolConfig } from '../config/types.js';
 
@@ -8,15 +8,14 @@ import type { PoolConfig } from '../config/types.js';
 const LOG_MODE = 0o640;
 
 /**
- * Makes what the pool's workers write theirs when they run as `runAs`: gives
- * them the scoreboard file the master created, and creates the access log and
- * slowlog, when missing, owned by their user, so that the workers can open them
+ * Makes what the pool's workers write theirs when they run as `runAs`: creates
+ * the access log and slowlog, when missing, owned by their user (the
+ * scoreboard reaches them as a descriptor), so that the workers can open them
  * (before they start, and after logrotate renamed them). An existing log is
  * left as it is: a file that is someone else's, or a link, is never given
  * away. Returns what failed.
  */
 export function prepareWorkerFiles(
-  scoreboard: string,
   config: Pick<PoolConfig, 'accessLog' | 'slowlog'>,
   runAs: RunAs | null,
 ): string[] {
@@ -29,7 +28,6 @@ export function prepareWorkerFiles(
       problems.push(`cannot give ${what} to the pool's user: ${(err as Error).message}`);
     }
   };
-  give(`the scoreboard '${scoreboard}'`, () => chownSync(scoreboard, runAs.uid ?? -1, runAs.gid));
   for (const [key, file] of [['access.log', config.accessLog], ['slowlog', config.slowlog]] as const) {
     if (file === null) continue;
     let fd: number;

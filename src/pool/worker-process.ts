@@ -19,6 +19,9 @@ import type { Scoreboard } from '../scoreboard/file.js';
 import type { SlotLoad } from '../scoreboard/layout.js';
 import type { ClientConnection } from './client-connection.js';
 import { killLadder } from './kill-ladder.js';
+import { NO_CONTRADICTIONS, judgeSlot, type Contradiction } from './slot-trust.js';
+import { loopStalled } from './loop-watch.js';
+import { spawnFailure, type SpawnFailure } from './open-files.js';
 import { spawnWorker, type SpawnOptions } from './spawn-worker.js';
 
 /** After a worker exits, how long its last IPC messages may take to arrive. */
@@ -34,7 +37,7 @@ const CLOSED_SWEEP_MS = 50;
 export type WorkerPhase = 'starting' | 'ready' | 'stopping' | 'exited';
 
 /** Why the master ended a worker; anything it did not end itself is a crash. */
-export type StopReason = RetireReason | 'idle' | 'terminate_timeout' | 'reload' | 'shutdown';
+export type StopReason = RetireReason | 'idle' | 'terminate_timeout' | 'loop_block' | 'reload' | 'shutdown';
 
 export interface WorkerExit {
   code: number | null;
@@ -42,6 +45,8 @@ export interface WorkerExit {
   /** True when it exited before ever becoming ready. */
   beforeReady: boolean;
   uptimeMs: number;
+  /** Why its process could not be started at all (it never ran), else null. */
+  spawnError: SpawnFailure | null;
 }
 
 export function describeExit({ code, signal }: WorkerExit): string {
@@ -87,6 +92,12 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   upgraded = 0;
   /** Its slot says Finishing: retiring, it must get nothing new. */
   private finishing = false;
+  /** Its slot as last read intact, and since when it has contradicted the master (slot-trust.ts). */
+  private reading: SlotLoad | null = null;
+  private finishingSince: number | null = null;
+  private excessSince: number | null = null;
+  /** Its event loop had not beaten for a while when last read (loop-watch.ts): it must get nothing new. */
+  private stalled = false;
   /** Whether it was last told to report room (requests are queued). */
   private watched = false;
   stopReason: StopReason | null = null;
@@ -105,7 +116,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private unansweredStatus: 502 | 504 = 502;
 
   constructor(
-    options: Omit<SpawnOptions, 'channelFd' | 'tableFd'>,
+    options: Omit<SpawnOptions, 'channelFd' | 'tableFd' | 'scoreboardFd'>,
     /** Its scoreboard (a reload may start a bigger one for the next generation) and slot in it. */
     readonly scoreboard: Scoreboard,
     readonly slot: number,
@@ -113,26 +124,36 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     readonly generation: number,
   ) {
     super();
+    // Each step may fail for lack of descriptors (EMFILE): whatever was
+    // opened before it is closed, and the error goes to the pool.
     const [masterEnd, workerEnd] = nativeBinding().socketpair();
-    const { fd: tableFd, table } = createConnectionTable();
-    this.table = table;
-    this.header = new TableHeader(table);
-    for (let entry = CONNECTION_TABLE_SIZE - 1; entry >= FIRST_CONNECTION_ENTRY; entry--) this.freeEntries.push(entry);
+    let channel: DispatchChannel | null = null;
+    let tableFd = -1;
     try {
-      this.child = spawnWorker({ ...options, channelFd: workerEnd, tableFd });
+      channel = new DispatchChannel(masterEnd, 0, (type, id) => this.onRecord(type, id));
+      const created = createConnectionTable();
+      tableFd = created.fd;
+      this.table = created.table;
+      this.child = spawnWorker({ ...options, channelFd: workerEnd, tableFd, scoreboardFd: scoreboard.fd });
     } catch (err) {
-      closeSync(masterEnd);
+      if (channel) channel.close();
+      else closeSync(masterEnd);
       throw err;
     } finally {
       // The child has its copies now; the mapping outlives the table's descriptor.
       closeSync(workerEnd);
-      closeSync(tableFd);
+      if (tableFd >= 0) closeSync(tableFd);
     }
-    this.channel = new DispatchChannel(masterEnd, 0, (type, id) => this.onRecord(type, id));
-    // A spawn failure (ENOENT, EAGAIN) surfaces as 'error' without a pid.
+    this.channel = channel;
+    this.header = new TableHeader(this.table);
+    for (let entry = CONNECTION_TABLE_SIZE - 1; entry >= FIRST_CONNECTION_ENTRY; entry--) this.freeEntries.push(entry);
     this.pid = this.child.pid ?? -1;
     this.child.on('message', (message: WorkerMessage) => this.onMessage(message));
-    this.child.on('error', () => {});
+    // A spawn that failed (EMFILE, EAGAIN, ENOENT) left no pid: its 'error'
+    // follows on the next tick, and no 'exit' ever will.
+    this.child.on('error', (err) => {
+      if (this.pid < 0 && this.phase !== 'exited') this.onExit(null, null, spawnFailure(err));
+    });
     this.child.once('exit', (code, signal) => {
       // Messages the worker sent just before dying may still be unread: wait
       // for the channel to close ('close'), but not forever.
@@ -156,7 +177,12 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   }
 
   get accepting(): boolean {
-    return this.phase === 'ready' && !this.finishing && this.child.connected;
+    return this.phase === 'ready' && !this.finishing && !this.stalled && this.child.connected;
+  }
+
+  /** When (monotonic ms) its event loop last beat in its connection table; 0 before the first beat. */
+  get lastBeat(): number {
+    return this.header.lastBeat;
   }
 
   /** Client connections it holds that may bring a request, idle kept-alive ones included (not upgraded ones). */
@@ -170,18 +196,43 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
    */
   get load(): number {
     if (this.phase === 'exited') return 0;
-    return this.slotLoad + Math.max(0, this.dispatched - this.slotAccepted);
+    // Each request and each connection in transit is one it holds, whatever its slot says.
+    return Math.min(this.slotLoad + Math.max(0, this.dispatched - this.slotAccepted), this.connections.size);
   }
 
-  /** Takes its load from its scoreboard slot (null: torn or not written yet, then the last reading stands). */
-  updateLoad(slot: SlotLoad | null): void {
-    if (slot && slot.pid === this.pid) {
-      this.slotLoad = slot.load;
-      this.slotAccepted = slot.accepted;
-      this.finishing = slot.finishing;
-      this.upgraded = slot.upgraded;
-      if (slot.freeSince > 0) this.lastFreeAt = slot.freeSince;
+  /**
+   * Takes its load from its scoreboard slot (null: torn, then the last
+   * reading stands, judged again), as far as it agrees with what the master
+   * knows, and whether its event loop is stalled at `beat` (monotonic ms) from
+   * its heartbeat; returns what contradicted the master.
+   */
+  updateLoad(slot: SlotLoad | null, now: number, beat: number): readonly Contradiction[] {
+    this.stalled = loopStalled(this.header.lastBeat, beat);
+    this.reading = slot ?? this.reading;
+    if (!this.reading) return NO_CONTRADICTIONS;
+    const judged = judgeSlot(
+      this.reading,
+      {
+        pid: this.pid,
+        stopping: this.phase === 'stopping' || this.phase === 'exited',
+        held: this.connections.size,
+        finishingSince: this.finishingSince,
+        excessSince: this.excessSince,
+      },
+      now,
+    );
+    this.finishingSince = judged.finishingSince;
+    this.excessSince = judged.excessSince;
+    const load = judged.load;
+    if (load) {
+      this.slotLoad = load.load;
+      this.slotAccepted = load.accepted;
+      this.finishing = load.finishing;
+      // Each upgraded connection is one it holds, whatever its slot says.
+      this.upgraded = Math.min(load.upgraded, this.connections.size);
+      if (load.freeSince > 0) this.lastFreeAt = load.freeSince;
     }
+    return judged.contradictions;
   }
 
   /**
@@ -288,13 +339,15 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * Kills it for running past request_terminate_timeout: SIGTERM, then SIGKILL
-   * a second later if the app kept it alive. Requests it had not started
-   * answering get 504 instead of 502.
+   * Kills it for running past request_terminate_timeout, or for an event
+   * loop blocked past pm.max_loop_block: SIGTERM, then SIGKILL a second later
+   * if the app kept it alive. Requests it had not started answering get 504
+   * instead of 502; connections whose request it never began go to another
+   * worker when it has exited.
    */
-  killOverdue(): void {
-    if (this.phase === 'exited' || this.stopReason === 'terminate_timeout') return;
-    this.stopReason = 'terminate_timeout';
+  killOverdue(reason: 'terminate_timeout' | 'loop_block'): void {
+    if (this.phase === 'exited' || this.stopReason === 'terminate_timeout' || this.stopReason === 'loop_block') return;
+    this.stopReason = reason;
     this.phase = 'stopping';
     this.unansweredStatus = 504;
     killLadder([this]);
@@ -343,7 +396,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     this.freeEntries.push(entry);
   }
 
-  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+  private onExit(code: number | null, signal: NodeJS.Signals | null, spawnError: SpawnFailure | null = null): void {
     const beforeReady = this.phase === 'starting';
     this.phase = 'exited';
     this.channel.close();
@@ -356,6 +409,6 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       else if (state === ConnectionState.unanswered) connection.answer(this.unansweredStatus);
       else connection.socket.destroy();
     }
-    this.emit('exit', { code, signal, beforeReady, uptimeMs: Date.now() - this.startedAt });
+    this.emit('exit', { code, signal, beforeReady, uptimeMs: Date.now() - this.startedAt, spawnError });
   }
 }

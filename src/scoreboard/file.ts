@@ -1,11 +1,9 @@
-import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readSync, renameSync, unlinkSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { closeSync, readSync } from 'node:fs';
+import { nativeBinding } from '../native/binding.js';
 import { ScoreboardRegion } from './region.js';
 import {
   HEADER_SIZE,
   SLOT_SIZE,
-  decodeHeader,
   decodeSlot,
   decodeSlotLoad,
   encodeHeader,
@@ -25,104 +23,65 @@ const SLOT_READ_ATTEMPTS = 2000;
 /** Dispatch does not wait on a torn slot for long: the worker's previous reading stands in. */
 const LOAD_READ_ATTEMPTS = 3;
 
-/** tmpfs where there is one: the scoreboard must cost no disk I/O. */
-export function scoreboardDir(): string {
-  if (process.env.RUNTIME_DIRECTORY) return process.env.RUNTIME_DIRECTORY.split(':')[0]!;
-  return existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
-}
-
-export function scoreboardPath(masterPid: number, pool: string, dir = scoreboardDir()): string {
-  return path.join(dir, `poold-${masterPid}-${pool}.scoreboard`);
-}
-
-const FILE_NAME = /^poold-(\d+)-.+\.scoreboard$/;
-
-/** Removes the scoreboards of masters that are gone (a SIGKILLed master cannot clean up). */
-export function removeStaleScoreboards(isAlive: (pid: number) => boolean, dir = scoreboardDir()): void {
-  for (const name of readdirSync(dir)) {
-    const match = FILE_NAME.exec(name);
-    if (!match || isAlive(Number(match[1]))) continue;
-    try {
-      unlinkSync(path.join(dir, name));
-    } catch {
-      // another master cleaned it first
-    }
-  }
-}
-
 export interface ScoreboardSnapshot {
   header: PoolHeader;
   slots: Slot[];
 }
 
-/** Reads the whole file in one read, retrying records a concurrent writer tore. */
-export function readScoreboardFd(fd: number): ScoreboardSnapshot | null {
-  const head = Buffer.alloc(HEADER_SIZE);
-  let header: PoolHeader | null = null;
-  for (let attempt = 0; attempt < READ_ATTEMPTS && !header; attempt++) {
-    readSync(fd, head, 0, HEADER_SIZE, 0);
-    header = decodeHeader(head);
-  }
-  if (!header) return null;
-  const bytes = Buffer.alloc(fileSize(header.slotCount));
-  const slots: (Slot | null)[] = new Array(header.slotCount).fill(null);
+/**
+ * Every slot, in one read of the whole span, retrying records a concurrent
+ * writer tore. The single re-reads share one budget: a slot a writer keeps
+ * garbled must not make the reader spin once per slot.
+ */
+export function readSlots(fd: number, slotCount: number): Slot[] {
+  const bytes = Buffer.alloc(fileSize(slotCount));
+  const slots: (Slot | null)[] = new Array(slotCount).fill(null);
   for (let attempt = 0; attempt < READ_ATTEMPTS && slots.includes(null); attempt++) {
     readSync(fd, bytes, 0, bytes.length, 0);
-    for (let i = 0; i < header.slotCount; i++) slots[i] ??= decodeSlot(bytes, slotOffset(i));
+    for (let i = 0; i < slotCount; i++) slots[i] ??= decodeSlot(bytes, slotOffset(i));
   }
   const single = Buffer.alloc(SLOT_SIZE);
-  for (let i = 0; i < header.slotCount; i++) {
-    for (let attempt = 0; attempt < SLOT_READ_ATTEMPTS && slots[i] === null; attempt++) {
+  let budget = SLOT_READ_ATTEMPTS;
+  for (let i = 0; i < slotCount; i++) {
+    while (slots[i] === null && budget-- > 0) {
       readSync(fd, single, 0, SLOT_SIZE, slotOffset(i));
       slots[i] = decodeSlot(single, 0);
     }
   }
   // Only a writer rewriting its slot nonstop could still be torn here; this read reports it free.
-  return { header, slots: slots.map((slot) => slot ?? freeSlot()) };
+  return slots.map((slot) => slot ?? freeSlot());
 }
 
-export function readScoreboard(file: string): ScoreboardSnapshot | null {
-  const fd = openSync(file, 'r');
-  try {
-    return readScoreboardFd(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** The master's side: creates the file, owns the header, frees slots of dead workers. */
+/**
+ * The master's side: creates the pool's scoreboard, owns the header, frees
+ * slots of dead workers. The scoreboard is a memfd, not a file: no name
+ * anyone could pre-create, reach or truncate, and its size is sealed
+ * (native/map.c), so the master's mapping can never lose pages under it.
+ * The pool's workers get it as a descriptor at spawn (records.ts,
+ * SCOREBOARD_FD); nobody else does.
+ */
 export class Scoreboard {
-  private readonly fd: number;
+  readonly fd: number;
   private readonly region: ScoreboardRegion;
   private readonly headerBytes = Buffer.alloc(HEADER_SIZE);
   private readonly slotBytes = Buffer.alloc(SLOT_SIZE);
   /** Scratch space for loads(), grown to the span of slots asked for. */
   private loadBytes = Buffer.alloc(SLOT_SIZE);
   private readonly used: boolean[];
-  /** Set once another scoreboard took over this file name: closing must not remove it. */
-  private replaced = false;
+  /** The header as last written: what the master reports, whatever a worker may have written over it. */
+  private header: PoolHeader | null = null;
 
-  /**
-   * With `replacing`, the new file is built aside and renamed over the old one:
-   * workers of the previous generation keep writing to the file they opened.
-   */
   constructor(
-    readonly file: string,
+    pool: string,
     readonly slotCount: number,
-    replacing?: Scoreboard,
   ) {
-    const building = replacing ? `${file}.new` : file;
-    this.fd = openSync(building, 'w+', 0o644);
-    ftruncateSync(this.fd, fileSize(slotCount));
+    this.fd = nativeBinding().anonymousMemory(fileSize(slotCount), `poold-scoreboard:${pool}`);
     this.region = new ScoreboardRegion(this.fd, fileSize(slotCount));
     this.used = new Array(slotCount).fill(false);
-    if (replacing) {
-      renameSync(building, file);
-      replacing.replaced = true;
-    }
   }
 
   writeHeader(header: PoolHeader): void {
+    this.header = header;
     encodeHeader(header, this.headerBytes);
     this.region.write(this.headerBytes, HEADER_SIZE, 0);
   }
@@ -141,8 +100,9 @@ export class Scoreboard {
     this.writeSlot(index, freeSlot());
   }
 
+  /** The header the master wrote and every slot as read; null before the first header. */
   read(): ScoreboardSnapshot | null {
-    return readScoreboardFd(this.fd);
+    return this.header && { header: this.header, slots: readSlots(this.fd, this.slotCount) };
   }
 
   /**
@@ -178,12 +138,6 @@ export class Scoreboard {
 
   close(): void {
     closeSync(this.fd);
-    if (this.replaced) return;
-    try {
-      unlinkSync(this.file);
-    } catch {
-      // already removed
-    }
   }
 
   private writeSlot(index: number, slot: Slot): void {

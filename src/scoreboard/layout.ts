@@ -1,4 +1,4 @@
-// The scoreboard file: a pool header followed by fixed-size worker slots.
+// The scoreboard: a pool header followed by fixed-size worker slots.
 // Each record ends with a checksum of everything before it in the record, so a
 // reader that raced a writer (neither a copy into the shared mapping nor a
 // positioned write is atomic against a concurrent read) detects the torn copy

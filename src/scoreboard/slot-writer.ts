@@ -1,4 +1,4 @@
-import { fstatSync, openSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import os from 'node:os';
 import { ScoreboardRegion } from './region.js';
@@ -101,8 +101,8 @@ export class SlotWriter {
   /** Once stopping or retiring, the slot stays Finishing: the master hands it nothing more. */
   private finishingForGood = false;
 
-  constructor(file: string, index: number) {
-    const fd = openSync(file, 'r+');
+  /** `fd`: the pool's scoreboard, kept open (the slowlog thread reads it too). */
+  constructor(fd: number, index: number) {
     this.region = new ScoreboardRegion(fd, fstatSync(fd).size);
     this.offset = slotOffset(index);
     const now = Date.now();

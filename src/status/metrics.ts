@@ -25,6 +25,7 @@ const RESTART_REASONS: readonly RestartReason[] = [
   'reload',
   'idle',
   'terminate_timeout',
+  'loop_block',
   'shutdown',
 ];
 

@@ -3,6 +3,7 @@ import type { GlobalConfig } from '../config/types.js';
 import { clientFilter } from '../net/client-list.js';
 import type { Pool } from '../pool/pool.js';
 import { parseStatusQuery } from './query.js';
+import { hideQueries } from './redact.js';
 import { CONTENT_TYPES, STATUS_HEADERS, renderAllPools, renderPoolStatus, type PoolStatusInput } from './render.js';
 import type { PooldMetrics } from './metrics.js';
 
@@ -15,15 +16,16 @@ const OPENMETRICS = 'application/openmetrics-text';
  */
 export class StatusServer {
   private readonly server: http.Server;
-  private readonly allowedClient: (address: string | undefined) => boolean;
+  /** status.allowed_clients as a filter, rebuilt when a reload changes the list. */
+  private clients: { entries: readonly string[]; allowed: (address: string | undefined) => boolean } | null = null;
 
   constructor(
-    settings: Pick<GlobalConfig, 'statusAllowedClients'>,
+    /** The current [global] settings: a reload may change them. */
+    private readonly settings: () => Pick<GlobalConfig, 'statusAllowedClients' | 'statusShowQuery'>,
     private readonly pools: () => readonly Pool[],
     private readonly metrics: PooldMetrics,
     private readonly onError: (message: string) => void,
   ) {
-    this.allowedClient = clientFilter(settings.statusAllowedClients);
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.onError(`status listener: ${(err as Error).stack ?? String(err)}`);
@@ -45,8 +47,14 @@ export class StatusServer {
     this.server.closeAllConnections();
   }
 
+  private allowed(req: http.IncomingMessage): boolean {
+    const entries = this.settings().statusAllowedClients;
+    if (this.clients?.entries !== entries) this.clients = { entries, allowed: clientFilter(entries) };
+    return this.clients.allowed(req.socket.remoteAddress);
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    if (!this.allowedClient(req.socket.remoteAddress)) return this.reply(res, 403, 'text/plain', '403 Forbidden\n');
+    if (!this.allowed(req)) return this.reply(res, 403, 'text/plain', '403 Forbidden\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return this.reply(res, 405, 'text/plain', '405 Method Not Allowed\n');
@@ -78,7 +86,9 @@ export class StatusServer {
   private input(pool: Pool): PoolStatusInput {
     const snapshot = pool.snapshot();
     if (!snapshot) throw new Error(`the scoreboard of pool ${pool.name} could not be read`);
-    return { header: snapshot.header, slots: snapshot.slots, now: Date.now(), scriptName: pool.config.app };
+    // Whoever may connect sees these pages: on loopback TCP, every local user.
+    const slots = this.settings().statusShowQuery ? snapshot.slots : hideQueries(snapshot.slots);
+    return { header: snapshot.header, slots, now: Date.now(), scriptName: pool.config.app };
   }
 
   private reply(

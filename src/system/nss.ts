@@ -1,6 +1,6 @@
 // User and group look-ups through NSS (getent), so names from LDAP, SSSD or
 // systemd's DynamicUser resolve as they do for every other program.
-import { execa } from 'execa';
+import { execFile } from 'node:child_process';
 
 export interface UserEntry {
   name: string;
@@ -25,13 +25,21 @@ export interface AccountLookup {
 /** getent's exit status for "no such key". */
 const NOT_FOUND = 2;
 
-/** One entry's fields (`name:x:uid:gid:...`), or null when the key is unknown. */
-async function getent(database: 'passwd' | 'group', key: string): Promise<string[] | null> {
-  // `--` keeps a key starting with '-' a key.
-  const result = await execa('getent', [database, '--', key], { reject: false, stdin: 'ignore' });
-  if (result.exitCode === NOT_FOUND) return null;
-  if (result.failed) throw new Error(`getent ${database} failed: ${result.shortMessage}`);
-  return result.stdout.split('\n')[0]!.split(':');
+/**
+ * One entry's fields (`name:x:uid:gid:...`), or null when the key is unknown.
+ * Node's execFile, not execa: the master looks names up at every reload, and
+ * at its open-file limit execa's failed spawn would take the master down
+ * (spawn-worker.ts).
+ */
+function getent(database: 'passwd' | 'group', key: string): Promise<string[] | null> {
+  return new Promise((resolve, reject) => {
+    // `--` keeps a key starting with '-' a key.
+    execFile('getent', [database, '--', key], { timeout: 10_000 }, (error, stdout) => {
+      if (!error) return resolve(stdout.split('\n')[0]!.split(':'));
+      if (error.code === NOT_FOUND) return resolve(null);
+      reject(new Error(`getent ${database} failed: ${error.message.split('\n')[0]}`));
+    });
+  });
 }
 
 export const nss: AccountLookup = {

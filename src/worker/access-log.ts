@@ -1,6 +1,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { compileAccessFormat, isSuppressed, type AccessFormatter } from '../log/access-format.js';
+import { inheritedDescriptor, writeToDescriptor } from '../log/inherited-fd.js';
 
 export interface AccessLogSettings {
   file: string;
@@ -26,13 +27,18 @@ export interface RequestFacts {
 export class AccessLog {
   private fd: number;
   private readonly format: AccessFormatter;
+  /** The master's descriptor (/dev/stdout, …), written to as it is: never opened, never reopened. */
+  private readonly inherited: boolean;
 
   constructor(private readonly settings: AccessLogSettings) {
     this.format = compileAccessFormat(settings.format);
-    this.fd = openSync(settings.file, 'a', 0o640);
+    const fd = inheritedDescriptor(settings.file);
+    this.inherited = fd !== null;
+    this.fd = fd ?? openSync(settings.file, 'a', 0o640);
   }
 
   reopen(): void {
+    if (this.inherited) return;
     const previous = this.fd;
     this.fd = openSync(this.settings.file, 'a', 0o640);
     closeSync(previous);
@@ -70,6 +76,8 @@ export class AccessLog {
       },
       now,
     );
-    if (line !== '') writeSync(this.fd, `${line}\n`);
+    if (line === '') return;
+    if (this.inherited) writeToDescriptor(this.fd, `${line}\n`);
+    else writeSync(this.fd, `${line}\n`);
   }
 }

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { adaptFramework } from './frameworks.js';
 
 /** What a pool's app module provides, normalised from the shapes the contract allows. */
 export interface LoadedApp {
@@ -44,8 +45,10 @@ export function findAppMetrics(modulePath: string, moduleExports: unknown): Metr
 }
 
 /**
- * The module's default export (or CommonJS module.exports) is either a request
- * listener — an Express or Connect app is one — or `{ handler, init?, shutdown?, upgrade? }`.
+ * The module's default export (or CommonJS module.exports) is a request
+ * listener (an Express or Connect app is one), `{ handler, init?, shutdown?, upgrade? }`,
+ * or a framework's app as it is (frameworks.ts: Koa, Fastify, Hono or any
+ * `{ fetch }`, an http.Server).
  */
 export async function loadApp(modulePath: string): Promise<LoadedApp> {
   const mod: { default?: unknown } = await import(pathToFileURL(modulePath).href);
@@ -53,8 +56,12 @@ export async function loadApp(modulePath: string): Promise<LoadedApp> {
   if (typeof exported === 'function') return { exports: exported, handler: exported as RequestListener };
   if (exported && typeof exported === 'object') {
     const { handler, init, shutdown, upgrade } = exported as Record<string, unknown>;
+    if (handler === undefined) {
+      const app = adaptFramework(exported);
+      if (app) return { exports: exported, handler: app.handler, init: app.init, shutdown: app.shutdown };
+    }
     if (typeof handler !== 'function') {
-      throw new TypeError(`${modulePath}: the default export has no 'handler' function`);
+      throw new TypeError(`${modulePath}: the default export has no 'handler' function. ${EXPORT_SHAPES}`);
     }
     for (const [name, hook] of [['init', init], ['shutdown', shutdown], ['upgrade', upgrade]] as const) {
       if (hook !== undefined && typeof hook !== 'function') {
@@ -69,7 +76,16 @@ export async function loadApp(modulePath: string): Promise<LoadedApp> {
       upgrade: upgrade as LoadedApp['upgrade'],
     };
   }
-  throw new TypeError(
-    `${modulePath}: the default export must be a request listener (req, res) or { handler, init?, shutdown? }`,
-  );
+  throw new TypeError(`${modulePath}: the default export is ${describe(exported)}. ${EXPORT_SHAPES}`);
+}
+
+const EXPORT_SHAPES =
+  'Export a request listener (`export default app` for Express), `{ handler, init?, shutdown? }`, ' +
+  'a Koa, Fastify or Hono app (`export default app`), an object with fetch(request), or an http.Server ' +
+  '(docs/apps.md)';
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing (does the module `export default` anything?)';
+  if (value === null) return 'null';
+  return `a ${typeof value}`;
 }

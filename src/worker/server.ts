@@ -3,8 +3,8 @@ import http from 'node:http';
 import { Socket } from 'node:net';
 import type { DispatchChannel } from '../ipc/channel.js';
 import type { RetireReason, WorkerSettings, WorkerMessage } from '../ipc/protocol.js';
-import { TableHeader } from '../ipc/connection-table.js';
-import { ConnectionState, FAIR_WAIT_MS, SLOW_REQUEST_MS, WorkerRecord } from '../ipc/records.js';
+import { TableHeader, monotonicMs } from '../ipc/connection-table.js';
+import { ConnectionState, FAIR_WAIT_MS, HEARTBEAT_MS, LOOP_STALL_MS, SCOREBOARD_FD, SLOW_REQUEST_MS, WorkerRecord } from '../ipc/records.js';
 import type { ProxiedClient } from '../net/proxy-protocol.js';
 import { SlotWriter, type RequestTrace } from '../scoreboard/slot-writer.js';
 import { forwardedClients, showProxiedClient } from './client-address.js';
@@ -121,7 +121,7 @@ export class WorkerServer {
         slowlog: settings.slowlog,
         timeoutMs: settings.slowlogTimeout,
         traceDepth: settings.slowlogTraceDepth,
-        scoreboard: settings.scoreboard,
+        scoreboardFd: SCOREBOARD_FD,
         slot: settings.slot,
       });
     }
@@ -146,12 +146,14 @@ export class WorkerServer {
     this.accessLog = accessLog;
     this.slowlog = slowlog;
     this.header = new TableHeader(table);
-    this.slot = new SlotWriter(settings.scoreboard, settings.slot);
+    this.slot = new SlotWriter(SCOREBOARD_FD, settings.slot);
     this.forwardedClient = forwardedClients(settings.trustedProxies);
     const server = this;
     this.onResponseClose = function (this: http.ServerResponse) {
       server.requestEnded(this);
     };
+    this.beat();
+    setInterval(() => this.beat(), HEARTBEAT_MS).unref();
     this.server = http.createServer(
       {
         headersTimeout: settings.headersTimeout,
@@ -423,6 +425,18 @@ export class WorkerServer {
       res.writeHead(500, { 'content-type': 'text/plain', connection: 'close' });
       res.end('500 Internal Server Error\n');
     }
+  }
+
+  /**
+   * The event loop's heartbeat, for the master (connection-table.ts). After a
+   * stall, the master left this worker out: if requests wait in its queue, it
+   * hears of the room at once rather than at its next tick.
+   */
+  private beat(): void {
+    const now = monotonicMs();
+    const stalled = now - this.header.lastBeat > LOOP_STALL_MS;
+    this.header.beat(now);
+    if (stalled) this.loadEnded();
   }
 
   /** While watched, tells the master it can take one more request. */

@@ -1,10 +1,11 @@
 // Runs in a worker thread of each worker process when request_slowlog_timeout
 // is set: watches the main thread's current request and writes its JavaScript
 // stack to the slowlog once it runs too long.
-import { appendFileSync, closeSync, openSync, readSync } from 'node:fs';
+import { appendFileSync, readSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { fileURLToPath } from 'node:url';
 import { workerData } from 'node:worker_threads';
+import { inheritedDescriptor, writeToDescriptor } from '../log/inherited-fd.js';
 import { fpmTimestamp } from '../log/timestamp.js';
 import { SLOT_SIZE, decodeSlot, slotOffset } from '../scoreboard/layout.js';
 import { REQUEST_START, type WatchdogData } from './slowlog-watchdog.js';
@@ -51,18 +52,13 @@ function captureStack(): Promise<string[] | null> {
 }
 
 function currentRequest(): string {
-  const fd = openSync(data.scoreboard, 'r');
-  try {
-    const bytes = Buffer.alloc(SLOT_SIZE);
-    for (let attempt = 0; attempt < 10; attempt++) {
-      readSync(fd, bytes, 0, SLOT_SIZE, slotOffset(data.slot));
-      const slot = decodeSlot(bytes, 0);
-      if (slot) return `${slot.method} ${slot.uri}`;
-    }
-    return '-';
-  } finally {
-    closeSync(fd);
+  const bytes = Buffer.alloc(SLOT_SIZE);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    readSync(data.scoreboardFd, bytes, 0, SLOT_SIZE, slotOffset(data.slot));
+    const slot = decodeSlot(bytes, 0);
+    if (slot) return `${slot.method} ${slot.uri}`;
   }
+  return '-';
 }
 
 /** The start time of the request last logged: each request is logged once. */
@@ -85,8 +81,10 @@ async function check(): Promise<void> {
       ...(frames ?? ['+++ dump failed']),
       '',
     ];
+    const fd = inheritedDescriptor(data.slowlog);
+    if (fd !== null) writeToDescriptor(fd, lines.join('\n'));
     // Opened per entry, so a log rotated by rename is followed without a reopen.
-    appendFileSync(data.slowlog, lines.join('\n'));
+    else appendFileSync(data.slowlog, lines.join('\n'));
   } finally {
     capturing = false;
   }

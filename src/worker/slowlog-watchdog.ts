@@ -8,7 +8,8 @@ export interface WatchdogData {
   slowlog: string;
   timeoutMs: number;
   traceDepth: number;
-  scoreboard: string;
+  /** The pool's scoreboard (the thread shares the process's descriptors) and this worker's slot. */
+  scoreboardFd: number;
   slot: number;
 }
 

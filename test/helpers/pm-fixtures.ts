@@ -31,6 +31,7 @@ export function poolConfig(overrides: Partial<PoolConfig> = {}): PoolConfig {
     maxRequestsJitter: 0,
     maxMemory: 0,
     requestTerminateTimeout: 0,
+    maxLoopBlock: 10_000,
     requestSlowlogTimeout: 0,
     requestSlowlogTraceDepth: 20,
     slowlog: null,
@@ -50,6 +51,8 @@ export function poolConfig(overrides: Partial<PoolConfig> = {}): PoolConfig {
     pingResponse: 'pong',
     env: {},
     clearEnv: true,
+    rlimitFiles: 0,
+    rlimitCore: 0,
     sources: {},
     ...overrides,
   };
@@ -96,6 +99,7 @@ export function pmInput(overrides: Partial<PmInput> = {}): PmInput {
     now: NOW,
     reason: 'tick',
     state: INITIAL_PM_STATE,
+    startsFailing: false,
     ...overrides,
   };
 }

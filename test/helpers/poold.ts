@@ -1,7 +1,7 @@
 // Starts the real daemon for integration tests and cleans up after it:
 // every process a test starts (master and workers) is tracked by pid and killed.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -16,15 +16,44 @@ export function tempDir(prefix = 'poold-test-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports the kernel never picks on its own: below the ephemeral range it takes
+ * client ports from (and port 0 binds from). A port found free there stays
+ * free until the test binds it, whatever thousands of client connections the
+ * other tests open meanwhile, and a connection to it once closed cannot
+ * connect to itself (a client socket whose ephemeral port equals its target).
+ */
+function portRange(): { low: number; high: number } {
+  let ephemeralLow = 32768;
+  try {
+    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch {
+    // not Linux's /proc: keep the usual range
+  }
+  return { low: Math.max(1024, ephemeralLow - 20_000), high: ephemeralLow - 1 };
+}
+
+const PORTS = portRange();
+/** Ports this test process handed out: a test asking for two gets two, before binding either. */
+const handedOut = new Set<number>();
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
   });
+}
+
+/** A free loopback TCP port, outside the ephemeral range, for a daemon a test starts. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = PORTS.low + Math.floor(Math.random() * (PORTS.high - PORTS.low + 1));
+    if (handedOut.has(port) || !(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${PORTS.low}-${PORTS.high} after 200 tries`);
 }
 
 /** As root, a pool without `user` warns that its workers run as root: tests run as root, and expect it. */
@@ -77,6 +106,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Another copy of dist/bin/poold.js to run. */
   bin?: string;
+  /** A command that execs the master, e.g. ['prlimit', '--nofile=128:128', '--']: the pid stays the master's. */
+  execThrough?: string[];
 }
 
 /**
@@ -94,7 +125,16 @@ export async function startPoold(config: string, options: StartOptions = {}): Pr
   const dir = tempDir();
   const file = path.join(dir, 'poold.conf');
   writeFileSync(file, withPrivateStatusListener(config).replaceAll('@DIR@', dir).replaceAll('@FIXTURES@', FIXTURES));
-  const master = spawn(process.execPath, [options.bin ?? POOLD_BIN, 'start', '-c', file, ...(options.args ?? [])], {
+  const [command, ...args] = [
+    ...(options.execThrough ?? []),
+    process.execPath,
+    options.bin ?? POOLD_BIN,
+    'start',
+    '-c',
+    file,
+    ...(options.args ?? []),
+  ];
+  const master = spawn(command!, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });

@@ -84,6 +84,28 @@ test('poold test on a good config: success message, --dump prints the effective 
   assert.equal((await runPoold(['test', '-c', again.file])).code, 0);
 });
 
+test('poold test loads each pool\'s app as its workers would: a bad export or a throw at load fails it, naming the pool', async (t) => {
+  const [a, b, c, d] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const { dir, file } = writeConfig(
+    globalSection() +
+      poolSection('good', a, APP) +
+      poolSection('export', b, path.join(FIXTURES, 'bad-export.js')) +
+      poolSection('throws', c, path.join(FIXTURES, 'throws-at-load.js')) +
+      // The app sees its pool's env[], as a worker would: here it breaks on it.
+      poolSection('env', d, path.join(FIXTURES, 'breaks-on-marker.js'), 'env[BREAK_MARKER] = @DIR@/poold.conf'),
+  );
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const checked = await runPoold(['test', '-c', file]);
+  assert.equal(checked.code, 78, checked.stderr);
+  const errors = checked.stderr.split('\n').filter((line) => line.startsWith('ERROR: '));
+  assert.deepEqual(errors, [
+    `ERROR: [pool export] the app ${path.join(FIXTURES, 'bad-export.js')} cannot be loaded: TypeError: ${path.join(FIXTURES, 'bad-export.js')}: the default export is a number. Export a request listener (\`export default app\` for Express), \`{ handler, init?, shutdown? }\`, a Koa, Fastify or Hono app (\`export default app\`), an object with fetch(request), or an http.Server (docs/apps.md)`,
+    `ERROR: [pool throws] the app ${path.join(FIXTURES, 'throws-at-load.js')} cannot be loaded: Error: broken deploy: cannot load app`,
+    `ERROR: [pool env] the app ${path.join(FIXTURES, 'breaks-on-marker.js')} cannot be loaded: Error: broken deploy: cannot load app`,
+    `ERROR: configuration file ${file} test failed`,
+  ]);
+});
+
 test('--help and --version exit 0; an unknown command or option exits 64', async () => {
   const help = await runPoold(['--help']);
   assert.equal(help.code, 0);

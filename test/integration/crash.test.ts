@@ -71,6 +71,35 @@ test('a worker blocked in a request and SIGKILLed from outside: 502, then replac
   assert.equal(response.status, 502);
   assert.equal(response.body, '502 Bad Gateway\n');
   await assertReplaced(poold, port, pid);
+  // The log names the request it took down, from its scoreboard slot.
+  const exitLine = poold.lines.find((line) => line.includes(`child ${pid} exited`))!;
+  assert.match(exitLine, /seconds from start, during request "GET \/block\?ms=5000" \(\d+\.\d{6} sec\)$/);
+});
+
+test('a kill storm on workers still starting, once the pool has served: replaced at once, not reported as failed starts', async (t) => {
+  const port = await freePort();
+  let poold: RunningPoold | undefined;
+  t.after(() => cleanup(poold));
+  // init() takes 3 s: a worker killed within it has started but is not ready.
+  const app = path.join(FIXTURES, 'slow-init.js');
+  poold = await startPoold(
+    globalSection() + `[www]\nlisten = 127.0.0.1:${port}\napp = ${app}\npm = static\npm.max_children = 1\nenv[INIT_DELAY_MS] = 3000\n`,
+  );
+  let [victim] = poold.workerPids();
+  for (let kill = 0; kill < 4; kill++) {
+    process.kill(victim!, 'SIGKILL');
+    const exitLine = await poold.waitForLine(new RegExp(`child ${victim} exited on signal 9 \\(SIGKILL\\)`));
+    // The replacement starts at once: no backoff.
+    const started = await poold.waitForLine(/child \d+ started/, 5000, poold.lines.indexOf(exitLine) + 1);
+    victim = Number(/child (\d+) started/.exec(started)![1]);
+  }
+  // Queued until the last replacement is ready, then served by it.
+  const response = await get(port, '/', 15_000);
+  assert.equal(Number(response.body.trim()), victim);
+  assert.ok(
+    !poold.lines.some((line) => /in a row|failed to start/.test(line)),
+    `killed workers reported as failed starts:\n${poold.lines.join('\n')}`,
+  );
 });
 
 test('a worker killed after part of its response went out: the connection closes, no 502 appended', async (t) => {

@@ -90,6 +90,25 @@ test('start -D with the port in use: 69 and the error from the background master
   assert.doesNotMatch(read(log), /child \d+ started/);
 });
 
+test('start -D with an app that cannot load: 70 and the app\'s error, nothing left running', async (t) => {
+  const port = await freePort();
+  const app = path.join(FIXTURES, 'throws-at-load.js');
+  const { file, log, pidFile } = daemonSetup(t, globalSection('error_log = @DIR@/poold.log') + poolSection('www', port, app));
+  const started = await runPoold(['start', '-D', '-c', file]);
+  assert.equal(started.code, 70, started.stderr);
+  assert.ok(
+    started.stderr.includes(
+      `ERROR: [pool www] the app ${app} could not start: 3 children in a row failed before becoming ready; ` +
+        'the last: Error: broken deploy: cannot load app',
+    ),
+    started.stderr,
+  );
+  assert.ok(!existsSync(pidFile));
+  await waitFor('the failure in the log', () => /poold initialization failed/.test(read(log)), 5000);
+  const workers = [...read(log).matchAll(/child (\d+) started/g)].map((m) => Number(m[1]));
+  assert.ok(workers.length >= 2 && workers.every((pid) => !isRunning(pid)), read(log));
+});
+
 test('start -D without error_log: 78, a background poold would have nowhere to log', async (t) => {
   const port = await freePort();
   const { file } = daemonSetup(t, globalSection() + poolSection('www', port, APP));

@@ -314,7 +314,7 @@ test("the app's prom-client metrics from two workers add up, in both formats, wh
   const stuck = [hit(daemon, BLOCK, byPid), hit(daemon, BLOCK, byPid)].map((p) => p.then(() => order.push('blocked request')));
   await pollUntil(
     'both workers Running',
-    async () => (await wwwStatus(daemon)).processes.filter((p) => p.state === 'Running' && p['request uri'] === BLOCK).length === 2,
+    async () => (await wwwStatus(daemon)).processes.filter((p) => p.state === 'Running' && p['request uri'] === '/block?...').length === 2,
     4000,
   );
   const during = await scrape(daemon);

@@ -1,11 +1,10 @@
-// The scoreboard file as an outside reader (poold status, a monitoring agent)
-// sees it: found by the master's pid, it shows a worker stuck in synchronous
-// code, what it runs and for how long, while it is stuck.
+// The scoreboard as the master's user sees it through /proc/<master pid>/fd:
+// it shows a worker stuck in synchronous code, what it runs and for how long,
+// while it is stuck.
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { readScoreboard } from '../../src/scoreboard/file.js';
 import { fileSize } from '../../src/scoreboard/layout.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { requestLog, waitExit, waitLogEnd, writeConfig } from '../helpers/cli.js';
@@ -23,7 +22,7 @@ import {
   waitFor,
   type RunningPoold,
 } from '../helpers/poold.js';
-import { scoreboardFile, slotsIn, workerSlots } from '../helpers/scoreboard.js';
+import { readScoreboard, scoreboardFile, slotsIn, workerSlots } from '../helpers/scoreboard.js';
 
 const APP = path.join(FIXTURES, 'app.js');
 
@@ -36,9 +35,8 @@ test('while a worker is blocked, its slot shows Running, the request, and a grow
       `[www]\nlisten = 127.0.0.1:${port}\napp = ${APP}\npm = static\npm.max_children = 2\n` +
       `env[REQUEST_LOG] = @DIR@/requests.log\n`,
   );
-  const file = scoreboardFile(poold);
-  assert.ok(file.endsWith(`/poold-${poold.pid}-www.scoreboard`), file);
-  assert.ok(existsSync(file), `${file} exists`);
+  const file = scoreboardFile(poold)!;
+  assert.ok(file?.startsWith(`/proc/${poold.pid}/fd/`), `the master holds the scoreboard: ${file}`);
   // A header and 2 × pm.max_children slots.
   assert.equal(statSync(file).size, fileSize(4));
 

@@ -3,12 +3,14 @@
 // php-src's fpm_status.c prints them), ping, every pool at `/`, answers while
 // every worker is stuck, status.allowed_clients, and the `poold status` CLI.
 import assert from 'node:assert/strict';
+import { chmodSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { exchange } from '../helpers/clients.js';
 import { runPoold } from '../helpers/cli.js';
+import { runCommand } from '../helpers/run.js';
 import {
   FIXTURES,
   cleanup,
@@ -66,6 +68,10 @@ const FPM_PROCESS_TEXT = [
 ];
 /** Per-process fields, json keys and html headers ("request uri"). */
 const FPM_PROCESS_JSON = FPM_PROCESS_TEXT.map((label) => (label === 'request URI' ? 'request uri' : label));
+/** poold's own per-process fields: after FPM's, never among them. */
+const POOLD_PROCESS_FIELDS = ['upgraded connections'];
+const PROCESS_TEXT = [...FPM_PROCESS_TEXT, ...POOLD_PROCESS_FIELDS];
+const PROCESS_JSON = [...FPM_PROCESS_JSON, ...POOLD_PROCESS_FIELDS];
 /** XML tags: the json keys hyphenated. */
 const xmlTags = (labels: string[]): string[] => labels.map((label) => label.replace(/ /g, '-'));
 
@@ -300,7 +306,8 @@ async function sendRequests(daemon: Daemon): Promise<void> {
 // ---------------------------------------------------------------------------
 
 test("one pool's status page in FPM's five formats, field by field", async (t) => {
-  const daemon = await startDaemon(t);
+  // FPM's pages show query strings; poold's only when asked to.
+  const daemon = await startDaemon(t, { globalExtra: 'status.show_query = yes' });
   await sendRequests(daemon);
   const reference = await settled(daemon, URIS.length);
   const startTime = reference['start time'] as number;
@@ -321,7 +328,7 @@ test("one pool's status page in FPM's five formats, field by field", async (t) =
     const fullPage = parseText(full.body, 'text&full');
     assert.deepEqual(labelsOf(fullPage.pool), POOL_FIELDS);
     assert.equal(fullPage.processes.length, 2, 'one block per worker');
-    for (const block of fullPage.processes) assert.deepEqual(labelsOf(block), FPM_PROCESS_TEXT, "FPM's process fields in order");
+    for (const block of fullPage.processes) assert.deepEqual(labelsOf(block), PROCESS_TEXT, "FPM's process fields in order, then poold's");
     checkWwwProcesses(fullPage.processes.map(asMap), daemon.poold, URIS, 'text&full');
     for (const block of fullPage.processes) parseStrftime(asMap(block).get('start time')!);
   });
@@ -345,7 +352,7 @@ test("one pool's status page in FPM's five formats, field by field", async (t) =
     assert.deepEqual(Object.keys(fullStatus), [...POOL_FIELDS, 'processes']);
     assert.equal(fullStatus.processes!.length, 2);
     for (const process of fullStatus.processes!) {
-      assert.deepEqual(Object.keys(process), FPM_PROCESS_JSON, "FPM's process keys in order");
+      assert.deepEqual(Object.keys(process), PROCESS_JSON, "FPM's process keys in order, then poold's");
       for (const [key, value] of Object.entries(process)) {
         assert.equal(typeof value, JSON_STRINGS.has(key) ? 'string' : 'number', `json process "${key}" type`);
       }
@@ -378,7 +385,7 @@ test("one pool's status page in FPM's five formats, field by field", async (t) =
     const fullStatus = parseXmlStatus(full.body.slice('<?xml version="1.0" ?>\n'.length));
     assert.deepEqual(labelsOf(fullStatus.pool), xmlTags(POOL_FIELDS));
     assert.equal(fullStatus.processes.length, 2, 'one <process> per worker');
-    for (const process of fullStatus.processes) assert.deepEqual(labelsOf(process), xmlTags(FPM_PROCESS_JSON));
+    for (const process of fullStatus.processes) assert.deepEqual(labelsOf(process), xmlTags(PROCESS_JSON));
     checkWwwProcesses(
       fullStatus.processes.map((p) => new Map(p.map(([tag, value]) => [tag.replace(/-/g, ' '), value]))),
       daemon.poold,
@@ -412,7 +419,7 @@ test("one pool's status page in FPM's five formats, field by field", async (t) =
     assert.deepEqual(labelsOf(fullPage.pools[0]!), POOL_FIELDS);
     assert.equal(fullPage.processTables.length, 1);
     const table = fullPage.processTables[0]!;
-    assert.deepEqual(table.header, FPM_PROCESS_JSON, "FPM's process columns in order");
+    assert.deepEqual(table.header, PROCESS_JSON, "FPM's process columns in order, then poold's");
     assert.equal(table.rows.length, 2, 'one row per worker');
     checkWwwProcesses(
       table.rows.map((row) => new Map(row.map((cell, i) => [table.header[i]!, cell]))),
@@ -470,7 +477,7 @@ test('`/` lists every pool in every format; each pool_status_path shows only its
   assert.deepEqual(all.pools.map((p) => p.pool), names, 'every pool, in config order');
   for (const pool of all.pools) {
     assert.deepEqual(Object.keys(pool), [...POOL_FIELDS, 'processes']);
-    for (const process of pool.processes!) assert.deepEqual(Object.keys(process), FPM_PROCESS_JSON);
+    for (const process of pool.processes!) assert.deepEqual(Object.keys(process), PROCESS_JSON);
   }
   const two = all.pools[1]!;
   assert.equal(two['process manager'], 'dynamic');
@@ -504,7 +511,7 @@ test('`/` lists every pool in every format; each pool_status_path shows only its
   assert.deepEqual(page.pools.map((p) => asMap(p).get('pool')), names);
   for (const pool of page.pools) assert.deepEqual(labelsOf(pool), POOL_FIELDS);
   assert.equal(page.processTables.length, 2, 'a process table per pool');
-  for (const table of page.processTables) assert.deepEqual(table.header, FPM_PROCESS_JSON);
+  for (const table of page.processTables) assert.deepEqual(table.header, PROCESS_JSON);
 
   const om = await request(daemon.status, '/?openmetrics');
   assertFpmHeaders(om, CONTENT_TYPES.openmetrics, '/?openmetrics');
@@ -580,7 +587,8 @@ test('status pages and /metrics answer while every worker is blocked, showing th
     'both workers Running the blocked requests',
     async () => {
       const status = await jsonStatus(daemon.status, '/status?json&full');
-      const busy = status.processes!.filter((p) => p.state === 'Running' && p['request uri'] === BLOCK);
+      // status.show_query is off by default.
+      const busy = status.processes!.filter((p) => p.state === 'Running' && p['request uri'] === '/block?...');
       return busy.length === 2 && status;
     },
     4000,
@@ -630,7 +638,7 @@ test('status pages and /metrics answer while every worker is blocked, showing th
   for (const block of page.processes) {
     const values = asMap(block);
     assert.equal(values.get('state'), 'Running');
-    assert.equal(values.get('request URI'), BLOCK);
+    assert.equal(values.get('request URI'), '/block?...');
     assert.equal(values.get('last request cpu'), '0.00', 'FPM shows cpu only for idle processes');
     assert.equal(values.get('last request memory'), '0', 'FPM shows memory only for idle processes');
   }
@@ -682,6 +690,46 @@ test('status.allowed_clients: 403 for a client not listed; the default list lets
   const socketPath = path.join(socketDaemon.dir, 'status.sock');
   assert.equal((await request({ socketPath }, '/ping')).body, 'pong');
   assert.equal((await request({ socketPath }, '/status?json')).status, 200);
+});
+
+/** `GET /ping` on a unix socket as the user nobody: the status line, or the error code. */
+async function pingAsNobody(socketPath: string): Promise<string> {
+  const script =
+    "const s = require('net').connect(process.argv[1], () => s.write('GET /ping HTTP/1.0\\r\\n\\r\\n'));" +
+    "let r = ''; s.on('data', (d) => (r += d)); s.on('end', () => console.log(r.split('\\r\\n')[0]));" +
+    's.on(\'error\', (e) => console.log(e.code));';
+  const { stdout } = await runCommand(
+    'setpriv',
+    ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '-e', script, socketPath],
+    { timeoutMs: 10_000 },
+  );
+  return stdout.trim();
+}
+
+test('a unix status socket is closed to other users by default; status.listen.owner, .group and .mode open it to one', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to run a client as another user and to chown the socket');
+  const nobody = await runCommand('id', ['-u', 'nobody'], { timeoutMs: 10_000 });
+  const daemons: (RunningPoold | undefined)[] = [];
+  t.after(() => Promise.all(daemons.map((d) => cleanup(d))).then(() => undefined));
+  const start = async (extra: string) => {
+    const poold = await startPoold(
+      globalSection(`status.listen = @DIR@/status.sock\n${extra}`) + poolSection('www', await freePort(), APP, 'ping.path = /ping'),
+    );
+    daemons.push(poold);
+    // Only the socket's own permissions may keep nobody out.
+    chmodSync(poold.dir, 0o755);
+    return path.join(poold.dir, 'status.sock');
+  };
+  const closed = await start('');
+  assert.equal(statSync(closed).mode & 0o777, 0o660);
+  assert.equal(statSync(closed).uid, process.getuid!());
+  assert.equal(await pingAsNobody(closed), 'EACCES');
+
+  const opened = await start('status.listen.owner = nobody\nstatus.listen.group = nogroup\nstatus.listen.mode = 0600');
+  const stat = statSync(opened);
+  assert.equal(stat.mode & 0o777, 0o600);
+  assert.equal(stat.uid, Number(nobody.stdout.trim()));
+  assert.equal(await pingAsNobody(opened), 'HTTP/1.1 200 OK');
 });
 
 /** Whether this machine has an IPv6 loopback to listen on. */
@@ -736,6 +784,30 @@ test(
   },
 );
 
+test('query strings are hidden on the status listener by default, in every format, and shown by poold status', async (t) => {
+  const daemon = await startDaemon(t, { twoPools: true });
+  const config = path.join(daemon.poold.dir, 'poold.conf');
+  const SECRET = '/account?token=s3cret&session=42';
+  assert.equal((await get(daemon.ports.www, SECRET)).status, 200);
+  await settled(daemon, 1);
+  const processes = (await jsonStatus(daemon.status, '/status?json&full')).processes!;
+  assert.deepEqual(
+    processes.filter((p) => p.requests === 1).map((p) => p['request uri']),
+    ['/account?...'],
+    'the path, and that there was a query',
+  );
+  for (const page of ['/status?full', '/status?full&json', '/status?full&xml', '/status?full&html', '/status?full&openmetrics', '/?full', '/?full&json', '/metrics']) {
+    const response = await request(daemon.status, page);
+    assert.equal(response.status, 200, page);
+    assert.ok(!response.body.includes('s3cret'), `${page} shows no query string: ${response.body}`);
+  }
+  // The control socket is the master's user's only: the whole URI.
+  const cli = await runPoold(['status', '-c', config, '--json', '--pool', 'www']);
+  assert.equal(cli.code, 0, cli.stderr);
+  const [www] = JSON.parse(cli.stdout) as { processes: { uri: string; requests: number }[] }[];
+  assert.deepEqual(www!.processes.filter((p) => p.requests === 1).map((p) => p.uri), [SECRET]);
+});
+
 test('poold status: table, --json, --pool, and while every worker is blocked', async (t) => {
   const daemon = await startDaemon(t, { twoPools: true });
   const config = path.join(daemon.poold.dir, 'poold.conf');
@@ -767,7 +839,7 @@ test('poold status: table, --json, --pool, and while every worker is blocked', a
   assert.match(nope.stderr, /nope/);
   assert.equal(nope.stdout, '');
 
-  // Every www worker stuck: the CLI reads the scoreboard, not the workers.
+  // Every www worker stuck: the master reads the scoreboard, not the workers.
   const BLOCK = '/block?ms=8000';
   const order: string[] = [];
   const blocked = [get(daemon.ports.www, BLOCK, 30_000), get(daemon.ports.www, BLOCK, 30_000)].map((p) =>

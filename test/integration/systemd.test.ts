@@ -349,6 +349,27 @@ test(
 );
 
 test(
+  'notify protocol: an app that cannot load fails the start, and systemd never gets READY=1',
+  { skip: skipUnless('systemd-notify', 'python3') },
+  async (t) => {
+    const receiver = await startReceiver(60);
+    let poold: RunningPoold | undefined;
+    t.after(async () => {
+      await cleanup(poold);
+      receiver.stop();
+    });
+    const port = await freePort();
+    poold = await startPoold(globalSection() + poolSection('www', port, path.join(FIXTURES, 'throws-at-load.js')), {
+      env: { NOTIFY_SOCKET: receiver.socketPath },
+      noWait: true,
+    });
+    assert.equal(await waitExit(poold, 15_000), 70);
+    await poold.waitForLine(/ALERT: poold initialization failed/);
+    assert.equal(count(receiver, 'READY'), 0, describe(receiver.messages));
+  },
+);
+
+test(
   'notify protocol: with WATCHDOG_USEC set, WATCHDOG=1 arrives at half the deadline, and stops with the master',
   { skip: skipUnless('systemd-notify', 'python3') },
   async (t) => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { dumpConfig, loadConfig, type PooldConfig } from '../../src/config/index.js';
 import { DIRECTIVES } from '../../src/config/schema.js';
@@ -16,6 +17,7 @@ function comparable(config: PooldConfig): unknown {
 }
 
 function roundTrip(text: string, env: NodeJS.ProcessEnv = {}): { first: PooldConfig; second: PooldConfig; dump: string } {
+  for (const dir of ['run', 'log']) fs.mkdirSync(fx.path(dir), { recursive: true });
   const first = loadConfig(fx.write('poold.conf', text), env).config;
   const dump = dumpConfig(first);
   // Written elsewhere so that nothing can resolve relative to the original directory.
@@ -58,13 +60,17 @@ describe('dumpConfig', () => {
       'error_log = log/poold.log',
       'log_level = warn',
       'process_control_timeout = 2m',
+      'process_start_timeout = 3m',
+      'log_limit = 2048',
+      'syslog.ident = api',
+      'syslog.facility = local1',
       'daemonize = yes',
       '[www]',
       'listen = run/www.sock',
       'listen.owner = www-data',
       'listen.group = www-data',
       'listen.mode = 600',
-      'listen.backlog = 1024',
+      'listen.backlog = -1',
       'listen.queue_max = 50',
       'listen.queue_timeout = 1h',
       'app = app.js',

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ConfigError, loadConfig, type PoolConfig } from '../../src/config/index.js';
@@ -21,7 +22,11 @@ describe('loadConfig defaults', () => {
       pid: null,
       errorLog: null,
       logLevel: 'notice',
+      logLimit: 1024,
+      syslogIdent: 'poold',
+      syslogFacility: 'daemon',
       processControlTimeout: 10_000,
+      processStartTimeout: 60_000,
       daemonize: false,
       systemdInterval: 10_000,
       emergencyRestartThreshold: 0,
@@ -29,7 +34,13 @@ describe('loadConfig defaults', () => {
       processMax: 0,
       processPriority: null,
       statusListen: { kind: 'tcp', host: '127.0.0.1', port: 9901 },
+      statusListenOwner: null,
+      statusListenGroup: null,
+      statusListenMode: 0o660,
       statusAllowedClients: ['127.0.0.1', '::1'],
+      statusShowQuery: false,
+      rlimitFiles: 0,
+      rlimitCore: 0,
     });
     const expected: PoolConfig = {
       name: 'www',
@@ -43,8 +54,8 @@ describe('loadConfig defaults', () => {
       listenMode: 0o660,
     listenAllowedClients: ['any'],
     listenTrustedProxies: [],
-      listenQueueMax: 0,
-      listenQueueTimeout: 0,
+      listenQueueMax: 511,
+      listenQueueTimeout: 10_000,
       app: fx.path('app.js'),
       processPriority: null,
       chdir: fx.dir,
@@ -60,6 +71,7 @@ describe('loadConfig defaults', () => {
       maxRequestsJitter: 0,
       maxMemory: 0,
       requestTerminateTimeout: 0,
+      maxLoopBlock: 10_000,
       requestSlowlogTimeout: 0,
       requestSlowlogTraceDepth: 20,
       slowlog: null,
@@ -77,6 +89,8 @@ describe('loadConfig defaults', () => {
       pingResponse: 'pong',
       env: {},
       clearEnv: true,
+      rlimitFiles: 0,
+      rlimitCore: 0,
       sources: {
         listen: { file, line: 2 },
         app: { file, line: 3 },
@@ -93,15 +107,25 @@ describe('loadConfig defaults', () => {
       'pid = run/poold.pid',
       'error_log = /var/log/poold.log',
       'log_level = DEBUG',
+      'log_limit = 4096',
+      'syslog.ident = www-fpm',
+      'syslog.facility = LOCAL5',
       'process_control_timeout = 1m',
+      'process_start_timeout = 2m',
       'daemonize = yes',
       'systemd_interval = 0',
       'emergency_restart_threshold = 10',
       'emergency_restart_interval = 1m',
       'process.max = 100',
       'process.priority = 5',
-      'status.listen = /run/poold/status.sock',
+      'status.listen = run/status.sock',
+      'status.listen.owner = prometheus',
+      'status.listen.group = 65534',
+      'status.listen.mode = 0600',
       'status.allowed_clients = 10.0.0.1, ::1, 192.168.0.0/16',
+      'status.show_query = yes',
+      'rlimit_files = 4096',
+      'rlimit_core = unlimited',
       '[www]',
       'prefix = .',
       'user = www-data',
@@ -129,6 +153,7 @@ describe('loadConfig defaults', () => {
       'pm.max_requests = 500',
       'pm.max_requests_jitter = 50',
       'pm.max_memory = 512M',
+      'pm.max_loop_block = 3s',
       'request_terminate_timeout = 1m',
       'request_slowlog_timeout = 5',
       'request_slowlog_trace_depth = 5',
@@ -148,21 +173,34 @@ describe('loadConfig defaults', () => {
       'ping.response = ok',
       'clear_env = no',
       'env[A] = 1',
+      'rlimit_files = 1024',
+      'rlimit_core = 0',
     ].join('\n');
+    for (const dir of ['run', 'sock', 'log']) fs.mkdirSync(fx.path(dir));
     const { config } = loadConfig(fx.write('poold.conf', text), {});
     assert.deepEqual(config.global, {
       pid: fx.path('run/poold.pid'),
       errorLog: '/var/log/poold.log',
       logLevel: 'debug',
+      logLimit: 4096,
+      syslogIdent: 'www-fpm',
+      syslogFacility: 'local5',
       processControlTimeout: 60_000,
+      processStartTimeout: 120_000,
       daemonize: true,
       systemdInterval: 0,
       emergencyRestartThreshold: 10,
       emergencyRestartInterval: 60_000,
       processMax: 100,
       processPriority: 5,
-      statusListen: { kind: 'unix', path: '/run/poold/status.sock' },
+      statusListen: { kind: 'unix', path: fx.path('run/status.sock') },
+      statusListenOwner: 'prometheus',
+      statusListenGroup: '65534',
+      statusListenMode: 0o600,
       statusAllowedClients: ['10.0.0.1', '::1', '192.168.0.0/16'],
+      statusShowQuery: true,
+      rlimitFiles: 4096,
+      rlimitCore: Infinity,
     });
     const { sources, ...pool } = config.pools[0]!;
     assert.deepEqual(pool, {
@@ -194,6 +232,7 @@ describe('loadConfig defaults', () => {
       maxRequestsJitter: 50,
       maxMemory: 512 * 1024 * 1024,
       requestTerminateTimeout: 60_000,
+      maxLoopBlock: 3_000,
       requestSlowlogTimeout: 5_000,
       requestSlowlogTraceDepth: 5,
       slowlog: fx.path('log/www.slow'),
@@ -211,6 +250,8 @@ describe('loadConfig defaults', () => {
       pingResponse: 'ok',
       env: { A: '1' },
       clearEnv: false,
+      rlimitFiles: 1024,
+      rlimitCore: 0,
     });
     // Every pool directive plus env[A] was set, so every one has a source.
     assert.deepEqual(Object.keys(sources).sort(), [...POOL_DIRECTIVES.map((d) => d.name), 'env[A]'].sort());
@@ -233,6 +274,7 @@ describe('loadConfig defaults', () => {
 
   it('resolves relative paths against the directory of the file that sets them', () => {
     fx.write('apps/app.js', '');
+    fs.mkdirSync(fx.path('run'));
     fx.write('pool.d/www.conf', '[www]\nlisten = ../run/www.sock\napp = ../apps/app.js\npm = static\npm.max_children = 1\n');
     const { config } = loadConfig(fx.write('poold.conf', 'include = pool.d/*.conf\n'), {});
     assert.deepEqual(config.pools[0]!.listen, { kind: 'unix', path: fx.path('run/www.sock') });

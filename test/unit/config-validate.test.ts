@@ -246,6 +246,12 @@ describe('listen address conflicts', () => {
 });
 
 describe('collisions between the files and addresses poold uses', () => {
+  // Their directories exist: only the collisions are reported.
+  beforeEach(() => {
+    fs.mkdirSync(fx.path('run'));
+    fs.mkdirSync(fx.path('log'));
+  });
+
   it("refuses a pool socket on the control socket's path, at the listen line", () => {
     const text = `[global]\npid = run/poold.pid\n${poolSection('www', './run/poold.control')}`;
     assert.deepEqual(issues(text), [
@@ -309,6 +315,7 @@ describe('collisions between the files and addresses poold uses', () => {
 describe('prefix and chdir', () => {
   it("starts the pool's relative paths at prefix, wherever it is set; a relative prefix at its file", () => {
     fx.write('srv/app.js', 'export default () => {};\n');
+    fx.write('srv/log/.keep', '');
     const text = '[www]\nlisten = ./www.sock\napp = app.js\npm = static\npm.max_children = 1\n' +
       'access.log = log/access.log\nchdir = .\nprefix = srv\n[other]\nlisten = 9000\napp = app.js\npm = static\npm.max_children = 1\n';
     const [www, other] = loadConfig(fx.write('poold.conf', text), {}).config.pools;
@@ -463,6 +470,14 @@ describe('php-fpm directives poold does not implement', () => {
       at(text, 'log_level', undefined, 'log_level', "unable to parse value for entry 'log_level': invalid value for 'log_level'"),
       at(text, 'daemonize', undefined, 'daemonize', "unable to parse value for entry 'daemonize': invalid boolean value"),
       at(text, 'process_control', undefined, 'process_control_timeout', "unable to parse value for entry 'process_control_timeout': unknown suffix used in time value"),
+    ]);
+  });
+
+  it('reads rlimit_files and rlimit_core in either section, and rejects bad values with file:line', () => {
+    const text = `[global]\nrlimit_files = lots\n${poolSection('www', '9000', 'rlimit_core = -1\n')}`;
+    assert.deepEqual(issues(text), [
+      at(text, 'rlimit_files', undefined, 'rlimit_files', "unable to parse value for entry 'rlimit_files': is not a valid number (greater or equal than zero)"),
+      at(text, 'rlimit_core', 'www', 'rlimit_core', "unable to parse value for entry 'rlimit_core': is not a valid number (greater or equal than zero)"),
     ]);
   });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   bool,
+  coreLimit,
   filePath,
   InvalidValue,
   listen,
@@ -49,6 +50,21 @@ describe('uint', () => {
     for (const raw of ['-1', '1.5', '+3', '', 'ten', '10s', '1e3', '99999999999999999999']) {
       rejects(uint, raw, 'is not a valid number (greater or equal than zero)');
     }
+  });
+});
+
+describe('coreLimit (rlimit_core)', () => {
+  it("accepts bytes and 'unlimited' (Infinity) in any case", () => {
+    assert.equal(coreLimit.parse('0', ctx), 0);
+    assert.equal(coreLimit.parse('1048576', ctx), 1048576);
+    assert.equal(coreLimit.parse('Unlimited', ctx), Infinity);
+  });
+  it('rejects negatives and words', () => {
+    for (const raw of ['-1', 'none', '1M']) rejects(coreLimit, raw, 'is not a valid number (greater or equal than zero)');
+  });
+  it('formats Infinity back as unlimited', () => {
+    assert.equal(coreLimit.format(Infinity), 'unlimited');
+    assert.equal(coreLimit.format(4096), '4096');
   });
 });
 

@@ -252,6 +252,20 @@ describe('pm = dynamic, tick: too few idle', () => {
     assert.match(at16.warnings[0]!, /spawning 16 children, there are 1 idle, and 6 total children$/);
   });
 
+  it('while starts fail, the rate does not double and "seems busy" never fires', () => {
+    const config = dyn({ maxChildren: 1_000, minSpareServers: 100, maxSpareServers: 200 });
+    let state = { spawnRate: 1, maxChildrenLatched: false };
+    for (let tick = 0; tick < 8; tick++) {
+      const actions = dynamicPm(pmInput({ config, workers: [busy()], state, startsFailing: true }));
+      assert.equal(actions.spawn, 1);
+      assert.deepEqual(actions.warnings, []);
+      state = actions.state;
+    }
+    assert.equal(state.spawnRate, 1);
+    // Once a start succeeds, FPM's ramp resumes from 1.
+    assert.equal(dynamicPm(pmInput({ config, workers: [busy()], state })).state.spawnRate, 2);
+  });
+
   it('replays FPM\'s observed ramp: 1, 2, 4, 8, 10, 5, then "server reached pm.max_children setting (40)"', () => {
     // max_children 40, min_spare 10, max_spare 20, start 10, all ten busy (45 concurrent slow requests)
     const config = dyn({ maxChildren: 40, startServers: 10, minSpareServers: 10, maxSpareServers: 20 });

@@ -83,8 +83,9 @@ describe('findOverdue', () => {
 });
 
 describe('timeoutCheckInterval', () => {
-  it('is null when neither limit is set', () => {
+  it('is null when no limit is set', () => {
     assert.equal(timeoutCheckInterval({ terminate: 0, slowlog: 0 }), null);
+    assert.equal(timeoutCheckInterval({ terminate: 0, slowlog: 0, loopBlock: 0 }), null);
   });
 
   it('is a tenth of the smallest active limit', () => {
@@ -92,6 +93,8 @@ describe('timeoutCheckInterval', () => {
     assert.equal(timeoutCheckInterval({ terminate: 5_000, slowlog: 0 }), 500);
     assert.equal(timeoutCheckInterval({ terminate: 0, slowlog: 3_000 }), 300);
     assert.equal(timeoutCheckInterval({ terminate: 4_000, slowlog: 9_000 }), 400);
+    assert.equal(timeoutCheckInterval({ terminate: 0, slowlog: 0, loopBlock: 2_000 }), 200);
+    assert.equal(timeoutCheckInterval({ terminate: 6_000, slowlog: 0, loopBlock: 3_000 }), 300);
   });
 
   it('is bounded to [100 ms, 1000 ms]', () => {
@@ -111,8 +114,8 @@ describe('findOverdueWorkers', () => {
 
   it('checks every scoreboard, matching a slot to the worker that writes it there, by index and pid', () => {
     // After a reload that grew the scoreboard: slot 0 exists in both files, for two different workers.
-    const old = { slot: 0, pid: 10, name: 'old' };
-    const fresh = { slot: 0, pid: 20, name: 'new' };
+    const old = { slot: 0, pid: 10, held: 1, name: 'old' };
+    const fresh = { slot: 0, pid: 20, held: 1, name: 'new' };
     const readings = [
       { slots: [slot(20, 'Running', 5_000), slot(0, 'Free', 0)], workers: [fresh] },
       { slots: [slot(10, 'Running', 3_000)], workers: [old] },
@@ -129,7 +132,17 @@ describe('findOverdueWorkers', () => {
   });
 
   it('ignores a slot whose pid is not its worker\'s, and a slot no live worker writes', () => {
-    const readings = [{ slots: [slot(99, 'Running', 5_000), slot(11, 'Running', 5_000)], workers: [{ slot: 0, pid: 10 }] }];
+    const readings = [{ slots: [slot(99, 'Running', 5_000), slot(11, 'Running', 5_000)], workers: [{ slot: 0, pid: 10, held: 1 }] }];
     assert.deepEqual(findOverdueWorkers(readings, limits, NOW, none), []);
+  });
+
+  it('ignores a running request on a worker that holds no connection: its slot cannot get it killed', () => {
+    const idle = { slot: 0, pid: 10, held: 0 };
+    const busy = { slot: 1, pid: 11, held: 2 };
+    const readings = [{ slots: [slot(10, 'Running', 5_000), slot(11, 'Running', 5_000)], workers: [idle, busy] }];
+    assert.deepEqual(
+      findOverdueWorkers(readings, limits, NOW, none).map(({ worker }) => worker),
+      [busy],
+    );
   });
 });

@@ -16,7 +16,7 @@ class FakeWorker extends EventEmitter<{ ready: []; fail: [error: string]; exit: 
   }
   exit(exit: Partial<WorkerExit> = {}): void {
     this.phase = 'exited';
-    this.emit('exit', { code: 0, signal: null, beforeReady: false, uptimeMs: 1, ...exit });
+    this.emit('exit', { code: 0, signal: null, beforeReady: false, uptimeMs: 1, spawnError: null, ...exit });
   }
 }
 

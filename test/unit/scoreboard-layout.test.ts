@@ -3,13 +3,12 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
-import { readScoreboard, Scoreboard, scoreboardPath } from '../../src/scoreboard/file.js';
+import { Scoreboard } from '../../src/scoreboard/file.js';
 import {
   decodeHeader,
   decodeSlot,
@@ -33,6 +32,7 @@ import {
   type SlotLoad,
 } from '../../src/scoreboard/layout.js';
 import { READING_HEADERS_SHOWN_AFTER_MS, SlotWriter } from '../../src/scoreboard/slot-writer.js';
+import { readScoreboard } from '../helpers/scoreboard.js';
 
 const HEADER: PoolHeader = {
   pool: 'www-ü',
@@ -282,25 +282,18 @@ describe('scoreboard layout: slot', () => {
   });
 });
 
-describe('scoreboard file', () => {
-  let dir: string;
-  before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poold-sb-'));
-  });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
+describe('scoreboard', () => {
   const header = (slotCount: number): PoolHeader => ({ ...HEADER, pm: 'dynamic', slotCount, maxChildren: slotCount });
-
-  it('names the file after the master pid and the pool', () => {
-    assert.equal(scoreboardPath(4242, 'www', '/run/poold'), '/run/poold/poold-4242-www.scoreboard');
-  });
+  /** A path that opens the board's memfd, as a test can reach it. */
+  const pathOf = (board: Scoreboard): string => `/proc/self/fd/${board.fd}`;
 
   it('reads back the header, with never-written slots as Free; null before the header is written', () => {
-    const file = path.join(dir, 'header.scoreboard');
-    const board = new Scoreboard(file, 3);
+    const board = new Scoreboard('header', 3);
     try {
+      const file = pathOf(board);
       assert.equal(fs.statSync(file).size, fileSize(3));
       assert.equal(readScoreboard(file), null);
+      assert.equal(board.read(), null);
       board.writeHeader(header(3));
       const snapshot = readScoreboard(file)!;
       assert.deepEqual(snapshot.header, header(3));
@@ -309,12 +302,38 @@ describe('scoreboard file', () => {
     } finally {
       board.close();
     }
-    assert.equal(fs.existsSync(file), false, 'close() removes the file');
+  });
+
+  it('is a memfd named after the pool whose size no one can change, not even through its own descriptor', () => {
+    const board = new Scoreboard('www', 3);
+    try {
+      assert.equal(fs.readlinkSync(pathOf(board)), '/memfd:poold-scoreboard:www (deleted)');
+      for (const size of [0, fileSize(3) - 1, fileSize(3) + 1]) {
+        assert.throws(() => fs.ftruncateSync(board.fd, size), { code: 'EPERM' }, `ftruncate to ${size}`);
+        assert.throws(() => fs.truncateSync(pathOf(board), size), { code: 'EPERM' }, `truncate of a new open to ${size}`);
+      }
+      assert.equal(fs.fstatSync(board.fd).size, fileSize(3));
+    } finally {
+      board.close();
+    }
+  });
+
+  it('reports the header it wrote, whatever a worker wrote over it', () => {
+    const board = new Scoreboard('header', 2);
+    try {
+      board.writeHeader(header(2));
+      fs.writeSync(board.fd, encodeHeader({ ...header(2), idle: 99, pool: 'forged' }), 0, HEADER_SIZE, 0);
+      assert.equal(readScoreboard(pathOf(board))!.header.pool, 'forged', 'the shared memory was overwritten');
+      assert.deepEqual(board.read()!.header, header(2));
+      assert.equal(board.read()!.slots.length, 2);
+    } finally {
+      board.close();
+    }
   });
 
   it('allocates free slots as Starting, null when full, and releases them as Free', () => {
-    const file = path.join(dir, 'alloc.scoreboard');
-    const board = new Scoreboard(file, 3);
+    const board = new Scoreboard('alloc', 3);
+    const file = pathOf(board);
     try {
       board.writeHeader(header(3));
       assert.deepEqual([board.allocate(), board.allocate(), board.allocate()], [0, 1, 2]);
@@ -337,13 +356,13 @@ describe('scoreboard file', () => {
   });
 
   it('shows what a SlotWriter writes: begin → Running with method, URI and Basic-auth user; end → Idle', async () => {
-    const file = path.join(dir, 'writer.scoreboard');
-    const board = new Scoreboard(file, 3);
+    const board = new Scoreboard('writer', 3);
+    const file = pathOf(board);
     try {
       board.writeHeader(header(3));
       board.allocate();
       const index = board.allocate()!;
-      const writer = new SlotWriter(file, index);
+      const writer = new SlotWriter(board.fd, index);
       const req = {
         method: 'PUT',
         url: '/upload?name=a%20b',
@@ -411,11 +430,11 @@ describe('scoreboard file', () => {
   });
 
   it('takes the user from Basic auth only', () => {
-    const file = path.join(dir, 'auth.scoreboard');
-    const board = new Scoreboard(file, 1);
+    const board = new Scoreboard('auth', 1);
+    const file = pathOf(board);
     try {
       board.writeHeader(header(1));
-      const writer = new SlotWriter(file, board.allocate()!);
+      const writer = new SlotWriter(board.fd, board.allocate()!);
       const userFor = (authorization: string | undefined): string => {
         const headers = authorization === undefined ? {} : { authorization };
         const trace = writer.begin({ method: 'GET', url: '/', headers } as unknown as IncomingMessage, false);
@@ -436,11 +455,11 @@ describe('scoreboard file', () => {
   });
 
   it('shows Reading headers (once the headers are slow to come) and Finishing states', async () => {
-    const file = path.join(dir, 'states.scoreboard');
-    const board = new Scoreboard(file, 1);
+    const board = new Scoreboard('states', 1);
+    const file = pathOf(board);
     try {
       board.writeHeader(header(1));
-      const writer = new SlotWriter(file, board.allocate()!);
+      const writer = new SlotWriter(board.fd, board.allocate()!);
       const state = (): string => readScoreboard(file)!.slots[0]!.state;
       writer.idle();
       assert.equal(state(), 'Idle');
@@ -504,10 +523,11 @@ describe('scoreboard file', () => {
     const mixes: unknown[] = [];
 
     before(async () => {
-      const file = path.join(dir, 'race.scoreboard');
       // Records are page-aligned: a slot never straddles two 4 KiB pages.
       assert.equal(Math.floor(slotOffset(index) / 4096), Math.floor((slotOffset(index) + SLOT_SIZE - 1) / 4096));
-      const board = new Scoreboard(file, slotCount);
+      const board = new Scoreboard('race', slotCount);
+      // The other process opens it as only this process's user can.
+      const file = `/proc/${process.pid}/fd/${board.fd}`;
       board.writeHeader(header(slotCount));
       board.allocate();
       const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -516,7 +536,7 @@ describe('scoreboard file', () => {
       // helper is built, else one positioned write per state change.
       const script = `
         const { SlotWriter } = await import(${JSON.stringify(writerUrl)});
-        const w = new SlotWriter(${JSON.stringify(file)}, ${index});
+        const w = new SlotWriter((await import('node:fs')).openSync(${JSON.stringify(file)}, 'r+'), ${index});
         const a = ${JSON.stringify(a)}, b = ${JSON.stringify(b)};
         Object.assign(w.slot, a); w.idle();
         process.stdout.write('ready\\n');

@@ -45,6 +45,29 @@ describe('scoreboard region', () => {
     assert.deepEqual(seen, Buffer.concat([Buffer.alloc(8, 2), Buffer.alloc(8, 1)]));
   });
 
+  it('anonymous memory has a sealed size, its pages allocated, and the name given (default: poold)', () => {
+    const { anonymousMemory } = nativeBinding();
+    const named = anonymousMemory(SIZE, 'poold-scoreboard:www');
+    const unnamed = anonymousMemory(SIZE);
+    try {
+      assert.equal(fs.readlinkSync(`/proc/self/fd/${named}`), '/memfd:poold-scoreboard:www (deleted)');
+      assert.equal(fs.readlinkSync(`/proc/self/fd/${unnamed}`), '/memfd:poold (deleted)');
+      for (const size of [0, SIZE - 1, SIZE + 4096]) {
+        assert.throws(() => fs.ftruncateSync(unnamed, size), { code: 'EPERM' }, `ftruncate to ${size}`);
+      }
+      const stat = fs.fstatSync(named);
+      assert.equal(stat.size, SIZE);
+      assert.equal(stat.blocks * 512, SIZE, 'allocated at creation');
+    } finally {
+      fs.closeSync(named);
+      fs.closeSync(unnamed);
+    }
+    const call = anonymousMemory as unknown as (...args: unknown[]) => number;
+    for (const args of [[0], [SIZE, 42], [SIZE, {}]]) {
+      assert.throws(() => call(...args), { name: 'TypeError', message: 'anonymousMemory(length, name?): a positive length and a string' });
+    }
+  });
+
   it('the helper refuses a bad descriptor or length with a message and the errno', () => {
     const { map } = nativeBinding();
     assert.throws(() => map(-1, SIZE), { name: 'TypeError', message: /an open file descriptor and a positive length/ });

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Scoreboard } from '../../src/scoreboard/file.js';
 import {
   addDurations,
@@ -148,29 +146,22 @@ describe('addDurations', () => {
 });
 
 describe('Scoreboard.loads and a SlotWriter', () => {
-  let dir: string;
-  before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'poold-load-'));
-  });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  /** A scoreboard with `count` slots, all allocated; closed (and removed) after `body`. */
+  /** A scoreboard with `count` slots, all allocated, and a path that opens it; closed after `body`. */
   async function withBoard(name: string, count: number, body: (board: Scoreboard, file: string) => void | Promise<void>): Promise<void> {
-    const file = path.join(dir, `${name}.scoreboard`);
-    const board = new Scoreboard(file, count);
+    const board = new Scoreboard(name, count);
     try {
       for (let i = 0; i < count; i++) assert.equal(board.allocate(), i);
-      await body(board, file);
+      await body(board, `/proc/self/fd/${board.fd}`);
     } finally {
       board.close();
     }
-    assert.equal(fs.existsSync(file), false);
   }
 
   it('loads: in the order asked, in one span, a slot reserved for a worker not yet started as pid 0', () =>
-    withBoard('span', 4, async (board, file) => {
-      const first = new SlotWriter(file, 0);
-      const third = new SlotWriter(file, 2);
+    withBoard('span', 4, async (board) => {
+      const first = new SlotWriter(board.fd, 0);
+      const third = new SlotWriter(board.fd, 2);
       first.idle();
       third.idle();
       third.connectionAccepted();
@@ -191,7 +182,7 @@ describe('Scoreboard.loads and a SlotWriter', () => {
 
   it('a slot that stays torn loads as null and reads as null; its neighbours still read', () =>
     withBoard('torn', 3, async (board, file) => {
-      for (const index of [0, 1, 2]) new SlotWriter(file, index).connectionAccepted();
+      for (const index of [0, 1, 2]) new SlotWriter(board.fd, index).connectionAccepted();
       await untilShownAsReadingHeaders();
       const fd = fs.openSync(file, 'r+');
       try {
@@ -211,8 +202,8 @@ describe('Scoreboard.loads and a SlotWriter', () => {
     }));
 
   it('a handed-over connection: Reading headers, then Running, then Idle with its duration counted', () =>
-    withBoard('lifecycle', 2, async (board, file) => {
-      const writer = new SlotWriter(file, 1);
+    withBoard('lifecycle', 2, async (board) => {
+      const writer = new SlotWriter(board.fd, 1);
       writer.idle();
       const started = board.loads([1])[0]!;
       assert.deepEqual(started, { pid: process.pid, load: 0, accepted: 0, freeSince: writer.slot.startTime, finishing: false, upgraded: 0 });
@@ -253,11 +244,11 @@ describe('Scoreboard.loads and a SlotWriter', () => {
     }));
 
   it('counts a duration in the first bucket whose bound it does not exceed: on a bound, in that bucket', (t) =>
-    withBoard('buckets', 1, async (board, file) => {
+    withBoard('buckets', 1, async (board) => {
       // A fake clock: only exact durations can tell ≤ from < at a bound.
       let clock = 1000;
       t.mock.method(process, 'hrtime', () => [Math.floor(clock / 1000), (clock % 1000) * 1e6]);
-      const writer = new SlotWriter(file, 0);
+      const writer = new SlotWriter(board.fd, 0);
       const boundsMs = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000];
       assert.deepEqual(boundsMs.map((ms) => ms / 1000), [...DURATION_BUCKETS], 'the bounds under test are the real ones');
       const tookMs = [...boundsMs, ...boundsMs.map((ms) => ms + 1), 40_000, 0];
@@ -279,8 +270,8 @@ describe('Scoreboard.loads and a SlotWriter', () => {
     }));
 
   it('an end() is in the slot as soon as it returns: the master may read it at any moment', () =>
-    withBoard('immediate', 1, async (board, file) => {
-      const writer = new SlotWriter(file, 0);
+    withBoard('immediate', 1, async (board) => {
+      const writer = new SlotWriter(board.fd, 0);
       writer.connectionAccepted();
       writer.end(writer.begin(request('/a'), true));
       assert.equal(board.loads([0])[0]!.load, 0);
@@ -289,8 +280,8 @@ describe('Scoreboard.loads and a SlotWriter', () => {
     }));
 
   it('a connection closed before its first request leaves the worker Idle with no load', () =>
-    withBoard('abandoned', 1, (board, file) => {
-      const writer = new SlotWriter(file, 0);
+    withBoard('abandoned', 1, (board) => {
+      const writer = new SlotWriter(board.fd, 0);
       writer.idle();
       writer.connectionAccepted();
       const beforeClose = Date.now();
@@ -304,8 +295,8 @@ describe('Scoreboard.loads and a SlotWriter', () => {
     }));
 
   it('with a second connection waiting, the end of a request leaves it Reading headers and loaded', () =>
-    withBoard('two', 1, async (board, file) => {
-      const writer = new SlotWriter(file, 0);
+    withBoard('two', 1, async (board) => {
+      const writer = new SlotWriter(board.fd, 0);
       writer.connectionAccepted();
       writer.connectionAccepted();
       const trace = writer.begin(request(), true);
@@ -321,8 +312,8 @@ describe('Scoreboard.loads and a SlotWriter', () => {
     }));
 
   it('a keep-alive request (not the first on its connection) does not count down waiting connections', () =>
-    withBoard('keepalive', 1, async (board, file) => {
-      const writer = new SlotWriter(file, 0);
+    withBoard('keepalive', 1, async (board) => {
+      const writer = new SlotWriter(board.fd, 0);
       writer.connectionAccepted();
       writer.connectionAccepted();
       writer.end(writer.begin(request('/first'), true));
@@ -335,8 +326,8 @@ describe('Scoreboard.loads and a SlotWriter', () => {
     }));
 
   it('an upgraded connection releases the load it held and is counted on its own until it closes', () =>
-    withBoard('upgraded', 1, async (board, file) => {
-      const writer = new SlotWriter(file, 0);
+    withBoard('upgraded', 1, async (board) => {
+      const writer = new SlotWriter(board.fd, 0);
       writer.idle();
       writer.connectionAccepted();
       writer.connectionAccepted();
@@ -357,8 +348,8 @@ describe('Scoreboard.loads and a SlotWriter', () => {
     }));
 
   it('once finishing, the slot stays Finishing through later connections and requests', () =>
-    withBoard('finishing', 1, async (board, file) => {
-      const writer = new SlotWriter(file, 0);
+    withBoard('finishing', 1, async (board) => {
+      const writer = new SlotWriter(board.fd, 0);
       writer.connectionAccepted();
       const inFlight = writer.begin(request('/before'), true);
       writer.finishing();
