@@ -12,10 +12,10 @@ import { parseExposition, pollUntil, request, sumOf, valueOf, type StatusTarget 
 
 const APP = path.join(FIXTURES, 'websocket-app.js');
 
-function config(port: number, extra = '', global = ''): string {
+function config(port: number, extra = '', global = '', app = APP): string {
   return (
     globalSection(global) +
-    `[www]\nlisten = 127.0.0.1:${port}\napp = ${APP}\npm = static\npm.max_children = 1\npm.status_path = /status\n${extra}\n`
+    `[www]\nlisten = 127.0.0.1:${port}\napp = ${app}\npm = static\npm.max_children = 1\npm.status_path = /status\n${extra}\n`
   );
 }
 
@@ -104,6 +104,21 @@ for (const attach of ['server', 'upgrade']) {
     assert.deepEqual(await upgradedShown(poold), { status: 0, pool: 0, worker: 0 });
   });
 }
+
+test('an http.Server exported as it is, with ws attached to it: its WebSocket server gets the upgrades', async (t) => {
+  const port = await freePort();
+  let poold: RunningPoold | undefined;
+  let client: Client | undefined;
+  t.after(async () => {
+    client?.close();
+    await cleanup(poold);
+  });
+  poold = await startPoold(config(port, '', '', path.join(FIXTURES, 'websocket-server-export.js')));
+  client = await Client.open(port);
+  await client.echo('through the exported server');
+  assert.equal((await get(port, '/')).body, `${client.pid}\n`);
+  assert.equal((await upgradedShown(poold)).status, 1);
+});
 
 test('requests an app serves from its own request listener (as socket.io does) are counted like any other', async (t) => {
   const port = await freePort();
