@@ -89,12 +89,14 @@ for (const attach of ['server', 'upgrade']) {
     const plain = await get(port, '/');
     assert.equal(plain.status, 200);
     assert.equal(Number(plain.body), client.pid);
-    const status = JSON.parse((await request(statusOf(poold), '/status?json&full')).body) as Record<string, unknown> & {
-      processes: Record<string, unknown>[];
-    };
-    assert.equal(status['active processes'], 0, 'the worker is not busy');
-    assert.equal(status.processes[0]!['state'], 'Idle');
-    assert.equal(status.processes[0]!['requests'], 1, 'the plain GET is its only request');
+    // Not busy, the plain GET its only request (once its end is written: just after the client read it).
+    await pollUntil('the worker idle after its one request', async () => {
+      const status = JSON.parse((await request(statusOf(poold!), '/status?json&full')).body) as Record<string, unknown> & {
+        processes: Record<string, unknown>[];
+      };
+      const [worker] = status.processes;
+      return status['active processes'] === 0 && worker!['state'] === 'Idle' && worker!['requests'] === 1;
+    });
     assert.deepEqual(await upgradedShown(poold), { status: 1, pool: 1, worker: 1 });
     const text = (await request(statusOf(poold), '/status?full')).body;
     assert.match(text, /\nupgraded connections: 1\n/);
@@ -129,9 +131,11 @@ test('requests an app serves from its own request listener (as socket.io does) a
   // One worker with room for one request: had a request above gone uncounted, its load would never end.
   const plain = await get(port, '/');
   assert.equal(plain.status, 200);
-  const status = JSON.parse((await request(statusOf(poold), '/status?json&full')).body) as { processes: Record<string, unknown>[] };
-  assert.equal(status.processes[0]!['requests'], 4);
-  assert.equal(status.processes[0]!['state'], 'Idle');
+  // The worker writes a request's end when its response closes, which may be just after the client has read it.
+  await pollUntil('4 requests counted and the worker idle', async () => {
+    const status = JSON.parse((await request(statusOf(poold!), '/status?json&full')).body) as { processes: Record<string, unknown>[] };
+    return status.processes[0]!['requests'] === 4 && status.processes[0]!['state'] === 'Idle';
+  });
 });
 
 test('request_terminate_timeout = 3s and the slowlog leave a 10 s WebSocket alone: it echoes throughout, the worker stays', async (t) => {
