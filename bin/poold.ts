@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { main } from '../src/cli/main.js';
-import { EXIT } from '../src/cli/exit-codes.js';
+import { EXIT } from '../src/control/exit-codes.js';
 
 try {
   process.exit(await main(process.argv));

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, writeSync } from 'node:fs';
-import { EXIT } from './exit-codes.js';
+import { EXIT } from '../control/exit-codes.js';
 
 /** Set in the detached master's environment: the fd on which it reports its start. */
 const REPORT_FD_ENV = 'POOLD_DAEMON_REPORT_FD';

@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { EXIT } from './exit-codes.js';
+import { EXIT } from '../control/exit-codes.js';
 import { DEFAULT_CONFIG } from './load-config.js';
-import { runControlCommand } from './control-client.js';
+import { runControlCommand } from './control-command.js';
 import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
 import { stopCommand } from './stop.js';

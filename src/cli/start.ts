@@ -4,7 +4,7 @@ import { inheritedDescriptor } from '../log/inherited-fd.js';
 import { createLogger, flushLogger } from '../log/logger.js';
 import { Master, StartError } from '../master/master.js';
 import { isDaemonChild, launchDaemon, reportToLauncher } from './daemon.js';
-import { EXIT } from './exit-codes.js';
+import { EXIT } from '../control/exit-codes.js';
 import { loadConfigOrReport } from './load-config.js';
 import { nativeHelperProblem } from './native-helper.js';
 

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Slot } from '../scoreboard/layout.js';
 import type { ScoreboardSnapshot } from '../scoreboard/file.js';
-import { runControlCommand } from './control-client.js';
-import { EXIT } from './exit-codes.js';
+import { runControlCommand } from './control-command.js';
+import { EXIT } from '../control/exit-codes.js';
 import type { TargetOptions } from './target.js';
 
 export interface StatusOptions extends TargetOptions {

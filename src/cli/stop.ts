@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { identifyMaster } from '../master/master-identity.js';
-import { isAlive } from '../master/pidfile.js';
-import { EXIT } from './exit-codes.js';
+import { isAlive } from '../control/pidfile.js';
+import { EXIT } from '../control/exit-codes.js';
 import { findMaster, type TargetOptions } from './target.js';
 
 export interface StopOptions extends TargetOptions {

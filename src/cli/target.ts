@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { readPidFile } from '../master/pidfile.js';
-import { EXIT } from './exit-codes.js';
+import { readPidFile } from '../control/pidfile.js';
+import { EXIT } from '../control/exit-codes.js';
 import { loadConfigOrReport } from './load-config.js';
 
 /** Options every command that talks to a running master accepts. */

@@ -3,7 +3,7 @@ import { dumpConfig, formatIssue } from '../config/index.js';
 import { resolveIdentities } from '../config/identities.js';
 import { identityContext } from '../pool/spawn-worker.js';
 import { checkApps } from './check-apps.js';
-import { EXIT } from './exit-codes.js';
+import { EXIT } from '../control/exit-codes.js';
 import { loadConfigOrReport, printWarnings } from './load-config.js';
 import { nativeHelperProblem } from './native-helper.js';
 

@@ -1,6 +1,7 @@
 // Every directive poold accepts, in php-fpm.conf.in order: where it may
 // appear, which config field it sets, how its value parses, and its default.
 import { AccessFormatError, DEFAULT_ACCESS_FORMAT, compileAccessFormat } from '../log/access-format.js';
+import { LOG_LEVELS } from '../log/levels.js';
 import type { GlobalConfig, LogLevel, PmMode, PoolConfig } from './types.js';
 import {
   backlog,
@@ -71,7 +72,7 @@ export const PREFIX_DIRECTIVE = 'prefix';
 type Spec<C> = { [K in keyof C]-?: { name: string; type: ValueType<C[K]>; default: C[K] | undefined } };
 
 const logLevel = oneOf<LogLevel>(
-  ['alert', 'error', 'warning', 'notice', 'debug'],
+  LOG_LEVELS,
   "invalid value for 'log_level'",
   { warn: 'warning' }, // php-fpm accepts this spelling too
 );

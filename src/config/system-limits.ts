@@ -3,8 +3,6 @@
 import { readFileSync } from 'node:fs';
 import { SYSTEM_BACKLOG } from './values.js';
 
-/** Where local syslog daemons and journald listen for datagrams. */
-export const SYSLOG_SOCKET = '/dev/log';
 
 /** sun_path of struct sockaddr_un on Linux, terminating NUL included. */
 export const UNIX_PATH_MAX = 108;

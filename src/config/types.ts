@@ -1,7 +1,8 @@
 // The effective configuration, after parsing, defaults and validation.
 // Times are milliseconds, sizes are bytes, paths are absolute.
 
-export type LogLevel = 'alert' | 'error' | 'warning' | 'notice' | 'debug';
+export type { LogLevel } from '../log/levels.js';
+import type { LogLevel } from '../log/levels.js';
 export type PmMode = 'static' | 'dynamic' | 'ondemand';
 
 export type ListenAddress =

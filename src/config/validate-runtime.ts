@@ -4,12 +4,12 @@
 // open, and numbers with a floor or a ceiling beyond which a start would fail.
 import fs from 'node:fs';
 import path from 'node:path';
-import { controlSocketPath } from '../master/control-path.js';
+import { controlSocketPath } from '../control/control-path.js';
 import { inheritedDescriptor } from '../log/inherited-fd.js';
 import type { PoolDraft } from './assemble.js';
-import { SYSLOG_SOCKET, UNIX_PATH_MAX, fitsUnixSocket } from './system-limits.js';
+import { SYSLOG, SYSLOG_SOCKET } from '../log/levels.js';
+import { UNIX_PATH_MAX, fitsUnixSocket } from './system-limits.js';
 import type { ConfigIssue, GlobalConfig, ListenAddress, SourceLocation } from './types.js';
-import { SYSLOG } from './values.js';
 
 /**
  * The most workers a pool may have. Each is a Node process of tens of MB, so

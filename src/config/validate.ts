@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { PoolDraft } from './assemble.js';
-import { controlSocketPath } from '../master/control-path.js';
+import { controlSocketPath } from '../control/control-path.js';
 import { defaultsOf, POOL_DIRECTIVES, type PoolScalars } from './schema.js';
 import { effectiveBacklog } from './system-limits.js';
 import type { ConfigIssue, GlobalConfig, ListenAddress, PoolConfig, SourceLocation } from './types.js';

@@ -2,6 +2,7 @@
 // where php-fpm has the same kind of value, so users can search them.
 import net from 'node:net';
 import path from 'node:path';
+import { SYSLOG } from '../log/levels.js';
 import { ANY_CLIENT, clientEntryProblem, UNIX_PEERS } from '../net/client-list.js';
 import type { ListenAddress } from './types.js';
 
@@ -149,9 +150,6 @@ export const optionalPath: ValueType<string | null> = {
   parse: (raw, ctx) => (raw === '' ? null : filePath.parse(raw, ctx)),
   format: (value) => value ?? '',
 };
-
-/** error_log's value that sends the log to syslog, as in FPM. */
-export const SYSLOG = 'syslog';
 
 /** error_log: a path, or `syslog` (any case, as FPM compares it). */
 export const errorLog: ValueType<string | null> = {

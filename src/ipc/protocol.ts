@@ -42,7 +42,7 @@ export type MasterMessage =
    * message (the drain deadline), or right after shutdown() when that is 0.
    */
   | { t: 'stop'; handBack: boolean; upgradedGraceMs: number }
-  /** Send the app's prom-client metrics (getMetricsAsJSON) back as 'm' with this id. */
+  /** Send the app's prom-client metrics (getMetricsAsJSON) back as 'appMetrics' with this id. */
   | { t: 'metrics'; id: number }
   /** Reopen the access log: logrotate renamed it. */
   | { t: 'reopen' };
@@ -53,6 +53,6 @@ export type WorkerMessage =
   /** Loading the app or init() failed; the worker exits right after. */
   | { t: 'fail'; error: string }
   /** The app's metrics, answering 'metrics' `id`; null when the app has none. */
-  | { t: 'm'; id: number; data: unknown[] | null }
+  | { t: 'appMetrics'; id: number; data: unknown[] | null }
   /** It reached a recycling limit: the master starts a replacement and stops it gracefully. */
-  | { t: 'r'; reason: RetireReason };
+  | { t: 'retire'; reason: RetireReason };

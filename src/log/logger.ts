@@ -1,13 +1,12 @@
 import { createWriteStream } from 'node:fs';
 import winston from 'winston';
-import type { GlobalConfig, LogLevel } from '../config/types.js';
-import { SYSLOG } from '../config/values.js';
+import { LOG_LEVELS, SYSLOG, type LogLevel } from './levels.js';
 import { inheritedDescriptor } from './inherited-fd.js';
 import { SyslogTransport } from './syslog-transport.js';
 import { fpmTimestamp } from './timestamp.js';
 
 /** FPM's levels, most severe first, so `log_level` filters the same way. */
-const LEVELS: Record<LogLevel, number> = { alert: 0, error: 1, warning: 2, notice: 3, debug: 4 };
+const LEVELS = Object.fromEntries(LOG_LEVELS.map((level, rank) => [level, rank])) as Record<LogLevel, number>;
 
 export type Logger = winston.Logger & Record<LogLevel, winston.LeveledLogMethod>;
 
@@ -23,8 +22,13 @@ function fpmLine(limit: number): winston.Logform.Format {
   });
 }
 
-/** Where the master's log goes: the [global] directives that say it. */
-export type LogSettings = Pick<GlobalConfig, 'errorLog' | 'logLimit' | 'syslogIdent' | 'syslogFacility'>;
+/** Where the master's log goes: error_log, log_limit, syslog.ident and syslog.facility. */
+export interface LogSettings {
+  errorLog: string | null;
+  logLimit: number;
+  syslogIdent: string;
+  syslogFacility: string;
+}
 
 function transportFor({ errorLog, logLimit, syslogIdent, syslogFacility }: LogSettings): winston.transport {
   if (errorLog === null) {

@@ -6,8 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { execa } from 'execa';
 import winston from 'winston';
 import type TransportStream from 'winston-transport';
-import { SYSLOG_SOCKET } from '../config/system-limits.js';
-import type { LogLevel } from '../config/types.js';
+import { SYSLOG_SOCKET, type LogLevel } from './levels.js';
 
 
 /** syslog(3) severities of FPM's levels. */

@@ -1,20 +1,7 @@
 import { chmodSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
-
-/** A request on the control socket: one JSON line. */
-export interface ControlRequest {
-  cmd: 'reload' | 'reopen-logs' | 'stop' | 'status' | 'identify';
-  wait?: boolean;
-}
-
-/** The answer: one JSON line, then the master closes the connection. */
-export interface ControlResponse {
-  ok: boolean;
-  /** The exit code the CLI should use. */
-  code: number;
-  messages: string[];
-  data?: unknown;
-}
+import { EXIT } from '../control/exit-codes.js';
+import type { ControlRequest, ControlResponse } from '../control/protocol.js';
 
 export type ControlHandler = (request: ControlRequest) => Promise<ControlResponse>;
 
@@ -46,10 +33,10 @@ export class ControlServer {
         try {
           request = JSON.parse(received.slice(0, newline)) as ControlRequest;
         } catch {
-          return socket.end(`${JSON.stringify({ ok: false, code: 64, messages: ['malformed control request'] })}\n`);
+          return socket.end(`${JSON.stringify({ ok: false, code: EXIT.USAGE, messages: ['malformed control request'] })}\n`);
         }
-        handle(request)
-          .catch((err: unknown) => ({ ok: false, code: 70, messages: [String(err)] }))
+        void handle(request)
+          .catch((err: unknown) => ({ ok: false, code: EXIT.SOFTWARE, messages: [String(err)] }))
           .then((response) => socket.end(`${JSON.stringify(response)}\n`));
       });
     });

@@ -1,9 +1,9 @@
 // Whether the pid in a pid file is the poold master of that pid file, before
 // anyone signals it or refuses to start because of it: a pid file outlives
 // its master, and the kernel hands its pid to any later process.
-import { sendControl } from '../cli/control-client.js';
-import { controlSocketPath } from './control-path.js';
-import { commandLine, isMasterCommandLine } from './pidfile.js';
+import { sendControl } from '../control/client.js';
+import { controlSocketPath } from '../control/control-path.js';
+import { commandLine, isMasterCommandLine } from '../control/pidfile.js';
 
 /** What a master says about itself on its control socket ('identify'). */
 export interface MasterIdentity {

@@ -1,7 +1,7 @@
 import type { Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { onExit } from 'signal-exit';
-import { EXIT } from '../cli/exit-codes.js';
+import { EXIT } from '../control/exit-codes.js';
 import { ConfigError, formatIssue, loadConfig, type GlobalConfig, type PoolConfig, type PooldConfig } from '../config/index.js';
 import { resolveIdentities, type PoolIdentities } from '../config/identities.js';
 import { reopenLogger, type Logger } from '../log/logger.js';
@@ -15,11 +15,12 @@ import { nss } from '../system/nss.js';
 import { CrashWindow } from './emergency-restart.js';
 import { PooldMetrics } from '../status/metrics.js';
 import { StatusServer } from '../status/server.js';
-import { ControlServer, type ControlRequest, type ControlResponse } from './control.js';
-import { controlSocketPath } from './control-path.js';
+import type { ControlRequest, ControlResponse } from '../control/protocol.js';
+import { ControlServer } from './control.js';
+import { controlSocketPath } from '../control/control-path.js';
 import { applyMasterLimits, workerLimitProblems } from './limits.js';
 import { identifyMaster, type MasterIdentity } from './master-identity.js';
-import { readPidFile, removePidFile, writePidFile } from './pidfile.js';
+import { readPidFile, removePidFile, writePidFile } from '../control/pidfile.js';
 import { SignalQueue, type MasterSignal } from './signals.js';
 import { monotonicUsec, SystemdNotifier, watchdogIntervalMs } from './systemd-notify.js';
 

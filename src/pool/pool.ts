@@ -9,7 +9,7 @@ import { setProcessPriority } from './process-priority.js';
 import { PROCESS_MANAGERS } from '../pm/index.js';
 import { INITIAL_PM_STATE, type PmState, type WorkerView } from '../pm/types.js';
 import { Scoreboard, type ScoreboardSnapshot } from '../scoreboard/file.js';
-import { addDurations, emptyDurations, freeSlot, type DurationHistogram } from '../scoreboard/layout.js';
+import { addDurations, emptyDurations, freeSlot, type DurationHistogram, type PoolHeader } from '../scoreboard/layout.js';
 import { newStats, poolHeader, type RestartReason } from './accounting.js';
 import { restartDelay, START_FAILURE_LIMIT } from './backoff.js';
 import { ClientConnection } from './client-connection.js';
@@ -365,12 +365,11 @@ export class Pool {
   }
 
   /**
-   * A consistent view of the scoreboard, for status pages: a slot that is
-   * not its live worker's (by index, then pid) shows as Free.
+   * A consistent view of the scoreboard, for status pages: the pool's fields
+   * as the master knows them, and every slot, one that is not its live
+   * worker's (by index, then pid) shown as Free. It writes nothing.
    */
   snapshot(): ScoreboardSnapshot | null {
-    this.refreshLoads(this.workers.values());
-    this.writeHeader();
     const snapshot = this.scoreboard.read();
     if (!snapshot) return null;
     const owners = new Map<number, WorkerProcess>();
@@ -384,7 +383,7 @@ export class Pool {
       this.reportContradiction('pid', `${whose} scoreboard slot ${index} names pid ${slot.pid} (${slot.state})`);
       return freeSlot();
     });
-    return { header: snapshot.header, slots };
+    return { header: this.currentHeader(), slots };
   }
 
   /** A slot said what the master knows to be false: logged, at most once a minute for each kind. */
@@ -752,15 +751,18 @@ export class Pool {
     }
   }
 
+  /** FPM's pool fields as the master knows them now. */
+  private currentHeader(): PoolHeader {
+    return poolHeader(this.config, this.stats, {
+      workers: this.workers.values(),
+      listenQueue: this.dispatcher.queued,
+      readingHeaders: this.heads.count,
+      slotCount: this.scoreboard.slotCount,
+    });
+  }
+
   private writeHeader(): void {
-    this.scoreboard.writeHeader(
-      poolHeader(this.config, this.stats, {
-        workers: this.workers.values(),
-        listenQueue: this.dispatcher.queued,
-        readingHeaders: this.heads.count,
-        slotCount: this.scoreboard.slotCount,
-      }),
-    );
+    this.scoreboard.writeHeader(this.currentHeader());
   }
 
   private resolveIfStopped(): void {

@@ -363,10 +363,10 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       case 'fail':
         this.emit('fail', message.error);
         return;
-      case 'm':
+      case 'appMetrics':
         this.metricsReplies.get(message.id)?.(message.data);
         return;
-      case 'r':
+      case 'retire':
         this.emit('retire', message.reason);
         return;
     }

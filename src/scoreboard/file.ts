@@ -6,6 +6,7 @@ import {
   SLOT_SIZE,
   decodeSlot,
   decodeSlotLoad,
+  readWhole,
   encodeHeader,
   encodeSlot,
   fileSize,
@@ -43,10 +44,11 @@ export function readSlots(fd: number, slotCount: number): Slot[] {
   const single = Buffer.alloc(SLOT_SIZE);
   let budget = SLOT_READ_ATTEMPTS;
   for (let i = 0; i < slotCount; i++) {
-    while (slots[i] === null && budget-- > 0) {
+    slots[i] ??= readWhole(budget, () => {
+      budget--;
       readSync(fd, single, 0, SLOT_SIZE, slotOffset(i));
-      slots[i] = decodeSlot(single, 0);
-    }
+      return decodeSlot(single, 0);
+    });
   }
   // Only a writer rewriting its slot nonstop could still be torn here; this read reports it free.
   return slots.map((slot) => slot ?? freeSlot());
@@ -115,25 +117,23 @@ export class Scoreboard {
     const size = (Math.max(...indices) - first + 1) * SLOT_SIZE;
     if (this.loadBytes.length < size) this.loadBytes = Buffer.alloc(size);
     this.region.read(this.loadBytes, size, slotOffset(first));
-    return indices.map((index) => {
-      let load = decodeSlotLoad(this.loadBytes, (index - first) * SLOT_SIZE);
-      for (let attempt = 0; attempt < LOAD_READ_ATTEMPTS && load === null; attempt++) {
-        this.region.read(this.slotBytes, SLOT_SIZE, slotOffset(index));
-        load = decodeSlotLoad(this.slotBytes, 0);
-      }
-      return load;
-    });
+    return indices.map(
+      (index) =>
+        decodeSlotLoad(this.loadBytes, (index - first) * SLOT_SIZE) ??
+        readWhole(LOAD_READ_ATTEMPTS, () => {
+          this.region.read(this.slotBytes, SLOT_SIZE, slotOffset(index));
+          return decodeSlotLoad(this.slotBytes, 0);
+        }),
+    );
   }
 
   /** One slot, retried while torn; null if it stays torn. */
   readSlot(index: number): Slot | null {
     const bytes = Buffer.alloc(SLOT_SIZE);
-    for (let attempt = 0; attempt < SLOT_READ_ATTEMPTS; attempt++) {
+    return readWhole(SLOT_READ_ATTEMPTS, () => {
       this.region.read(bytes, SLOT_SIZE, slotOffset(index));
-      const slot = decodeSlot(bytes, 0);
-      if (slot) return slot;
-    }
-    return null;
+      return decodeSlot(bytes, 0);
+    });
   }
 
   close(): void {

@@ -418,3 +418,16 @@ export function freeSlot(): Slot {
     upgraded: 0,
   };
 }
+
+/**
+ * A record read while its writer may be rewriting it: read again until it
+ * decodes whole (its check fields agree), at most `attempts` times; null if
+ * it stays torn. Each reader chooses how long it can afford to wait.
+ */
+export function readWhole<T>(attempts: number, readOnce: () => T | null): T | null {
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const record = readOnce();
+    if (record !== null) return record;
+  }
+  return null;
+}

@@ -2,6 +2,7 @@
 // requests the master hands over until told to stop or orphaned.
 import { closeSync } from 'node:fs';
 import { inspect } from 'node:util';
+import { EXIT } from '../control/exit-codes.js';
 import { DispatchChannel } from '../ipc/channel.js';
 import { splitClient } from '../ipc/connection-from.js';
 import { mapConnectionTable } from '../ipc/connection-table.js';
@@ -25,7 +26,7 @@ function readSettings(): WorkerSettings {
   const raw = process.env[WORKER_SETTINGS_ENV];
   if (!raw || !process.send) {
     console.error('poold worker: must be started by the poold master');
-    process.exit(70);
+    process.exit(EXIT.SOFTWARE);
   }
   // The app should see only the environment its pool configured.
   delete process.env[WORKER_SETTINGS_ENV];
@@ -72,9 +73,9 @@ async function main(): Promise<void> {
     else if (message.t === 'metrics') {
       const id = message.id;
       if (app) appMetrics ??= findAppMetrics(settings.app, app.exports);
-      (appMetrics ? appMetrics.getMetricsAsJSON() : Promise.resolve(null))
+      void (appMetrics ? appMetrics.getMetricsAsJSON() : Promise.resolve(null))
         .catch(() => null)
-        .then((data) => send({ t: 'm', id, data }));
+        .then((data) => send({ t: 'appMetrics', id, data }));
     }
   });
   // The master is gone (even SIGKILLed): no orphan keeps serving.

@@ -521,7 +521,7 @@ export class WorkerServer {
     if (reason === null) return;
     this.retiring = true;
     this.slot.finishing();
-    this.send({ t: 'r', reason });
+    this.send({ t: 'retire', reason });
   }
 
   /**

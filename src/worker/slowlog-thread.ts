@@ -7,11 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { workerData } from 'node:worker_threads';
 import { inheritedDescriptor, writeToDescriptor } from '../log/inherited-fd.js';
 import { fpmTimestamp } from '../log/timestamp.js';
-import { SLOT_SIZE, decodeSlot, slotOffset } from '../scoreboard/layout.js';
+import { SLOT_SIZE, decodeSlot, readWhole, slotOffset } from '../scoreboard/layout.js';
 import { REQUEST_START, type WatchdogData } from './slowlog-watchdog.js';
 
 /** A stack not delivered by then is reported as a failed dump, like FPM's "+++ dump failed". */
 const CAPTURE_TIMEOUT_MS = 2000;
+/** The slot is re-read this often if its writer tears it; the slowlog entry then names no request. */
+const CURRENT_REQUEST_ATTEMPTS = 10;
 
 interface CallFrame {
   functionName: string;
@@ -53,12 +55,11 @@ function captureStack(): Promise<string[] | null> {
 
 function currentRequest(): string {
   const bytes = Buffer.alloc(SLOT_SIZE);
-  for (let attempt = 0; attempt < 10; attempt++) {
+  const slot = readWhole(CURRENT_REQUEST_ATTEMPTS, () => {
     readSync(data.scoreboardFd, bytes, 0, SLOT_SIZE, slotOffset(data.slot));
-    const slot = decodeSlot(bytes, 0);
-    if (slot) return `${slot.method} ${slot.uri}`;
-  }
-  return '-';
+    return decodeSlot(bytes, 0);
+  });
+  return slot ? `${slot.method} ${slot.uri}` : '-';
 }
 
 /** The start time of the request last logged: each request is logged once. */

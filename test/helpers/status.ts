@@ -95,10 +95,8 @@ export interface Exposition {
 function parseLabels(text: string): Record<string, string> {
   const labels: Record<string, string> = {};
   const pattern = /\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?/gy;
-  let match: RegExpExecArray | null;
-  while ((match = pattern.exec(text)) !== null) {
+  for (const match of text.matchAll(pattern)) {
     labels[match[1]!] = match[2]!.replace(/\\(.)/g, (_, ch: string) => (ch === 'n' ? '\n' : ch));
-    if (pattern.lastIndex === text.length) break;
   }
   return labels;
 }

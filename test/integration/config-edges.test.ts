@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { controlSocketPath } from '../../src/master/control-path.js';
+import { controlSocketPath } from '../../src/control/control-path.js';
 import { runPoold, writeConfig } from '../helpers/cli.js';
 import { FIXTURES, tempDir } from '../helpers/poold.js';
 

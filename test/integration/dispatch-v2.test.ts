@@ -83,8 +83,18 @@ async function replacedBy(poold: RunningPoold, port: number, deadPid: number): P
 // ---------------------------------------------------------------------------
 // 1. Blocking requests and fast ones, all on kept-alive connections.
 
+interface FastAnswer {
+  v: string;
+  pid: number;
+  /** When its worker first saw its connection, and that worker's last block (epoch ms). */
+  seenAt: number;
+  block: { start: number; end: number };
+}
+
 interface MixRun {
   fast: number[];
+  /** Fast requests sent while the worker holding their connection ran a block: they waited behind it. */
+  behind: string[];
   blocks: number;
   failures: string[];
   /** Connections opened: one per client (a client whose connection closes under it records a failure and stops). */
@@ -92,17 +102,16 @@ interface MixRun {
 }
 
 const BLOCK_MS = 300;
-/** Only waiting behind a 300 ms block explains a fast request this slow; CPU contention alone does not. */
-const BEHIND_A_BLOCK_MS = 200;
-/** What the issue asked for; on a loaded 2-core machine contention alone can cost this, so it is reported, not asserted. */
+/** Reported, not asserted: on a loaded machine CPU contention alone can make a fast request this slow. */
 const ISSUE_BOUND_MS = 50;
+const REPORTED_MS = 200;
 
 /**
  * `blockers` clients loop on /block?ms=300 and `fast` clients on /echo, each
  * on its own kept-alive connection, for `durationMs`.
  */
 async function mixRun(port: number, durationMs: number, blockers: number, fast: number): Promise<MixRun> {
-  const result: MixRun = { fast: [], blocks: 0, failures: [], connections: 0 };
+  const result: MixRun = { fast: [], behind: [], blocks: 0, failures: [], connections: 0 };
   const stopAt = performance.now() + durationMs;
   const client = async (kind: 'block' | 'fast', id: number): Promise<void> => {
     let connection: RawConnection;
@@ -115,8 +124,9 @@ async function mixRun(port: number, durationMs: number, blockers: number, fast: 
     result.connections++;
     try {
       for (let i = 0; performance.now() < stopAt; i++) {
-        const url = kind === 'block' ? `/block?ms=${BLOCK_MS}&c=${id}&i=${i}` : `/echo?v=${id}-${i}`;
+        const url = kind === 'block' ? `/block?ms=${BLOCK_MS}&c=${id}&i=${i}` : `/seen?v=${id}-${i}`;
         const sentAt = performance.now();
+        const sentAtEpoch = Date.now();
         let response: RawResponse;
         try {
           response = await connection.request(url, 10_000);
@@ -130,8 +140,15 @@ async function mixRun(port: number, durationMs: number, blockers: number, fast: 
         }
         if (kind === 'block') result.blocks++;
         else {
-          if (response.body !== `${id}-${i}`) result.failures.push(`fast ${id} ${url}: body ${JSON.stringify(response.body)}`);
+          const answer = JSON.parse(response.body) as FastAnswer;
+          if (answer.v !== `${id}-${i}`) result.failures.push(`fast ${id} ${url}: body ${response.body}`);
           result.fast.push(response.at - sentAt);
+          // Its worker held the connection before its last block began, and the
+          // request was sent while that block ran: it waited behind the block.
+          const { seenAt, block } = answer;
+          if (seenAt < block.start && sentAtEpoch > block.start && sentAtEpoch < block.end) {
+            result.behind.push(`${url} sent ${sentAtEpoch - block.start} ms into a block of worker ${answer.pid}`);
+          }
           // A short pause between a client's requests: the machine is shared.
           await sleep(5);
         }
@@ -162,10 +179,10 @@ test('a blocking mix on kept-alive connections: no fast request waits behind a b
     runs.push(result);
     const sorted = [...result.fast].sort((a, b) => a - b);
     const slow = result.fast.filter((ms) => ms >= ISSUE_BOUND_MS).length;
-    const behind = result.fast.filter((ms) => ms >= BEHIND_A_BLOCK_MS).length;
+    const slower = result.fast.filter((ms) => ms >= REPORTED_MS).length;
     t.diagnostic(
       `run ${run}: ${result.fast.length} fast requests, ${result.blocks} blocking; fast ≥ ${ISSUE_BOUND_MS} ms: ${slow}, ` +
-        `≥ ${BEHIND_A_BLOCK_MS} ms: ${behind}; p50 ${percentile(sorted, 50).toFixed(1)} ms, ` +
+        `≥ ${REPORTED_MS} ms: ${slower}; behind a block: ${result.behind.length}; p50 ${percentile(sorted, 50).toFixed(1)} ms, ` +
         `p99 ${percentile(sorted, 99).toFixed(1)} ms, max ${(sorted.at(-1) ?? NaN).toFixed(1)} ms; ` +
         `${result.connections} connections; failures: ${result.failures.length}`,
     );
@@ -176,8 +193,7 @@ test('a blocking mix on kept-alive connections: no fast request waits behind a b
     assert.equal(result.connections, 6, `run ${i + 1}: one connection per client`);
     assert.ok(result.blocks >= 3, `run ${i + 1}: the blocking clients ran (${result.blocks})`);
     assert.ok(result.fast.length >= 100, `run ${i + 1}: the fast clients ran (${result.fast.length})`);
-    const behind = result.fast.filter((ms) => ms >= BEHIND_A_BLOCK_MS).map((ms) => Math.round(ms));
-    assert.deepEqual(behind, [], `run ${i + 1}: fast requests that took ≥ ${BEHIND_A_BLOCK_MS} ms (waited behind a block)`);
+    assert.deepEqual(result.behind, [], `run ${i + 1}: fast requests that waited behind a block in their worker`);
   }
   assert.equal(poold.workerPids().length, 4, 'no worker was replaced');
 });

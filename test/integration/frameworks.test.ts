@@ -68,7 +68,10 @@ test('Express, Koa, Fastify and Hono apps exported as they are: JSON, a blocking
 
     // One worker blocks for 300 ms; the other answers meanwhile.
     const finished: string[] = [];
-    const blocked = call(socketPath, 'GET', '/block?ms=300').then((answer) => (finished.push('block'), answer));
+    const blocked = call(socketPath, 'GET', '/block?ms=300').then((answer) => {
+      finished.push('block');
+      return answer;
+    });
     await pollUntil(`${name}: the blocking request to run in a worker`, async () => {
       const status = await call(path.join(poold!.dir, 'status.sock'), 'GET', `/${name}?json`);
       return (JSON.parse(status.body.toString()) as Record<string, number>)['active processes'] === 1;

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { SYSLOG_SOCKET } from '../../src/config/system-limits.js';
+import { SYSLOG_SOCKET } from '../../src/log/levels.js';
 import { findOnPath } from '../../src/pool/spawn-worker.js';
 import { killAll, runPoold, writeConfig } from '../helpers/cli.js';
 import { cleanup, FIXTURES, freePort, get, globalSection, poolSection, POOLD_BIN, startPoold, waitFor, type RunningPoold } from '../helpers/poold.js';

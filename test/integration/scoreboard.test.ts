@@ -6,7 +6,7 @@ import { cpSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileSize } from '../../src/scoreboard/layout.js';
-import { EXIT } from '../../src/cli/exit-codes.js';
+import { EXIT } from '../../src/control/exit-codes.js';
 import { requestLog, waitExit, waitLogEnd, writeConfig } from '../helpers/cli.js';
 import { runCommand } from '../helpers/run.js';
 import {
