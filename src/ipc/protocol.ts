@@ -37,9 +37,11 @@ export type MasterMessage =
   /**
    * Finish in-flight requests, run shutdown(), exit. With handBack, idle
    * kept-alive connections go back to the master (a reload's replacement
-   * serves their next requests) instead of being closed.
+   * serves their next requests) instead of being closed. Upgraded
+   * connections the app leaves open are closed `upgradedGraceMs` after this
+   * message (the drain deadline), or right after shutdown() when that is 0.
    */
-  | { t: 'stop'; handBack: boolean }
+  | { t: 'stop'; handBack: boolean; upgradedGraceMs: number }
   /** Send the app's prom-client metrics (getMetricsAsJSON) back as 'appMetrics' with this id. */
   | { t: 'metrics'; id: number }
   /** Reopen the access log: logrotate renamed it. */

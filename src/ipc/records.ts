@@ -56,6 +56,11 @@ export const ConnectionState = {
   answering: 4,
   /** The worker closed its descriptor: the master closes its own and frees the entry. */
   closed: 5,
+  /**
+   * Upgraded to another protocol (a WebSocket): no longer HTTP, so the master
+   * has nothing to answer on it; if the worker dies, it just closes it.
+   */
+  upgraded: 6,
 } as const;
 
 /** Bytes of each worker's table: a 24-byte header (connection-table.ts), then one per connection. */

@@ -7,7 +7,7 @@ const BUSY_WARNING_RATE = 8;
 function idleLongest(workers: readonly WorkerView[]): WorkerView | undefined {
   let best: WorkerView | undefined;
   for (const worker of workers) {
-    if (worker.phase !== 'ready' || worker.idleSince === null) continue;
+    if (worker.phase !== 'ready' || worker.idleSince === null || worker.holdsUpgraded) continue;
     if (!best || worker.idleSince < best.idleSince!) best = worker;
   }
   return best;
@@ -15,7 +15,8 @@ function idleLongest(workers: readonly WorkerView[]): WorkerView | undefined {
 
 /**
  * pm = dynamic, FPM's algorithm on each 1 s tick: above max_spare idle, stop
- * one (the one idle longest; FPM takes the oldest-started); below min_spare,
+ * one (the one idle longest that holds no upgraded connection; FPM takes the
+ * oldest-started); below min_spare,
  * spawn min(rate, min_spare − idle, max_children − running) with the rate
  * doubling up to pm.max_spawn_rate while spares stay short. Beyond FPM: waiting
  * connections spawn workers at once, on any event, without waiting for the tick;

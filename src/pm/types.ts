@@ -8,6 +8,11 @@ export interface WorkerView {
   startedAt: number;
   /** Since when it has had no load, or null while it has some. */
   idleSince: number | null;
+  /**
+   * It holds upgraded connections (WebSockets): not load, but in use, so it
+   * is never stopped for being idle (that would cut its clients off).
+   */
+  holdsUpgraded: boolean;
 }
 
 /** What a process manager remembers between decisions (FPM keeps the same per pool). */

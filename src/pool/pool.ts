@@ -129,6 +129,8 @@ export class Pool {
   /** Request durations counted by workers that have exited. */
   private readonly exitedDurations = emptyDurations();
   private stopping = false;
+  /** A graceful stop's deadline (epoch ms): until then workers' upgraded connections may stay open. */
+  private stopDeadline = 0;
   private isStopped = false;
   /** Whether the current listener has begun to close (a stop, or the pool's removal). */
   private listenerClosing = false;
@@ -320,7 +322,7 @@ export class Pool {
     }
     this.armTimeoutChecks();
     // Their idle kept-alive connections come back to be served by the new generation.
-    for (const worker of old) worker.stop('reload', true);
+    for (const worker of old) worker.stop('reload', true, drainTimeoutMs);
     this.dispatcher.drain();
     this.manage('event');
     await waitExited(old, drainTimeoutMs);
@@ -421,6 +423,7 @@ export class Pool {
   stop(timeoutMs: number): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
+      this.stopDeadline = Date.now() + timeoutMs;
       this.closeListener();
       this.clearTimers();
       this.heads.shortenIdle();
@@ -481,7 +484,8 @@ export class Pool {
 
   private stopWhenQueueEmpty(): void {
     if (!this.stopping || this.draining.size > 0 || this.dispatcher.queued > 0 || this.heads.count > 0) return;
-    for (const worker of this.workers.values()) worker.stop('shutdown');
+    const upgradedGraceMs = Math.max(0, this.stopDeadline - Date.now());
+    for (const worker of this.workers.values()) worker.stop('shutdown', false, upgradedGraceMs);
   }
 
   private manage(reason: 'tick' | 'event'): void {
@@ -495,6 +499,7 @@ export class Pool {
         phase: worker.phase,
         startedAt: worker.startedAt,
         idleSince: worker.load === 0 ? worker.lastFreeAt : null,
+        holdsUpgraded: worker.upgraded > 0,
       });
     }
     const pm = PROCESS_MANAGERS[this.config.pm];

@@ -88,6 +88,8 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   /** Its slot as last read. */
   private slotLoad = 0;
   private slotAccepted = 0;
+  /** Upgraded connections (WebSockets) it holds, as its slot last showed them. */
+  upgraded = 0;
   /** Its slot says Finishing: retiring, it must get nothing new. */
   private finishing = false;
   /** Its slot as last read intact, and since when it has contradicted the master (slot-trust.ts). */
@@ -183,9 +185,9 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     return this.header.lastBeat;
   }
 
-  /** Client connections it holds, idle kept-alive ones included. */
+  /** Client connections it holds that may bring a request, idle kept-alive ones included (not upgraded ones). */
   get held(): number {
-    return this.connections.size;
+    return Math.max(0, this.connections.size - this.upgraded);
   }
 
   /**
@@ -226,6 +228,8 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       this.slotLoad = load.load;
       this.slotAccepted = load.accepted;
       this.finishing = load.finishing;
+      // Each upgraded connection is one it holds, whatever its slot says.
+      this.upgraded = Math.min(load.upgraded, this.connections.size);
       if (load.freeSince > 0) this.lastFreeAt = load.freeSince;
     }
     return judged.contradictions;
@@ -281,12 +285,14 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
    * Graceful: finish in-flight requests, run the app's shutdown(), exit. With
    * `handBack`, its idle kept-alive connections come back to the master (a
    * replacement will serve their next requests) instead of being closed.
+   * `upgradedGraceMs`: until when, from now, its upgraded connections
+   * (WebSockets) may stay open for the app to close them (the drain deadline).
    */
-  stop(reason: StopReason, handBack = false): void {
+  stop(reason: StopReason, handBack = false, upgradedGraceMs = 0): void {
     if (this.phase === 'exited' || this.phase === 'stopping') return;
     this.phase = 'stopping';
     this.stopReason ??= reason;
-    const message: MasterMessage = { t: 'stop', handBack };
+    const message: MasterMessage = { t: 'stop', handBack, upgradedGraceMs };
     if (this.child.connected) this.child.send(message, (err: Error | null) => err && this.kill('SIGTERM'));
     else this.kill('SIGTERM');
   }

@@ -6,7 +6,7 @@
 import { PM_MODES, type PmMode } from '../config/types.js';
 
 // Bumped whenever the layout changes, so that a reader of another version refuses the file.
-export const MAGIC = 'POOLDSB3';
+export const MAGIC = 'POOLDSB4';
 // 512 divides the 4 KiB page, so no record straddles two pages: a copy racing
 // a write then tears far less often (page by page copies are what tear).
 export const HEADER_SIZE = 512;
@@ -92,6 +92,8 @@ export interface Slot {
   lastRequestCpu: number;
   lastRequestMemory: number;
   durations: DurationHistogram;
+  /** Connections upgraded to another protocol (WebSocket) it holds open: not requests. */
+  upgraded: number;
 }
 
 // Header offsets.
@@ -141,6 +143,7 @@ const S = {
   waiting: 384,
   durationSum: 392,
   durationCounts: 400,
+  upgraded: 504,
   checksum: SLOT_SIZE - 4,
 } as const;
 
@@ -270,8 +273,9 @@ function viewOf(bytes: Buffer, offset: number): SlotView {
 }
 
 function writeSlotNumbers(slot: Slot, view: SlotView): void {
-  const { f64, u16, i32 } = view;
+  const { f64, u16, u32, i32 } = view;
   i32[S.pid / 4] = slot.pid;
+  u32[S.upgraded / 4] = slot.upgraded;
   u16[S.state / 2] = SLOT_STATES.indexOf(slot.state);
   u16[S.active / 2] = Math.min(slot.active, 0xffff);
   u16[S.waiting / 2] = Math.min(slot.waiting, 0xffff);
@@ -360,6 +364,7 @@ export function decodeSlot(bytes: Buffer, offset: number): Slot | null {
     user: readText(view.bytes, text + S.user, USER_WIDTH),
     uri: readText(view.bytes, text + S.uri, URI_WIDTH),
     durations: { sum: f64[S.durationSum / 8]!, counts },
+    upgraded: u32[S.upgraded / 4]!,
   };
 }
 
@@ -372,12 +377,14 @@ export interface SlotLoad {
   freeSince: number;
   /** Stopping or retiring: it takes no new connection. */
   finishing: boolean;
+  /** Upgraded connections it holds (not requests). */
+  upgraded: number;
 }
 
 /** Null when the slot is torn; a never-written slot has pid 0. */
 export function decodeSlotLoad(bytes: Buffer, offset: number): SlotLoad | null {
   const { f64, u16, u32, i32 } = viewOf(bytes, offset);
-  if (u32[CHECKSUM_WORD] === 0) return { pid: 0, load: 0, accepted: 0, freeSince: 0, finishing: false };
+  if (u32[CHECKSUM_WORD] === 0) return { pid: 0, load: 0, accepted: 0, freeSince: 0, finishing: false, upgraded: 0 };
   if (u32[CHECKSUM_WORD] !== slotChecksum(u32)) return null;
   return {
     pid: i32[S.pid / 4]!,
@@ -385,6 +392,7 @@ export function decodeSlotLoad(bytes: Buffer, offset: number): SlotLoad | null {
     accepted: f64[S.accepted / 8]!,
     freeSince: f64[S.freeSince / 8]!,
     finishing: SLOT_STATES[u16[S.state / 2]!] === 'Finishing',
+    upgraded: u32[S.upgraded / 4]!,
   };
 }
 
@@ -407,6 +415,7 @@ export function freeSlot(): Slot {
     lastRequestCpu: 0,
     lastRequestMemory: 0,
     durations: emptyDurations(),
+    upgraded: 0,
   };
 }
 

@@ -161,6 +161,9 @@ export class PooldMetrics {
     perPool('poold_min_spare_servers', 'The configured pm.min_spare_servers (dynamic).', (s) => s.pool.config.minSpareServers);
     perPool('poold_max_spare_servers', 'The configured pm.max_spare_servers (dynamic).', (s) => s.pool.config.maxSpareServers);
     perPool('poold_max_memory_bytes', 'The configured pm.max_memory (0: no limit).', (s) => s.pool.config.maxMemory);
+    perPool('poold_upgraded_connections', 'Upgraded connections (WebSockets) open in the workers: not requests.', (s) =>
+      (s.snapshot?.slots ?? []).reduce((sum, slot) => sum + (slot.state === 'Free' ? 0 : slot.upgraded), 0),
+    );
 
     new Gauge({
       name: 'poold_build_info',
@@ -238,6 +241,7 @@ export class PooldMetrics {
     };
     perSlot('poold_worker_requests_total', 'Requests served by the worker now in this slot.', (slot) => slot.requests, 'counter');
     perSlot('poold_worker_rss_bytes', 'Resident memory of the worker in this slot after its last request.', (slot) => slot.lastRequestMemory, 'gauge');
+    perSlot('poold_worker_upgraded_connections', 'Upgraded connections (WebSockets) the worker in this slot holds open.', (slot) => slot.upgraded, 'gauge');
     perSlot('poold_worker_last_request_cpu_ratio', 'CPU share of the last request (1 = one core); on a busy worker, of its last 10 ms or so of work.', (slot) => slot.lastRequestCpu / 100, 'gauge');
     return queueWait;
   }

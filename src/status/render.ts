@@ -90,6 +90,9 @@ export const FPM_PROCESS_FIELDS = [
   'last request memory',
 ] as const;
 
+/** poold's per-process fields, after FPM's. */
+export const POOLD_PROCESS_FIELDS = ['upgraded connections'] as const;
+
 // ---------------------------------------------------------------------------
 // Value formatting.
 
@@ -281,6 +284,8 @@ function processFields(slot: Slot, input: PoolStatusInput, format: StatusFormat)
     str('script', input.scriptName ?? '-'),
     num('last request cpu', idle ? cpu2f(slot.lastRequestCpu) : '0.00'),
     num('last request memory', idle ? uint(slot.lastRequestMemory) : '0'),
+    // poold's own, after FPM's.
+    num('upgraded connections', uint(slot.upgraded)),
   ];
 }
 
@@ -339,7 +344,7 @@ const HTML_HEAD =
 function htmlPool(input: PoolStatusInput, full: boolean): string {
   let out = '<table>\n' + poolFields(input, 'html').map((f) => `<tr><th>${f.label}</th><td>${f.value}</td></tr>\n`).join('') + '</table>\n';
   if (full) {
-    out += '<table border="1">\n<tr>' + FPM_PROCESS_FIELDS.map((label) => `<th>${label === 'request URI' ? 'request uri' : label}</th>`).join('') + '</tr>\n';
+    out += '<table border="1">\n<tr>' + [...FPM_PROCESS_FIELDS, ...POOLD_PROCESS_FIELDS].map((label) => `<th>${label === 'request URI' ? 'request uri' : label}</th>`).join('') + '</tr>\n';
     for (const slot of processes(input.slots)) {
       out += '<tr>' + processFields(slot, input, 'html').map((f) => `<td>${f.value}</td>`).join('') + '</tr>\n';
     }

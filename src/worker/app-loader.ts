@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import type { RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { adaptFramework } from './frameworks.js';
 
 /** What a pool's app module provides, normalised from the shapes the contract allows. */
@@ -8,8 +9,11 @@ export interface LoadedApp {
   /** The module's default export as it is (it may also carry `metrics`). */
   exports: unknown;
   handler: RequestListener;
-  init?: () => unknown;
+  /** `server`: the worker's http.Server, for the app's WebSocket server to attach to. It never listens. */
+  init?: (context: { server: Server }) => unknown;
   shutdown?: () => unknown;
+  /** An Upgrade request (a WebSocket handshake): the connection is the app's from then on. */
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => unknown;
 }
 
 /** What poold needs of a prom-client Registry. */
@@ -42,7 +46,7 @@ export function findAppMetrics(modulePath: string, moduleExports: unknown): Metr
 
 /**
  * The module's default export (or CommonJS module.exports) is a request
- * listener (an Express or Connect app is one), `{ handler, init?, shutdown? }`,
+ * listener (an Express or Connect app is one), `{ handler, init?, shutdown?, upgrade? }`,
  * or a framework's app as it is (frameworks.ts: Koa, Fastify, Hono or any
  * `{ fetch }`, an http.Server).
  */
@@ -51,7 +55,7 @@ export async function loadApp(modulePath: string): Promise<LoadedApp> {
   const exported = mod.default;
   if (typeof exported === 'function') return { exports: exported, handler: exported as RequestListener };
   if (exported && typeof exported === 'object') {
-    const { handler, init, shutdown } = exported as Record<string, unknown>;
+    const { handler, init, shutdown, upgrade } = exported as Record<string, unknown>;
     if (handler === undefined) {
       const app = adaptFramework(exported);
       if (app) return { exports: exported, handler: app.handler, init: app.init, shutdown: app.shutdown };
@@ -59,7 +63,7 @@ export async function loadApp(modulePath: string): Promise<LoadedApp> {
     if (typeof handler !== 'function') {
       throw new TypeError(`${modulePath}: the default export has no 'handler' function. ${EXPORT_SHAPES}`);
     }
-    for (const [name, hook] of [['init', init], ['shutdown', shutdown]] as const) {
+    for (const [name, hook] of [['init', init], ['shutdown', shutdown], ['upgrade', upgrade]] as const) {
       if (hook !== undefined && typeof hook !== 'function') {
         throw new TypeError(`${modulePath}: '${name}' must be a function`);
       }
@@ -69,6 +73,7 @@ export async function loadApp(modulePath: string): Promise<LoadedApp> {
       handler: handler as RequestListener,
       init: init as LoadedApp['init'],
       shutdown: shutdown as LoadedApp['shutdown'],
+      upgrade: upgrade as LoadedApp['upgrade'],
     };
   }
   throw new TypeError(`${modulePath}: the default export is ${describe(exported)}. ${EXPORT_SHAPES}`);

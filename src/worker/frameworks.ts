@@ -11,7 +11,7 @@ export interface FrameworkApp {
   /** Named in messages. */
   framework: string;
   handler: RequestListener;
-  init?: () => unknown;
+  init?: (context: { server: http.Server }) => unknown;
   shutdown?: () => unknown;
 }
 
@@ -52,7 +52,16 @@ export function adaptFramework(exported: object): FrameworkApp | null {
     };
   }
   if (exported instanceof http.Server) {
-    return { framework: 'http.Server', handler: (req, res) => exported.emit('request', req, res) };
+    return {
+      framework: 'http.Server',
+      handler: (req, res) => exported.emit('request', req, res),
+      // A WebSocket server attached to it (ws, socket.io) listens there: the worker's upgrades go to it.
+      init: ({ server }) => {
+        if (exported.listenerCount('upgrade') > 0) {
+          server.on('upgrade', (req, socket, head) => exported.emit('upgrade', req, socket, head));
+        }
+      },
+    };
   }
   const { fetch } = exported as { fetch?: unknown };
   if (typeof fetch === 'function') return { framework: 'fetch', handler: fetchListener((fetch as Fetch).bind(exported)) };

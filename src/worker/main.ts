@@ -46,12 +46,12 @@ async function main(): Promise<void> {
   // found, each scrape looks again: the app may load prom-client late.)
   let appMetrics: MetricsSource | null = null;
   let stopRequested = false;
-  const stop = (handBack: boolean): void => {
+  const stop = (handBack: boolean, upgradedGraceMs = 0): void => {
     if (stopRequested) return;
     stopRequested = true;
     if (!server) process.exit(0);
     server
-      .stop(handBack)
+      .stop(handBack, upgradedGraceMs)
       .catch((err: unknown) => console.error('shutdown() failed:', err))
       .finally(() => process.exit(0));
   };
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   const table = mapConnectionTable(TABLE_FD);
   closeSync(TABLE_FD);
   process.on('message', (message: MasterMessage) => {
-    if (message.t === 'stop') stop(message.handBack);
+    if (message.t === 'stop') stop(message.handBack, message.upgradedGraceMs);
     else if (message.t === 'reopen') server?.reopenLogs();
     else if (message.t === 'metrics') {
       const id = message.id;
@@ -86,7 +86,6 @@ async function main(): Promise<void> {
 
   try {
     const loaded = await loadApp(settings.app);
-    await loaded.init?.();
     app = loaded;
     server = await WorkerServer.start(loaded, settings, (message) => send(message), channel, table);
   } catch (err) {

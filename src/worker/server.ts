@@ -55,6 +55,8 @@ export class WorkerServer {
   private readonly held = new Map<Socket, number>();
   /** Kept-alive connections between two requests. */
   private readonly idle = new Set<Socket>();
+  /** Connections upgraded to another protocol (WebSockets): held, but no request and no load. */
+  private readonly upgraded = new Set<Socket>();
   /** Set while the master has requests queued and wants to hear of room. */
   private watched = false;
   /** What the master and this worker tell each other through the table (connection-table.ts). */
@@ -79,6 +81,8 @@ export class WorkerServer {
   /** A stop that gives idle kept-alive connections back to the master instead of closing them. */
   private handBackOnStop = false;
   private onDrained: (() => void) | null = null;
+  /** While a stop waits for the app to close its upgraded connections: called when the last one closes. */
+  private onUpgradedGone: (() => void) | null = null;
   private readonly slot: SlotWriter;
   private readonly slowlog: SlowlogWatchdog | null;
   private readonly accessLog: AccessLog | null;
@@ -121,7 +125,12 @@ export class WorkerServer {
         slot: settings.slot,
       });
     }
-    return new WorkerServer(app, settings, send, channel, table, accessLog, slowlog);
+    const server = new WorkerServer(app, settings, send, channel, table, accessLog, slowlog);
+    // The app's WebSocket server (ws, socket.io, @hono/node-server) attaches to
+    // this server as to any Node server; its connections arrive through 'upgrade'.
+    await app.init?.({ server: server.server });
+    server.slot.idle();
+    return server;
   }
 
   private constructor(
@@ -143,7 +152,6 @@ export class WorkerServer {
     this.onResponseClose = function (this: http.ServerResponse) {
       server.requestEnded(this);
     };
-    this.slot.idle();
     this.beat();
     setInterval(() => this.beat(), HEARTBEAT_MS).unref();
     this.server = http.createServer(
@@ -156,13 +164,65 @@ export class WorkerServer {
         // would let a slow client overstay its timeout by that much.
         connectionsCheckingInterval: Math.max(50, Math.min(1000, settings.headersTimeout / 4)),
       },
-      (req, res) => this.onRequest(req, res),
+      (req, res) => this.invokeHandler(req, res),
     );
     // Node arms the headers/request timeout checker and the connection list on
     // 'listening'. This server only ever gets sockets through 'connection', so
     // without this it would have no slow-client protection at all.
     this.server.emit('listening');
     this.boundaries = connectionsList(this.server);
+    this.observeEmits();
+    const onUpgrade = this.app.upgrade;
+    if (onUpgrade) {
+      this.server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => this.invokeUpgrade(onUpgrade, req, socket, head));
+    }
+  }
+
+  /**
+   * poold's bookkeeping must see every request and every upgrade, whoever
+   * serves it: the app's WebSocket server (ws, socket.io) adds its own
+   * 'upgrade' listener to the server init() got, and socket.io replaces the
+   * 'request' listeners with one that serves its own requests and passes the
+   * others on. So it runs where Node emits them, before any listener. (Node
+   * emits 'upgrade' only when a listener exists; without one, an Upgrade
+   * request is a plain request for the handler.)
+   */
+  private observeEmits(): void {
+    const worker = this;
+    const emit = this.server.emit;
+    this.server.emit = function (this: http.Server, event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'request') worker.requestBegins(args[0] as http.IncomingMessage, args[1] as http.ServerResponse);
+      else if (event === 'upgrade') worker.connectionUpgraded(args[1] as Socket);
+      return emit.apply(this, [event, ...args] as Parameters<http.Server['emit']>);
+    } as http.Server['emit'];
+  }
+
+  /**
+   * From now on the connection is not HTTP: it is no request (not in the load,
+   * no timeout, no slowlog), and if this worker dies the master has nothing to
+   * answer on it.
+   */
+  private connectionUpgraded(socket: Socket): void {
+    const entry = this.held.get(socket);
+    if (entry === undefined) return;
+    this.table[entry] = ConnectionState.upgraded;
+    this.idle.delete(socket);
+    this.upgraded.add(socket);
+    this.slot.connectionUpgraded(this.awaitingFirstRequest.delete(socket));
+    this.loadEnded();
+  }
+
+  private invokeUpgrade(onUpgrade: NonNullable<LoadedApp['upgrade']>, req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+    const failed = (err: unknown): void => {
+      console.error(`unhandled error in upgrade handler for ${req.method} ${req.url}:`, err);
+      socket.destroy();
+    };
+    try {
+      const result: unknown = onUpgrade(req, socket, head);
+      if (result instanceof Promise) result.catch(failed);
+    } catch (err) {
+      failed(err);
+    }
   }
 
   /**
@@ -199,6 +259,10 @@ export class WorkerServer {
       this.table[entry] = ConnectionState.closed;
     }
     this.idle.delete(socket);
+    if (this.upgraded.delete(socket)) {
+      this.slot.upgradedClosed();
+      if (this.upgraded.size === 0) this.onUpgradedGone?.();
+    }
     if (this.awaitingFirstRequest.delete(socket)) {
       this.slot.connectionAbandoned();
       this.loadEnded();
@@ -225,8 +289,13 @@ export class WorkerServer {
    * be sending the next request right now, and closing under it would lose
    * that request. Its next request is answered with `Connection: close`
    * instead; only connections still idle after a grace period are closed.
+   * Upgraded connections stay open through shutdown(), so that the app can
+   * close them its own way (a WebSocket with 1001, going away); those it
+   * leaves open are closed `upgradedGraceMs` after the stop began (the
+   * master's drain deadline), or once shutdown() returns when that has passed.
    */
-  stop(handBack: boolean): Promise<void> {
+  stop(handBack: boolean, upgradedGraceMs: number): Promise<void> {
+    const upgradedDeadline = Date.now() + upgradedGraceMs;
     this.stopping = true;
     this.handBackOnStop = handBack;
     this.slot.finishing();
@@ -244,7 +313,24 @@ export class WorkerServer {
       this.checkDrained();
     }).then(async () => {
       await this.app.shutdown?.();
+      await this.closeUpgraded(upgradedDeadline);
     });
+  }
+
+  /** Waits until `deadline` (epoch ms) for the upgraded connections to close, then closes what is left. */
+  private async closeUpgraded(deadline: number): Promise<void> {
+    const wait = deadline - Date.now();
+    if (this.upgraded.size > 0 && wait > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        this.onUpgradedGone = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.onUpgradedGone = null;
+    }
+    for (const socket of this.upgraded) socket.destroy();
   }
 
   /**
@@ -272,7 +358,7 @@ export class WorkerServer {
     return now - since >= FAIR_WAIT_MS || now - trace.startedAt >= SLOW_REQUEST_MS;
   }
 
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private requestBegins(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.forwardedClient?.(req);
     const socket = req.socket;
     const firstOnConnection = this.awaitingFirstRequest.delete(socket);
@@ -296,7 +382,6 @@ export class WorkerServer {
       for (const waiting of this.awaitingFirstRequest) if (waiting.bytesRead === 0) this.giveBack(waiting);
       if (this.idle.size > 0) this.handBackIdle(this.idle);
     }
-    this.invokeHandler(req, res);
   }
 
   private requestEnded(res: http.ServerResponse): void {
@@ -447,7 +532,8 @@ export class WorkerServer {
    * process_control_timeout bounds it all.
    */
   private checkDrained(): void {
-    const idleGone = this.idleClosed || this.held.size === 0;
+    // Upgraded connections are not waited for here: shutdown() runs while they are open.
+    const idleGone = this.idleClosed || this.held.size === this.upgraded.size;
     if (this.onDrained && this.responses.size === 0 && this.awaitingFirstRequest.size === 0 && idleGone) {
       const resolve = this.onDrained;
       this.onDrained = null;

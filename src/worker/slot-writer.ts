@@ -154,6 +154,22 @@ export class SlotWriter {
     this.connectionAbandoned();
   }
 
+  /**
+   * A connection left HTTP (an Upgrade): it is no request, and no load. If it
+   * was the connection's first request, the connection stops counting as
+   * waiting for one.
+   */
+  connectionUpgraded(firstOnConnection: boolean): void {
+    this.slot.upgraded++;
+    if (firstOnConnection) this.connectionAbandoned();
+    else this.flush();
+  }
+
+  upgradedClosed(): void {
+    this.slot.upgraded = Math.max(0, this.slot.upgraded - 1);
+    this.flush();
+  }
+
   /** Requests in flight plus handed-over connections waiting for their first one. */
   load(): number {
     return this.slot.active + this.slot.waiting;

@@ -64,22 +64,27 @@ let nextId = 1;
 
 /** A ready worker with no load since `idleSince` (ms ago by default: 1 s). */
 export function idle(idleSince = NOW - 1_000, startedAt = NOW - 60_000): WorkerView {
-  return { id: nextId++, phase: 'ready', startedAt, idleSince };
+  return { id: nextId++, phase: 'ready', startedAt, idleSince, holdsUpgraded: false };
+}
+
+/** A ready worker with no load since `idleSince`, holding upgraded connections (WebSockets). */
+export function idleWithUpgraded(idleSince = NOW - 1_000): WorkerView {
+  return { ...idle(idleSince), holdsUpgraded: true };
 }
 
 /** A ready worker serving a request. */
 export function busy(startedAt = NOW - 60_000): WorkerView {
-  return { id: nextId++, phase: 'ready', startedAt, idleSince: null };
+  return { id: nextId++, phase: 'ready', startedAt, idleSince: null, holdsUpgraded: false };
 }
 
 /** A worker not ready yet (the pool reports idleSince for it too: it has no load). */
 export function starting(idleSince: number | null = NOW - 100): WorkerView {
-  return { id: nextId++, phase: 'starting', startedAt: NOW - 100, idleSince };
+  return { id: nextId++, phase: 'starting', startedAt: NOW - 100, idleSince, holdsUpgraded: false };
 }
 
 /** A worker being stopped: still alive, still counts against pm.max_children. */
 export function stopping(idleSince: number | null = NOW - 600_000): WorkerView {
-  return { id: nextId++, phase: 'stopping', startedAt: NOW - 600_000, idleSince };
+  return { id: nextId++, phase: 'stopping', startedAt: NOW - 600_000, idleSince, holdsUpgraded: false };
 }
 
 export function many(count: number, make: () => WorkerView): WorkerView[] {

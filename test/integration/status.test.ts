@@ -68,6 +68,10 @@ const FPM_PROCESS_TEXT = [
 ];
 /** Per-process fields, json keys and html headers ("request uri"). */
 const FPM_PROCESS_JSON = FPM_PROCESS_TEXT.map((label) => (label === 'request URI' ? 'request uri' : label));
+/** poold's own per-process fields: after FPM's, never among them. */
+const POOLD_PROCESS_FIELDS = ['upgraded connections'];
+const PROCESS_TEXT = [...FPM_PROCESS_TEXT, ...POOLD_PROCESS_FIELDS];
+const PROCESS_JSON = [...FPM_PROCESS_JSON, ...POOLD_PROCESS_FIELDS];
 /** XML tags: the json keys hyphenated. */
 const xmlTags = (labels: string[]): string[] => labels.map((label) => label.replace(/ /g, '-'));
 
@@ -324,7 +328,7 @@ test("one pool's status page in FPM's five formats, field by field", async (t) =
     const fullPage = parseText(full.body, 'text&full');
     assert.deepEqual(labelsOf(fullPage.pool), POOL_FIELDS);
     assert.equal(fullPage.processes.length, 2, 'one block per worker');
-    for (const block of fullPage.processes) assert.deepEqual(labelsOf(block), FPM_PROCESS_TEXT, "FPM's process fields in order");
+    for (const block of fullPage.processes) assert.deepEqual(labelsOf(block), PROCESS_TEXT, "FPM's process fields in order, then poold's");
     checkWwwProcesses(fullPage.processes.map(asMap), daemon.poold, URIS, 'text&full');
     for (const block of fullPage.processes) parseStrftime(asMap(block).get('start time')!);
   });
@@ -348,7 +352,7 @@ test("one pool's status page in FPM's five formats, field by field", async (t) =
     assert.deepEqual(Object.keys(fullStatus), [...POOL_FIELDS, 'processes']);
     assert.equal(fullStatus.processes!.length, 2);
     for (const process of fullStatus.processes!) {
-      assert.deepEqual(Object.keys(process), FPM_PROCESS_JSON, "FPM's process keys in order");
+      assert.deepEqual(Object.keys(process), PROCESS_JSON, "FPM's process keys in order, then poold's");
       for (const [key, value] of Object.entries(process)) {
         assert.equal(typeof value, JSON_STRINGS.has(key) ? 'string' : 'number', `json process "${key}" type`);
       }
@@ -381,7 +385,7 @@ test("one pool's status page in FPM's five formats, field by field", async (t) =
     const fullStatus = parseXmlStatus(full.body.slice('<?xml version="1.0" ?>\n'.length));
     assert.deepEqual(labelsOf(fullStatus.pool), xmlTags(POOL_FIELDS));
     assert.equal(fullStatus.processes.length, 2, 'one <process> per worker');
-    for (const process of fullStatus.processes) assert.deepEqual(labelsOf(process), xmlTags(FPM_PROCESS_JSON));
+    for (const process of fullStatus.processes) assert.deepEqual(labelsOf(process), xmlTags(PROCESS_JSON));
     checkWwwProcesses(
       fullStatus.processes.map((p) => new Map(p.map(([tag, value]) => [tag.replace(/-/g, ' '), value]))),
       daemon.poold,
@@ -415,7 +419,7 @@ test("one pool's status page in FPM's five formats, field by field", async (t) =
     assert.deepEqual(labelsOf(fullPage.pools[0]!), POOL_FIELDS);
     assert.equal(fullPage.processTables.length, 1);
     const table = fullPage.processTables[0]!;
-    assert.deepEqual(table.header, FPM_PROCESS_JSON, "FPM's process columns in order");
+    assert.deepEqual(table.header, PROCESS_JSON, "FPM's process columns in order, then poold's");
     assert.equal(table.rows.length, 2, 'one row per worker');
     checkWwwProcesses(
       table.rows.map((row) => new Map(row.map((cell, i) => [table.header[i]!, cell]))),
@@ -473,7 +477,7 @@ test('`/` lists every pool in every format; each pool_status_path shows only its
   assert.deepEqual(all.pools.map((p) => p.pool), names, 'every pool, in config order');
   for (const pool of all.pools) {
     assert.deepEqual(Object.keys(pool), [...POOL_FIELDS, 'processes']);
-    for (const process of pool.processes!) assert.deepEqual(Object.keys(process), FPM_PROCESS_JSON);
+    for (const process of pool.processes!) assert.deepEqual(Object.keys(process), PROCESS_JSON);
   }
   const two = all.pools[1]!;
   assert.equal(two['process manager'], 'dynamic');
@@ -507,7 +511,7 @@ test('`/` lists every pool in every format; each pool_status_path shows only its
   assert.deepEqual(page.pools.map((p) => asMap(p).get('pool')), names);
   for (const pool of page.pools) assert.deepEqual(labelsOf(pool), POOL_FIELDS);
   assert.equal(page.processTables.length, 2, 'a process table per pool');
-  for (const table of page.processTables) assert.deepEqual(table.header, FPM_PROCESS_JSON);
+  for (const table of page.processTables) assert.deepEqual(table.header, PROCESS_JSON);
 
   const om = await request(daemon.status, '/?openmetrics');
   assertFpmHeaders(om, CONTENT_TYPES.openmetrics, '/?openmetrics');

@@ -19,6 +19,7 @@ class FakeWorker implements DispatchTarget<Conn> {
   accepting = true;
   load = 0;
   held = 0;
+  upgraded = 0;
   lastFreeAt = 0;
   /** The load its next refreshLoads() reads (its scoreboard slot); null: leave `load` as it is. */
   slotLoad: number | null = null;

@@ -8,6 +8,7 @@ import { INITIAL_PM_STATE, type PmActions, type PmState, type ProcessManager, ty
 import {
   busy,
   idle,
+  idleWithUpgraded,
   MAX_CHILDREN_WARNING,
   many,
   NOW,
@@ -108,6 +109,15 @@ describe('pm = dynamic, tick: too many idle', () => {
     const actions = dynamicPm(pmInput({ config, workers }));
     assert.equal(actions.stop.length, 1);
     assert.equal(actions.stop[0], workers[11]!.id);
+  });
+
+  it('never picks a worker that holds upgraded connections (WebSockets): the next idle longest, or none', () => {
+    const config = dyn({ minSpareServers: 1, maxSpareServers: 2 });
+    const holding = idleWithUpgraded(NOW - 9_000);
+    const next = idle(NOW - 5_000);
+    assert.deepEqual(dynamicPm(pmInput({ config, workers: [holding, next, idle(NOW - 1_000)] })).stop, [next.id]);
+    const allHolding = many(4, () => idleWithUpgraded(NOW - 9_000));
+    assert.deepEqual(dynamicPm(pmInput({ config, workers: allHolding })).stop, []);
   });
 
   it('stops none at exactly max_spare idle', () => {

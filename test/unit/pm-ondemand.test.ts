@@ -4,7 +4,7 @@ import type { PoolConfig } from '../../src/config/types.js';
 import { PROCESS_MANAGERS } from '../../src/pm/index.js';
 import { ondemandPm } from '../../src/pm/ondemand.js';
 import { INITIAL_PM_STATE, type PmState } from '../../src/pm/types.js';
-import { busy, idle, MAX_CHILDREN_WARNING, many, NOW, pmInput, poolConfig, starting, stopping } from '../helpers/pm-fixtures.js';
+import { busy, idle, idleWithUpgraded, MAX_CHILDREN_WARNING, many, NOW, pmInput, poolConfig, starting, stopping } from '../helpers/pm-fixtures.js';
 
 const od = (overrides: Partial<PoolConfig> = {}): PoolConfig =>
   poolConfig({
@@ -84,6 +84,13 @@ describe('pm = ondemand: idle timeout', () => {
     const workers = [busy(0), starting(0), stopping(0), busy(NOW - 3_600_000)];
     const actions = ondemandPm(pmInput({ config, workers, now: NOW + 3_600_000 }));
     assert.deepEqual(actions.stop, []);
+  });
+
+  it('never stops a worker that holds upgraded connections (WebSockets), however long it has had no request', () => {
+    const holding = idleWithUpgraded(NOW - 60_000);
+    const plain = idle(NOW - 60_000);
+    const actions = ondemandPm(pmInput({ config, workers: [holding, plain] }));
+    assert.deepEqual(actions.stop, [plain.id]);
   });
 
   it('stops nothing on an event, only on the tick', () => {

@@ -75,6 +75,7 @@ const SLOT: Slot = {
   lastRequestMemory: 48 * 1024 * 1024,
   // A different count in every bucket, so swapped or shifted buckets show.
   durations: { sum: 1234.5625, counts: DURATION_BUCKETS.map((_, i) => i * 3 + 1).concat(2 ** 41 + 9) },
+  upgraded: 70_000,
 };
 
 function encoded(slot: Slot): Buffer {
@@ -508,6 +509,7 @@ describe('scoreboard', () => {
       lastRequestCpu: 2,
       lastRequestMemory: 2,
       durations: { sum: 2, counts: new Array<number>(DURATION_BUCKETS.length + 1).fill(2) },
+      upgraded: 2,
     };
     const stats = { reads: 0, seenA: 0, seenB: 0, seenFree: 0, rawReads: 0, rawTorn: 0, loadReads: 0, loadTorn: 0 };
     const loadOf = (slot: Slot): SlotLoad => ({
@@ -516,6 +518,7 @@ describe('scoreboard', () => {
       accepted: slot.accepted,
       freeSince: slot.freeSince,
       finishing: slot.state === 'Finishing',
+      upgraded: slot.upgraded,
     });
     const mixes: unknown[] = [];
 

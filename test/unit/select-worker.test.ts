@@ -5,12 +5,13 @@ import { selectWorker, type Candidate } from '../../src/pool/select-worker.js';
 interface W extends Candidate {
   name: string;
 }
-const w = (name: string, load: number, lastFreeAt: number, accepting = true, held = load): W => ({
+const w = (name: string, load: number, lastFreeAt: number, accepting = true, held = load, upgraded = 0): W => ({
   name,
   load,
   lastFreeAt,
   accepting,
   held,
+  upgraded,
 });
 
 describe('selectWorker', () => {
@@ -49,6 +50,14 @@ describe('selectWorker', () => {
     assert.equal(selectWorker([w('a', 0, 50, true, 2), w('b', 0, 10, true, 1), w('c', 0, 5, true, 1)], 1)?.name, 'c');
     // a lower load still comes first
     assert.equal(selectWorker([w('a', 1, 0, true, 0), w('b', 0, 50, true, 3)], 2)?.name, 'b');
+  });
+
+  it('among equal loads and connections, prefers the one holding fewer upgraded connections, then the one free longest', () => {
+    assert.equal(selectWorker([w('a', 0, 10, true, 0, 2), w('b', 0, 50, true, 0, 1)], 1)?.name, 'b');
+    assert.equal(selectWorker([w('a', 0, 50, true, 0, 1), w('b', 0, 10, true, 0, 1)], 1)?.name, 'b');
+    // load and connections that may bring a request come first
+    assert.equal(selectWorker([w('a', 1, 0, true, 1, 0), w('b', 0, 50, true, 0, 5)], 2)?.name, 'b');
+    assert.equal(selectWorker([w('a', 0, 0, true, 1, 0), w('b', 0, 50, true, 0, 5)], 2)?.name, 'b');
   });
 
   it('with everything equal, keeps the first in order (a stable choice)', () => {

@@ -40,9 +40,10 @@ const SLOT: Slot = {
   lastRequestCpu: 1,
   lastRequestMemory: 1024,
   durations: { sum: 3.25, counts: DURATION_BUCKETS.map((_, i) => i + 1).concat(7) },
+  upgraded: 5,
 };
 
-const NEVER_WRITTEN: SlotLoad = { pid: 0, load: 0, accepted: 0, freeSince: 0, finishing: false };
+const NEVER_WRITTEN: SlotLoad = { pid: 0, load: 0, accepted: 0, freeSince: 0, finishing: false, upgraded: 0 };
 
 function encoded(slot: Slot): Buffer {
   const bytes = Buffer.alloc(SLOT_SIZE);
@@ -63,13 +64,14 @@ function bucketOf(seconds: number): number {
 }
 
 describe('decodeSlotLoad', () => {
-  it('reads pid, load (in flight + waiting), accepted and freeSince from an encoded slot', () => {
+  it('reads pid, load (in flight + waiting), accepted, freeSince and upgraded connections from an encoded slot', () => {
     assert.deepEqual(decodeSlotLoad(encoded(SLOT), 0), {
       pid: 4321,
       load: 7,
       accepted: 2 ** 34 + 11,
       freeSince: 1_732_000_050_000.5,
       finishing: false,
+      upgraded: 5,
     });
   });
 
@@ -204,21 +206,21 @@ describe('Scoreboard.loads and a SlotWriter', () => {
       const writer = new SlotWriter(board.fd, 1);
       writer.idle();
       const started = board.loads([1])[0]!;
-      assert.deepEqual(started, { pid: process.pid, load: 0, accepted: 0, freeSince: writer.slot.startTime, finishing: false });
+      assert.deepEqual(started, { pid: process.pid, load: 0, accepted: 0, freeSince: writer.slot.startTime, finishing: false, upgraded: 0 });
       assert.ok(started.freeSince > 0, 'free since it started');
 
       writer.connectionAccepted();
       // Not written yet: the master counts it as in transit meanwhile, the same load.
       assert.deepEqual(board.loads([1])[0], started);
       await untilShownAsReadingHeaders();
-      assert.deepEqual(board.loads([1])[0], { pid: process.pid, load: 1, accepted: 1, freeSince: 0, finishing: false });
+      assert.deepEqual(board.loads([1])[0], { pid: process.pid, load: 1, accepted: 1, freeSince: 0, finishing: false, upgraded: 0 });
       let slot = board.readSlot(1)!;
       assert.equal(slot.state, 'Reading headers');
       assert.deepEqual([slot.active, slot.waiting], [0, 1]);
       assert.equal(writer.load(), 1);
 
       const trace = writer.begin(request('/one'), true);
-      assert.deepEqual(board.loads([1])[0], { pid: process.pid, load: 1, accepted: 1, freeSince: 0, finishing: false });
+      assert.deepEqual(board.loads([1])[0], { pid: process.pid, load: 1, accepted: 1, freeSince: 0, finishing: false, upgraded: 0 });
       slot = board.readSlot(1)!;
       assert.equal(slot.state, 'Running');
       assert.deepEqual([slot.active, slot.waiting], [1, 0]);
@@ -300,7 +302,7 @@ describe('Scoreboard.loads and a SlotWriter', () => {
       const trace = writer.begin(request(), true);
       assert.equal(board.loads([0])[0]!.load, 2);
       writer.end(trace);
-      assert.deepEqual(board.loads([0])[0], { pid: process.pid, load: 1, accepted: 2, freeSince: 0, finishing: false });
+      assert.deepEqual(board.loads([0])[0], { pid: process.pid, load: 1, accepted: 2, freeSince: 0, finishing: false, upgraded: 0 });
       assert.equal(board.readSlot(0)!.state, 'Reading headers');
       writer.connectionAbandoned();
       const load = board.loads([0])[0]!;
@@ -321,6 +323,28 @@ describe('Scoreboard.loads and a SlotWriter', () => {
       assert.deepEqual([board.readSlot(0)!.active, board.readSlot(0)!.waiting], [1, 1]);
       writer.end(again);
       assert.equal(board.loads([0])[0]!.load, 1);
+    }));
+
+  it('an upgraded connection releases the load it held and is counted on its own until it closes', () =>
+    withBoard('upgraded', 1, async (board) => {
+      const writer = new SlotWriter(board.fd, 0);
+      writer.idle();
+      writer.connectionAccepted();
+      writer.connectionAccepted();
+      // The first connection's first request is an Upgrade: no request ran, no load is left for it.
+      writer.connectionUpgraded(true);
+      assert.deepEqual(board.loads([0])[0], { pid: process.pid, load: 1, accepted: 2, freeSince: 0, finishing: false, upgraded: 1 });
+      // The second one upgrades after a kept-alive request.
+      writer.end(writer.begin(request('/first'), true));
+      writer.connectionUpgraded(false);
+      const load = board.loads([0])[0]!;
+      assert.deepEqual([load.load, load.upgraded], [0, 2]);
+      assert.ok(load.freeSince > 0, 'a worker holding only upgraded connections is free');
+      assert.equal(board.readSlot(0)!.state, 'Idle');
+      assert.equal(board.readSlot(0)!.requests, 1, 'an upgrade is not a request');
+      writer.upgradedClosed();
+      writer.upgradedClosed();
+      assert.equal(board.readSlot(0)!.upgraded, 0);
     }));
 
   it('once finishing, the slot stays Finishing through later connections and requests', () =>

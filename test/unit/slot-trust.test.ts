@@ -10,6 +10,7 @@ const reading = (over: Partial<SlotLoad> = {}): SlotLoad => ({
   accepted: 3,
   freeSince: NOW - 500,
   finishing: false,
+  upgraded: 0,
   ...over,
 });
 const known = (over: Partial<KnownWorker> = {}): KnownWorker => ({

@@ -44,6 +44,10 @@ const FPM_PROCESS_TEXT_LABELS = [
 ];
 /** json and html say "request uri". */
 const FPM_PROCESS_LABELS = FPM_PROCESS_TEXT_LABELS.map((l) => (l === 'request URI' ? 'request uri' : l));
+const POOLD_PROCESS_LABELS = ['upgraded connections'];
+/** Every per-process field: FPM's, then poold's. */
+const PROCESS_TEXT_LABELS = [...FPM_PROCESS_TEXT_LABELS, ...POOLD_PROCESS_LABELS];
+const PROCESS_LABELS = [...FPM_PROCESS_LABELS, ...POOLD_PROCESS_LABELS];
 const hyphen = (label: string): string => label.replace(/ /g, '-');
 const FPM_OPENMETRICS_FAMILIES: Array<[string, 'gauge' | 'counter']> = [
   ['phpfpm_up', 'gauge'],
@@ -114,6 +118,7 @@ function slot(overrides: Partial<Slot> = {}): Slot {
     lastRequestCpu: 0,
     lastRequestMemory: 2097152,
     durations,
+    upgraded: 0,
     ...overrides,
   };
 }
@@ -344,7 +349,8 @@ describe('status render: FPM 8.2 reference outputs, byte for byte', () => {
       'user:                 -\n' +
       'script:               -\n' +
       'last request cpu:     0.00\n' +
-      'last request memory:  2097152\n';
+      'last request memory:  2097152\n' +
+      'upgraded connections: 0\n';
     assert.ok(body.endsWith('reading headers:      2\n' + block), body);
   });
 
@@ -366,6 +372,7 @@ describe('status render: FPM 8.2 reference outputs, byte for byte', () => {
             uri: '/status?json&full',
             lastRequestCpu: 5,
             lastRequestMemory: 4096,
+            upgraded: 3,
           }),
         ],
       }),
@@ -377,7 +384,7 @@ describe('status render: FPM 8.2 reference outputs, byte for byte', () => {
       body,
       '{"pool":"dyn","process manager":"dynamic","start time":1795304677,"start since":7,"accepted conn":5,"listen queue":0,"max listen queue":0,"listen queue len":64,"idle processes":1,"active processes":1,"total processes":2,"max active processes":1,"max children reached":0,"slow requests":0,' +
         '"max children":5,"min spare servers":1,"max spare servers":3,"reading headers":2' +
-        ', "processes":[{"pid":12431,"state":"Idle","start time":1795304677,"start since":7,"requests":2,"request duration":367,"request method":"GET","request uri":"\\/status?json","content length":0,"user":"-","script":"-","last request cpu":0.00,"last request memory":2097152},{"pid":12432,"state":"Running","start time":1795304677,"start since":7,"requests":3,"request duration":277,"request method":"GET","request uri":"\\/status?json&full","content length":0,"user":"-","script":"-","last request cpu":0.00,"last request memory":0}]}',
+        ', "processes":[{"pid":12431,"state":"Idle","start time":1795304677,"start since":7,"requests":2,"request duration":367,"request method":"GET","request uri":"\\/status?json","content length":0,"user":"-","script":"-","last request cpu":0.00,"last request memory":2097152,"upgraded connections":0},{"pid":12432,"state":"Running","start time":1795304677,"start since":7,"requests":3,"request duration":277,"request method":"GET","request uri":"\\/status?json&full","content length":0,"user":"-","script":"-","last request cpu":0.00,"last request memory":0,"upgraded connections":3}]}',
     );
   });
 
@@ -420,7 +427,7 @@ describe('status render: FPM 8.2 reference outputs, byte for byte', () => {
         '<max-spare-servers>3</max-spare-servers>\n' +
         '<reading-headers>2</reading-headers>\n' +
         '<processes>\n' +
-        '<process><pid>12431</pid><state>Idle</state><start-time>1795304677</start-time><start-since>7</start-since><requests>3</requests><request-duration>381</request-duration><request-method>GET</request-method><request-uri>/status?xml</request-uri><content-length>0</content-length><user>-</user><script>-</script><last-request-cpu>0.00</last-request-cpu><last-request-memory>2097152</last-request-memory></process>\n' +
+        '<process><pid>12431</pid><state>Idle</state><start-time>1795304677</start-time><start-since>7</start-since><requests>3</requests><request-duration>381</request-duration><request-method>GET</request-method><request-uri>/status?xml</request-uri><content-length>0</content-length><user>-</user><script>-</script><last-request-cpu>0.00</last-request-cpu><last-request-memory>2097152</last-request-memory><upgraded-connections>0</upgraded-connections></process>\n' +
         '</processes>\n' +
         '</status>',
     );
@@ -467,8 +474,8 @@ describe('status render: FPM 8.2 reference outputs, byte for byte', () => {
         row('reading headers', 2) +
         '</table>\n' +
         '<table border="1">\n' +
-        '<tr><th>pid</th><th>state</th><th>start time</th><th>start since</th><th>requests</th><th>request duration</th><th>request method</th><th>request uri</th><th>content length</th><th>user</th><th>script</th><th>last request cpu</th><th>last request memory</th></tr>\n' +
-        '<tr><td>12431</td><td>Idle</td><td>21/Nov/2026:23:44:37 +0000</td><td>9</td><td>4</td><td>123</td><td>GET</td><td>/status?html</td><td>0</td><td>-</td><td>-</td><td>0.00</td><td>2097152</td></tr>\n' +
+        '<tr><th>pid</th><th>state</th><th>start time</th><th>start since</th><th>requests</th><th>request duration</th><th>request method</th><th>request uri</th><th>content length</th><th>user</th><th>script</th><th>last request cpu</th><th>last request memory</th><th>upgraded connections</th></tr>\n' +
+        '<tr><td>12431</td><td>Idle</td><td>21/Nov/2026:23:44:37 +0000</td><td>9</td><td>4</td><td>123</td><td>GET</td><td>/status?html</td><td>0</td><td>-</td><td>-</td><td>0.00</td><td>2097152</td><td>0</td></tr>\n' +
         '</table></body></html>',
     );
   });
@@ -540,23 +547,23 @@ describe('status render: FPM 8.2 reference outputs, byte for byte', () => {
 });
 
 describe('status render: field names and order', () => {
-  it('text: FPM pool fields, then poold fields; each process block has FPM process fields', () => {
+  it('text: FPM pool fields, then poold fields; each process block has FPM process fields, then poold fields', () => {
     const blocks = textBlocks(renderPoolStatus(mixed(), 'text', true).body);
     assert.deepEqual(
       blocks[0]!.map(([label]) => label),
       [...FPM_POOL_LABELS, ...POOLD_POOL_LABELS],
     );
     assert.equal(blocks.length, 1 + 3);
-    for (const block of blocks.slice(1)) assert.deepEqual(block.map(([label]) => label), FPM_PROCESS_TEXT_LABELS);
+    for (const block of blocks.slice(1)) assert.deepEqual(block.map(([label]) => label), PROCESS_TEXT_LABELS);
   });
 
-  it('json: FPM keys, then poold keys, then "processes" with FPM process keys', () => {
+  it('json: FPM keys, then poold keys, then "processes" with FPM process keys, then poold process keys', () => {
     const parsed = JSON.parse(renderPoolStatus(mixed(), 'json', true).body) as Record<string, unknown> & {
       processes: Array<Record<string, unknown>>;
     };
     assert.deepEqual(Object.keys(parsed), [...FPM_POOL_LABELS, ...POOLD_POOL_LABELS, 'processes']);
     assert.equal(parsed.processes.length, 3);
-    for (const proc of parsed.processes) assert.deepEqual(Object.keys(proc), FPM_PROCESS_LABELS);
+    for (const proc of parsed.processes) assert.deepEqual(Object.keys(proc), PROCESS_LABELS);
   });
 
   it('xml: hyphenated FPM tags, then poold tags, then <processes>', () => {
@@ -574,20 +581,20 @@ describe('status render: field names and order', () => {
       const fields = xmlChildren(`<process>${inner}</process>`, 'process');
       assert.deepEqual(
         fields.map(([tag]) => tag),
-        FPM_PROCESS_LABELS.map(hyphen),
+        PROCESS_LABELS.map(hyphen),
       );
     }
   });
 
-  it('html: FPM rows, then poold rows; the process table has FPM columns', () => {
+  it('html: FPM rows, then poold rows; the process table has FPM columns, then poold columns', () => {
     const tables = htmlTables(renderPoolStatus(mixed(), 'html', true).body);
     assert.equal(tables.length, 2);
     const rows = [...tables[0]!.matchAll(/<tr><th>([^<]*)<\/th><td>[^<]*<\/td><\/tr>/g)].map((m) => m[1]);
     assert.deepEqual(rows, [...FPM_POOL_LABELS, ...POOLD_POOL_LABELS]);
     const [head, ...procRows] = tables[1]!.trim().split('\n');
-    assert.deepEqual([...head!.matchAll(/<th>([^<]*)<\/th>/g)].map((m) => m[1]), FPM_PROCESS_LABELS);
+    assert.deepEqual([...head!.matchAll(/<th>([^<]*)<\/th>/g)].map((m) => m[1]), PROCESS_LABELS);
     assert.equal(procRows.length, 3);
-    for (const r of procRows) assert.equal([...r.matchAll(/<td>/g)].length, FPM_PROCESS_LABELS.length);
+    for (const r of procRows) assert.equal([...r.matchAll(/<td>/g)].length, PROCESS_LABELS.length);
   });
 
   it("openmetrics: FPM's families and types in order, then poold's", () => {
@@ -786,7 +793,7 @@ describe('status render: hostile values', () => {
       '/x?a="q"&b=<script>alert(1)</script>&c=\'s\'%0Astate: Idle%0D%0A%00%1B]</request-uri>',
     );
     assert.equal(parsed.processes[0]!['user'], 'ev"il%0A</user><pid>1</pid>&amp;');
-    assert.deepEqual(Object.keys(parsed.processes[0]!), FPM_PROCESS_LABELS);
+    assert.deepEqual(Object.keys(parsed.processes[0]!), PROCESS_LABELS);
   });
 
   it('json escapes like PHP json_encode: \\/ and \\uXXXX for non-ASCII', () => {
@@ -806,7 +813,7 @@ describe('status render: hostile values', () => {
     assert.equal(procs.length, 2);
     assert.deepEqual(
       xmlChildren(`<process>${procs[0]![1]}</process>`, 'process').map(([t]) => t),
-      FPM_PROCESS_LABELS.map(hyphen),
+      PROCESS_LABELS.map(hyphen),
     );
   });
 
@@ -822,7 +829,7 @@ describe('status render: hostile values', () => {
     const body = renderPoolStatus(hostile(), 'text', true).body;
     const blocks = textBlocks(body);
     assert.equal(blocks.length, 3);
-    assert.deepEqual(blocks[1]!.map(([l]) => l), FPM_PROCESS_TEXT_LABELS);
+    assert.deepEqual(blocks[1]!.map(([l]) => l), PROCESS_TEXT_LABELS);
     assert.equal(Object.fromEntries(blocks[1]!)['user'], 'ev"il%0A</user><pid>1</pid>&amp;');
     assert.ok(!/[\r\u0000\u001b]/.test(body));
   });
