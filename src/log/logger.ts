@@ -13,6 +13,20 @@ export type Logger = winston.Logger & Record<LogLevel, winston.LeveledLogMethod>
 /** What FPM's zlog puts at the end of a line cut at log_limit. */
 const CUT_MARK = '...';
 
+/**
+ * A pool's lines (a child logger with `{ pool }`, see forPool) begin with
+ * `[pool www]`, as FPM's: before any transport, syslog's too, sees the message.
+ */
+const poolPrefix = winston.format((info) => {
+  if (typeof info.pool === 'string') info.message = `[pool ${info.pool}] ${String(info.message)}`;
+  return info;
+});
+
+/** The master's logger for one pool's lines. */
+export function forPool(logger: Logger, pool: string): Logger {
+  return logger.child({ pool }) as Logger;
+}
+
 /** `[22-Nov-2026 01:02:03] NOTICE: [pool www] child 1234 started`, as FPM writes it, cut at `limit` bytes. */
 function fpmLine(limit: number): winston.Logform.Format {
   return winston.format.printf((info) => {
@@ -55,7 +69,7 @@ export function createLogger(settings: LogSettings, level: LogLevel): Logger {
   const logger = winston.createLogger({
     levels: LEVELS,
     level,
-    format: fpmLine(settings.logLimit),
+    format: winston.format.combine(poolPrefix(), fpmLine(settings.logLimit)),
     transports: [transportFor(settings)],
   }) as Logger;
   logger.on('error', (err: unknown) => {

@@ -4,7 +4,7 @@ import { onExit } from 'signal-exit';
 import { EXIT } from '../control/exit-codes.js';
 import { ConfigError, formatIssue, loadConfig, type GlobalConfig, type PoolConfig, type PooldConfig } from '../config/index.js';
 import { resolveIdentities, type PoolIdentities } from '../config/identities.js';
-import { reopenLogger, type Logger } from '../log/logger.js';
+import { forPool, reopenLogger, type Logger } from '../log/logger.js';
 import { ThrottledLog } from '../log/throttle.js';
 import { applyUnixSocketPermissions, bindListener, describeAddress, listenOn, type SocketOwner } from '../pool/listener.js';
 import { atOpenFileLimit, describeError, describeOpenFiles } from '../pool/open-files.js';
@@ -504,7 +504,7 @@ export class Master {
       if (!current) {
         const pool = new Pool(poolConfig, listener!, this.log, poolIdentities.runAs);
         this.addPool(pool);
-        this.log.notice(`[pool ${poolConfig.name}] new pool`);
+        forPool(this.log, poolConfig.name).notice('new pool');
         // A new pool whose app cannot start is a failed rollout too: it is removed, not retried forever.
         const failure = await pool.startChecked(readyTimeout);
         if (failure !== null && this.phase === 'running') {
@@ -523,7 +523,7 @@ export class Master {
     });
     const removed = this.pools.filter((pool) => !next.pools.some((poolConfig) => poolConfig.name === pool.name));
     const removals = removed.map(async (pool) => {
-      this.log.notice(`[pool ${pool.name}] removed from the configuration: draining`);
+      forPool(this.log, pool.name).notice('removed from the configuration: draining');
       pool.closeListener();
       await pool.stop(timeout);
       this.pools.splice(this.pools.indexOf(pool), 1);
@@ -587,11 +587,11 @@ export class Master {
       try {
         applyUnixSocketPermissions(next.listen.path, next.listenMode, owner);
       } catch (err) {
-        this.log.error(`[pool ${next.name}] cannot apply listen.mode/owner/group: ${(err as Error).message}`);
+        forPool(this.log, next.name).error(`cannot apply listen.mode/owner/group: ${(err as Error).message}`);
       }
     }
     if (next.listenBacklog !== current.listenBacklog) {
-      this.log.warning(`[pool ${next.name}] listen.backlog changed: it applies after a restart`);
+      forPool(this.log, next.name).warning('listen.backlog changed: it applies after a restart');
     }
   }
 

@@ -2,7 +2,7 @@ import type { Server, Socket } from 'node:net';
 import type { RunAs } from '../config/identities.js';
 import type { PoolConfig } from '../config/types.js';
 import { monotonicMs } from '../ipc/connection-table.js';
-import type { Logger } from '../log/logger.js';
+import { forPool, type Logger } from '../log/logger.js';
 import { ThrottledLog } from '../log/throttle.js';
 import { clientFilter, proxyFilter } from '../net/client-list.js';
 import { setProcessPriority } from './process-priority.js';
@@ -108,6 +108,7 @@ export class Pool {
   readonly stats = newStats();
   scoreboard: Scoreboard;
   private readonly workers = new Map<number, WorkerProcess>();
+  private readonly log: Logger;
   private readonly heads: HeadReader;
   private clients: ClientPolicy;
   private readonly dispatcher: Dispatcher<ClientConnection, WorkerProcess>;
@@ -154,11 +155,15 @@ export class Pool {
   constructor(
     public config: PoolConfig,
     private listener: Server,
-    private readonly log: Logger,
+    /** The master's log; the pool's own lines go to this.log. */
+    private readonly masterLog: Logger,
     /** Whom the workers run as (null: as the master). */
     private runAs: RunAs | null,
   ) {
     this.name = config.name;
+    // Every line of this pool's begins with `[pool NAME]`.
+    this.log = forPool(masterLog, config.name);
+    const log = this.log;
     this.acceptErrors = new ThrottledLog(ACCEPT_ERROR_LOG_MS, (line) => log.error(line));
     this.reserveRefusals = new ThrottledLog(ACCEPT_ERROR_LOG_MS, (line) => log.error(line));
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
@@ -169,7 +174,7 @@ export class Pool {
     this.prepareWorkerFiles(config, runAs);
     this.clients = clientPolicy(config);
     this.heads = new HeadReader(headLimits(config), this.clients);
-    this.heads.on('rejected', (_connection, message) => this.log.error(`[pool ${this.name}] ${message}`));
+    this.heads.on('rejected', (_connection, message) => this.log.error(`${message}`));
     this.heads.on('head', (connection) => this.dispatcher.offer(connection));
     // A stopping pool keeps its workers until every request that began arriving has been served.
     this.heads.on('settled', () => this.stopWhenQueueEmpty());
@@ -196,7 +201,7 @@ export class Pool {
       const peer = socket.remoteAddress;
       if (peer !== undefined && !this.clients.trustedProxy(peer) && !this.clients.allowed(peer)) {
         // FPM's words; like FPM, the client gets no response and the connection is not counted.
-        this.log.error(`[pool ${this.name}] Connection disallowed: IP address '${peer}' has been dropped.`);
+        this.log.error(`Connection disallowed: IP address '${peer}' has been dropped.`);
         socket.destroy();
         return;
       }
@@ -206,7 +211,7 @@ export class Pool {
         // Near the open-file limit: a 503 now rather than, at the limit,
         // libuv closing queued connections unanswered and no worker able to start.
         this.reserveRefusals.report(
-          `[pool ${this.name}] the master is near its open-file limit (${describeOpenFiles()}): ` +
+          `the master is near its open-file limit (${describeOpenFiles()}): ` +
             `new connections get 503, ${CONNECTION_RESERVE} descriptors stay free to start workers`,
         );
         this.stats.masterResponses[503]++;
@@ -218,7 +223,7 @@ export class Pool {
     // accept() failing (EMFILE when libuv has no descriptor in reserve): the
     // connection stays in the kernel's queue; the master goes on.
     listener.on('error', (err) =>
-      this.acceptErrors.report(`[pool ${this.name}] unable to accept a connection: ${describeError(err)}`),
+      this.acceptErrors.report(`unable to accept a connection: ${describeError(err)}`),
     );
   }
 
@@ -388,7 +393,7 @@ export class Pool {
 
   /** A slot said what the master knows to be false: logged, at most once a minute for each kind. */
   private reportContradiction(kind: Contradiction['kind'], what: string): void {
-    const line = this.contradictions.admit(kind, `[pool ${this.name}] ${what}; ignored, the master goes by what it knows`, Date.now());
+    const line = this.contradictions.admit(kind, `${what}; ignored, the master goes by what it knows`, Date.now());
     if (line) this.log.warning(line);
   }
 
@@ -405,7 +410,7 @@ export class Pool {
 
   private drainAndClose(listener: Server): void {
     const closing = closeGracefully(listener, (err) =>
-      this.log.warning(`[pool ${this.name}] cannot turn new connections away before closing the listener: ${err.message}`),
+      this.log.warning(`cannot turn new connections away before closing the listener: ${err.message}`),
     );
     this.draining.add(closing);
     void closing.closed.then(() => {
@@ -514,7 +519,7 @@ export class Pool {
     });
     this.pmState = actions.state;
     if (actions.maxChildrenReached) this.stats.maxChildrenReached++;
-    for (const warning of actions.warnings) this.log.warning(`[pool ${this.name}] ${warning}`);
+    for (const warning of actions.warnings) this.log.warning(warning);
     for (const id of actions.stop) this.workers.get(id)?.stop('idle', true);
     let toSpawn = actions.spawn;
     if (this.startFailures > 0 && toSpawn > 0) {
@@ -535,7 +540,7 @@ export class Pool {
   private withinProcessMax(wanted: number): number {
     const allowed = Math.min(wanted, Math.max(0, this.processRoom()));
     if (allowed < wanted && !this.processMaxLatched) {
-      this.log.warning(`[pool ${this.name}] process.max reached: not starting ${wanted - allowed} child(ren) now`);
+      this.log.warning(`process.max reached: not starting ${wanted - allowed} child(ren) now`);
     }
     this.processMaxLatched = allowed < wanted;
     return allowed;
@@ -564,7 +569,7 @@ export class Pool {
     const delay = restartDelay(this.startFailures);
     this.spawnNotBefore = Date.now() + delay;
     this.log.warning(
-      `[pool ${this.name}] ${this.startFailures} child(ren) in a row failed to start; ` +
+      `${this.startFailures} child(ren) in a row failed to start; ` +
         `next start in ${(delay / 1000).toFixed(1)}s`,
     );
   }
@@ -572,7 +577,7 @@ export class Pool {
   /** What workers running as `runAs` must be able to write: their logs (the scoreboard is theirs by descriptor). */
   private prepareWorkerFiles(config: PoolConfig, runAs: RunAs | null): void {
     for (const problem of prepareWorkerFiles(config, runAs)) {
-      this.log.error(`[pool ${this.name}] ${problem}`);
+      this.log.error(problem);
     }
   }
 
@@ -581,7 +586,7 @@ export class Pool {
     const scoreboard = this.scoreboard;
     const slot = scoreboard.allocate();
     if (slot === null) {
-      this.log.warning(`[pool ${this.name}] no free scoreboard slot; not starting a child now`);
+      this.log.warning(`no free scoreboard slot; not starting a child now`);
       return null;
     }
     const logs = inheritLogs({ slowlog: config.slowlog, accessLog: config.accessLog });
@@ -628,7 +633,7 @@ export class Pool {
     }
     const id = this.nextWorkerId++;
     this.workers.set(id, worker);
-    const prefix = `[pool ${this.name}] child ${worker.pid}`;
+    const prefix = `child ${worker.pid}`;
     // A spawn that failed without a pid is reported by its exit.
     if (worker.pid > 0) this.log.notice(`${prefix} started`);
     if (worker.pid > 0 && config.processPriority !== null) {
@@ -659,7 +664,9 @@ export class Pool {
       this.log.error(`${prefix} failed to start the app ${config.app}: ${error}`);
     });
     worker.on('output', (stream, line) =>
-      this.log.warning(config.decorateWorkersOutput ? `${prefix} said into ${stream}: "${line}"` : line),
+      config.decorateWorkersOutput
+        ? this.log.warning(`${prefix} said into ${stream}: "${line}"`)
+        : this.masterLog.warning(line),
     );
     worker.on('exit', (exit) => this.onWorkerExit(id, worker, exit, prefix, appError));
     return worker;
@@ -667,7 +674,7 @@ export class Pool {
 
   /** A worker that could not be started at all: logged and backed off like a failed start. */
   private spawnFailed(failure: SpawnFailure, generation: number): void {
-    this.log.error(`[pool ${this.name}] unable to start a child: ${failure.message}`);
+    this.log.error(`unable to start a child: ${failure.message}`);
     // A reload's new generation is judged by the rollout (which sees no worker for it).
     if (generation > this.generation || this.stopping) return;
     this.startFailed(failure.message, failure.shortage);
@@ -732,19 +739,19 @@ export class Pool {
       const seconds = (elapsedMs / 1000).toFixed(6);
       if (kind === 'terminate') {
         if (worker.stopReason === 'terminate_timeout') continue;
-        this.log.warning(`[pool ${this.name}] ${what} execution timed out (${seconds} sec), terminating`);
+        this.log.warning(`${what} execution timed out (${seconds} sec), terminating`);
         worker.killOverdue('terminate_timeout');
       } else {
         this.slowSeen.add(`${slot.pid}:${slot.requestStart}`);
         this.stats.slowRequests++;
-        this.log.warning(`[pool ${this.name}] ${what} executing too slow (${seconds} sec), logging`);
+        this.log.warning(`${what} executing too slow (${seconds} sec), logging`);
       }
     }
     if (this.slowSeen.size > 10_000) this.slowSeen.clear();
     for (const { worker, slot, blockedMs } of findBlockedLoops(readings, this.config.maxLoopBlock, monotonicMs())) {
       const last = slot.requestStart > 0 ? ` (last request: "${slot.method} ${slot.uri}")` : '';
       this.log.warning(
-        `[pool ${this.name}] child ${worker.pid}, script '${this.config.app}'${last} event loop blocked outside any request ` +
+        `child ${worker.pid}, script '${this.config.app}'${last} event loop blocked outside any request ` +
           `for ${(blockedMs / 1000).toFixed(6)} sec, terminating`,
       );
       worker.killOverdue('loop_block');
