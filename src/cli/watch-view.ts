@@ -46,6 +46,8 @@ const SUMMARY_LINES = 3;
 const ELLIPSIS = '…';
 /** Statuses the master answers with itself that are server errors. */
 const SERVER_ERRORS = [502, 503, 504] as const;
+/** Workers retired on purpose, not replaced because something went wrong or a limit was hit. */
+const PLANNED_STOPS = new Set(['reload', 'shutdown', 'idle']);
 
 /** True while the slot's request is under way: its duration is still growing. */
 function inProgress(slot: Slot): boolean {
@@ -240,7 +242,7 @@ function poolLines(pool: PoolReading, previous: PoolReading | undefined, input: 
   const rate = acceptRate(pool, previous);
   const errors = serverErrors(pool);
   const newErrors = previous && previous.header.startTime === header.startTime ? errors - serverErrors(previous) : 0;
-  const restarts = Object.values(pool.restarts).reduce((sum, n) => sum + n, 0);
+  const restarts = Object.entries(pool.restarts).reduce((sum, [reason, n]) => sum + (PLANNED_STOPS.has(reason) ? 0 : n), 0);
   const summary = flowPieces(
     [
       `pool ${printable(header.pool)} (${header.pm})`,

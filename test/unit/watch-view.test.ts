@@ -59,6 +59,10 @@ function reading(readAt: number, workers: Worker[], overrides: Partial<PoolHeade
   stats.masterResponses[504] = 1;
   stats.masterResponses[408] = 9;
   stats.restarts.crash = 2;
+  stats.restarts.terminate_timeout = 1;
+  // Retired on purpose: not counted.
+  stats.restarts.reload = 8;
+  stats.restarts.idle = 3;
   return {
     header: header(overrides),
     slots: workers.map((w) => slot(w.slot)),
@@ -72,9 +76,11 @@ function reading(readAt: number, workers: Worker[], overrides: Partial<PoolHeade
 }
 
 /** One second later: 1001 used half a core, 1002 two cores, 1003 nothing, 1004 a tenth; 30 more connections. */
-const PREVIOUS = reading(T0 - 1000, WORKERS.map((w) => ({ ...w, cpuSeconds: (w.cpuSeconds ?? 0) - [0.5, 2, 0, 0.1][WORKERS.indexOf(w)]! })), {
+const EARLIER = reading(T0 - 1000, WORKERS.map((w) => ({ ...w, cpuSeconds: (w.cpuSeconds ?? 0) - [0.5, 2, 0, 0.1][WORKERS.indexOf(w)]! })), {
   acceptedConn: 70,
 });
+/** Two of the 503s came during the interval. */
+const PREVIOUS: PoolReading = { ...EARLIER, masterResponses: { ...EARLIER.masterResponses, 503: 2 } };
 const CURRENT = reading(T0, WORKERS);
 
 function view(overrides: Partial<ViewInput> = {}): string[] {
@@ -188,9 +194,10 @@ describe('watch view: figures', () => {
     const lines = view();
     assert.match(rowOf(lines, 1001), /Running .* 60\.0M /);
     assert.match(rowOf(lines, 1003), /Idle .* 300M /);
-    // 503 and 504, not the 408s.
-    assert.match(lines.join('\n'), /5xx 5 \(\+0\)|5xx 5\b/);
-    assert.match(lines.join('\n'), /restarts 2/);
+    // 503 and 504, not the 408s; two of them new.
+    assert.match(lines.join('\n'), /\b5xx 5 \(\+2\)  /);
+    // A crash and a kill; not the reload's nor the idle ones.
+    assert.match(lines.join('\n'), /  restarts 3  /);
   });
 
   it('current requests with the time they have run so far; idle workers show their last one', () => {
