@@ -21,7 +21,7 @@ import { controlSocketPath } from '../control/control-path.js';
 import { applyMasterLimits, workerLimitProblems } from './limits.js';
 import { identifyMaster, type MasterIdentity } from './master-identity.js';
 import { readPidFile, removePidFile, writePidFile } from '../control/pidfile.js';
-import { readPool } from './status-answer.js';
+import { readPools } from './status-answer.js';
 import { SignalQueue, type MasterSignal } from './signals.js';
 import { monotonicUsec, SystemdNotifier, watchdogIntervalMs } from './systemd-notify.js';
 
@@ -402,7 +402,7 @@ export class Master {
           ok: true,
           code: EXIT.OK,
           messages: [],
-          data: this.pools.flatMap((pool) => readPool(pool) ?? []),
+          data: await readPools(this.pools),
         };
       default:
         return { ok: false, code: EXIT.USAGE, messages: [`unknown control command '${String(request.cmd)}'`] };

@@ -21,20 +21,29 @@ export interface ReadablePool {
   snapshot(): ScoreboardSnapshot | null;
 }
 
+type UsageReader = (pid: number) => Promise<ProcessUsage | null>;
+
 /** The pool as the master sees it now; null before its first header. */
-export function readPool(pool: ReadablePool, usageOf: (pid: number) => ProcessUsage | null = readProcessUsage): PoolReading | null {
+export async function readPool(pool: ReadablePool, usageOf: UsageReader = readProcessUsage): Promise<PoolReading | null> {
   const snapshot = pool.snapshot();
   if (!snapshot) return null;
   const readAt = Date.now();
   // Free slots stay out: they say nothing, and a big pool has thousands.
   const busy = snapshot.slots.flatMap((slot, index) => (slot.state === 'Free' ? [] : [{ slot, index }]));
+  // A slot still Starting has no pid yet.
+  const usages = await Promise.all(busy.map(({ slot }) => (slot.pid > 0 ? usageOf(slot.pid) : null)));
   return {
     header: snapshot.header,
     slots: busy.map(({ slot }) => slot),
-    // A slot still Starting has no pid yet.
-    workers: busy.map(({ slot, index }) => ({ index, usage: slot.pid > 0 ? usageOf(slot.pid) : null })),
+    workers: busy.map(({ index }, i) => ({ index, usage: usages[i] ?? null })),
     readAt,
     masterResponses: { ...pool.stats.masterResponses },
     restarts: { ...pool.stats.restarts },
   };
+}
+
+/** Every pool that has a header, in order. */
+export async function readPools(pools: readonly ReadablePool[]): Promise<PoolReading[]> {
+  const readings = await Promise.all(pools.map((pool) => readPool(pool)));
+  return readings.filter((reading) => reading !== null);
 }

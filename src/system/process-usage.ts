@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 
 /** What a process uses now, as /proc shows it to anyone. */
 export interface ProcessUsage {
@@ -29,11 +29,16 @@ export function rssBytesOf(status: string): number | null {
   return match ? Number(match[1]) * 1024 : null;
 }
 
-/** The usage of process `pid`, or null when it is gone (or /proc cannot say). */
-export function readProcessUsage(pid: number): ProcessUsage | null {
+/**
+ * The usage of process `pid`, or null when it is gone (or /proc cannot say).
+ * Read asynchronously: the master reads it for every worker, and its event
+ * loop must not wait for hundreds of reads.
+ */
+export async function readProcessUsage(pid: number): Promise<ProcessUsage | null> {
   try {
-    const cpuSeconds = cpuSecondsOf(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    const rssBytes = rssBytesOf(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const [stat, status] = await Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8')]);
+    const cpuSeconds = cpuSecondsOf(stat);
+    const rssBytes = rssBytesOf(status);
     return cpuSeconds === null || rssBytes === null ? null : { rssBytes, cpuSeconds };
   } catch {
     return null;

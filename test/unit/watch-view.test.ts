@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { readPool, type PoolReading } from '../../src/master/status-answer.js';
 import { newStats } from '../../src/pool/accounting.js';
 import { freeSlot, type PoolHeader, type Slot } from '../../src/scoreboard/layout.js';
-import { cpuSecondsOf, rssBytesOf } from '../../src/system/process-usage.js';
+import { cpuSecondsOf, readProcessUsage, rssBytesOf } from '../../src/system/process-usage.js';
 import { acceptRate, cpuPercents, renderView, type SortOrder, type ViewInput } from '../../src/cli/watch-view.js';
 
 const T0 = 1_796_000_000_000;
@@ -244,15 +244,15 @@ describe('watch view: waiting for the master', () => {
 });
 
 describe('the master side: a pool reading', () => {
-  it('keeps the slot index of each worker sent, and its usage; Free slots stay out, a Starting one has no usage', () => {
+  it('keeps the slot index of each worker sent, and its usage; Free slots stay out, a Starting one has no usage', async () => {
     const slots = [slot({ pid: 7, state: 'Idle' }), freeSlot(), slot({ pid: 0, state: 'Starting' }), slot({ pid: 9, state: 'Running' })];
     const stats = newStats();
     stats.masterResponses[502] = 3;
     const asked: number[] = [];
-    const result = readPool(
-      { stats, snapshot: () => ({ header: header(), slots }) },
-      (pid) => (asked.push(pid), { rssBytes: pid * MB, cpuSeconds: pid }),
-    );
+    const result = await readPool({ stats, snapshot: () => ({ header: header(), slots }) }, async (pid) => {
+      asked.push(pid);
+      return { rssBytes: pid * MB, cpuSeconds: pid };
+    });
     assert.ok(result);
     assert.deepEqual(result.slots.map((s) => s.pid), [7, 0, 9]);
     assert.deepEqual(result.workers, [
@@ -270,6 +270,13 @@ describe('/proc parsing', () => {
     const stat = '4242 (node (x) y) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 75 0 0 20 0 11 0 12345 1000000 5000 18446744073709551615';
     assert.equal(cpuSecondsOf(stat), 3.25);
     assert.equal(cpuSecondsOf('garbage'), null);
+  });
+
+  it('this process, as /proc shows it; nothing for a pid that is not there', async () => {
+    const usage = await readProcessUsage(process.pid);
+    assert.ok(usage && usage.rssBytes > 1024 * 1024 && usage.cpuSeconds > 0, JSON.stringify(usage));
+    // Above the kernel's pid_max ceiling (2^22): never a process.
+    assert.equal(await readProcessUsage(2 ** 22 + 1), null);
   });
 
   it('RSS bytes from /proc/PID/status; none for a zombie', () => {
