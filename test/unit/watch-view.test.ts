@@ -195,9 +195,9 @@ describe('watch view: figures', () => {
     assert.match(rowOf(lines, 1001), /Running .* 60\.0M /);
     assert.match(rowOf(lines, 1003), /Idle .* 300M /);
     // 503 and 504, not the 408s; two of them new.
-    assert.match(lines.join('\n'), /\b5xx 5 \(\+2\)  /);
+    assert.match(lines.join('\n'), /\b5xx 5 \(\+2\) {2}/);
     // A crash and a kill; not the reload's nor the idle ones.
-    assert.match(lines.join('\n'), /  restarts 3  /);
+    assert.match(lines.join('\n'), / {2}restarts 3 {2}/);
   });
 
   it('current requests with the time they have run so far; idle workers show their last one', () => {
