@@ -3,6 +3,7 @@
 // Every line fits the width; the request column gives way first, then the
 // least needed columns.
 import type { PoolReading } from '../master/status-answer.js';
+import type { RestartReason } from '../pool/accounting.js';
 import type { Slot } from '../scoreboard/layout.js';
 
 export const SORT_ORDERS = ['slot', 'cpu', 'rss', 'duration'] as const;
@@ -33,6 +34,8 @@ interface WorkerRow {
   index: number;
   pid: number;
   state: string;
+  /** A request under way. */
+  busy: boolean;
   cpuPercent: number | null;
   rssBytes: number | null;
   requests: number;
@@ -47,7 +50,7 @@ const ELLIPSIS = '…';
 /** Statuses the master answers with itself that are server errors. */
 const SERVER_ERRORS = [502, 503, 504] as const;
 /** Workers retired on purpose, not replaced because something went wrong or a limit was hit. */
-const PLANNED_STOPS = new Set(['reload', 'shutdown', 'idle']);
+const PLANNED_STOPS: ReadonlySet<string> = new Set<RestartReason>(['reload', 'shutdown', 'idle']);
 
 /** True while the slot's request is under way: its duration is still growing. */
 function inProgress(slot: Slot): boolean {
@@ -172,6 +175,7 @@ function workerRows(pool: PoolReading, previous: PoolReading | undefined): Worke
       index: worker.index,
       pid: slot.pid,
       state: `${slot.state === 'Reading headers' ? 'Reading' : slot.state}${slot.active > 1 ? ` ${slot.active}` : ''}`,
+      busy,
       cpuPercent: cpu.get(slot.pid) ?? null,
       rssBytes: worker.usage?.rssBytes ?? null,
       requests: slot.requests,
@@ -185,7 +189,7 @@ const SORT_VALUE: Record<Exclude<SortOrder, 'slot'>, (row: WorkerRow) => number 
   cpu: (row) => row.cpuPercent,
   rss: (row) => row.rssBytes,
   // Requests under way first: an idle worker's last duration is history.
-  duration: (row) => (row.state.startsWith('Running') || row.state === 'Reading' ? row.durationMs : null),
+  duration: (row) => (row.busy ? row.durationMs : null),
 };
 
 /** Slot order, or the largest first (unknown last, ties in slot order). */

@@ -121,9 +121,8 @@ export async function watchCommand(options: WatchOptions): Promise<number> {
   };
   const onKey = (key: string) => {
     if (key === CTRL_C || key === 'q') return quit.abort();
-    const order = SORT_KEYS[key];
-    if (order) {
-      sort = order;
+    if (Object.hasOwn(SORT_KEYS, key)) {
+      sort = SORT_KEYS[key]!;
       draw();
     }
   };
