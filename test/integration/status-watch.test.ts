@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { test } from 'node:test';
 import { isRunning, killAll, waitExit } from '../helpers/cli.js';
 import { runCommand } from '../helpers/run.js';
@@ -61,7 +61,10 @@ function lineWith(lines: string[], pattern: RegExp): string | undefined {
 test('poold status --watch in a 100x30 terminal: fits it, shows a busy worker\'s request and RSS, waits for a stopped master, comes back with it, Ctrl-C exits 0', { skip: !HAS_TMUX && "tmux not found: install Debian's tmux (.ci/run does)" }, async (t) => {
   const port = await freePort();
   const pidDir = tempDir();
-  const pidFile = path.join(pidDir, 'poold.pid');
+  // A directory of its own, as systemd's RuntimeDirectory= makes (and removes when the master stops).
+  const runDir = path.join(pidDir, 'run');
+  mkdirSync(runDir);
+  const pidFile = path.join(runDir, 'poold.pid');
   const config = `[global]\npid = ${pidFile}\nprocess_control_timeout = 3s\n${poolSection('www', port, path.join(FIXTURES, 'app.js'))}`;
   const tmux = new Tmux();
   let first: RunningPoold | undefined;
@@ -84,7 +87,7 @@ test('poold status --watch in a 100x30 terminal: fits it, shows a busy worker\'s
   // The shell records the exit status: tmux's own (#{pane_dead_status}) is
   // sometimes never set, when tmux does not reap the pane's process.
   const exitFile = path.join(pidDir, 'watch.exit');
-  await tmux.run('new-session', '-d', '-s', 'watch', '-x', '100', '-y', '30', `'${process.execPath}' '${POOLD_BIN}' status --pid '${pidFile}' --watch; echo $? > '${exitFile}'`);
+  await tmux.run('new-session', '-d', '-s', 'watch', '-x', '100', '-y', '30', `'${process.execPath}' '${POOLD_BIN}' status -c '${path.join(first.dir, 'poold.conf')}' --watch; echo $? > '${exitFile}'`);
   // Kept after it exits, to read what it left on the terminal.
   await tmux.run('set-option', '-w', '-t', 'watch', 'remain-on-exit', 'on');
   shell = Number(await tmux.pane('#{pane_pid}'));
@@ -125,6 +128,13 @@ test('poold status --watch in a 100x30 terminal: fits it, shows a busy worker\'s
   const once = await runCommand(process.execPath, [POOLD_BIN, 'status', '--pid', pidFile]);
   assert.equal(once.code, 69);
   assert.equal(once.stderr, `ERROR: poold is not running (no pid file at ${pidFile})\n`);
+
+  // The pid file's directory goes too: still waiting.
+  rmSync(runDir, { recursive: true });
+  const drawn = (await tmux.screen())[0];
+  await tmux.waitScreen('a later frame', (screen) => screen[0] !== drawn && Boolean(lineWith(screen, /^master not running — waiting…$/)));
+  assert.ok(isRunning(watcher) && !existsSync(exitFile), 'the watch is alive');
+  mkdirSync(runDir);
 
   // It comes back: so does the view.
   second = await startPoold(config);
