@@ -39,6 +39,8 @@ interface WorkerRow {
   cpuPercent: number | null;
   rssBytes: number | null;
   requests: number;
+  /** Upgraded (WebSocket) connections it holds open. */
+  upgraded: number;
   durationMs: number | null;
   request: string;
 }
@@ -179,6 +181,7 @@ function workerRows(pool: PoolReading, previous: PoolReading | undefined): Worke
       cpuPercent: cpu.get(slot.pid) ?? null,
       rssBytes: worker.usage?.rssBytes ?? null,
       requests: slot.requests,
+      upgraded: slot.upgraded,
       durationMs: busy || slot.requests > 0 ? requestDurationMs(slot, pool.readAt) : null,
       request: busy || slot.requests > 0 ? printable(`${slot.method} ${slot.uri}`) : '-',
     };
@@ -217,7 +220,8 @@ const COLUMNS: Column[] = [
   { title: 'STATE', width: 9, keep: 6, cell: (row) => row.state },
   { title: 'CPU%', width: 5, keep: 4, sort: 'cpu', cell: (row) => percent(row.cpuPercent) },
   { title: 'RSS', width: 6, keep: 3, sort: 'rss', cell: (row) => bytes(row.rssBytes) },
-  { title: 'REQS', width: 6, keep: 2, cell: (row) => count(row.requests) },
+  { title: 'REQS', width: 6, keep: 2.5, cell: (row) => count(row.requests) },
+  { title: 'WS', width: 4, keep: 2, cell: (row) => count(row.upgraded) },
   { title: 'DUR', width: 6, keep: 5, sort: 'duration', cell: (row) => duration(row.durationMs) },
 ];
 
@@ -254,6 +258,7 @@ function poolLines(pool: PoolReading, previous: PoolReading | undefined, input: 
       `active ${header.active}  idle ${header.idle}  total ${header.total}/${header.maxChildren}`,
       `queue ${header.listenQueue}/${header.listenQueueLen}`,
       `5xx ${errors}${newErrors > 0 ? ` (+${newErrors})` : ''}`,
+      `upgraded ${pool.slots.reduce((sum, slot) => sum + slot.upgraded, 0)}`,
       `restarts ${restarts}`,
       `slow ${header.slowRequests}`,
       `max children reached ${header.maxChildrenReached}`,

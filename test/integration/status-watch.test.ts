@@ -97,11 +97,11 @@ test('poold status --watch in a 100x30 terminal: fits it, shows a busy worker\'s
   }, WAIT_MS);
 
   // The busy worker, with its request, its non-zero RSS, and a CPU % once two readings were taken.
-  const busyRow = new RegExp(`^\\s*\\d+\\s+(\\d+)\\s+Running\\s+(\\d+\\.\\d)\\s+(\\S+)\\s+1\\s+\\S+ GET ${BUSY_URI.replace(/[?]/g, '\\?')}$`);
+  const busyRow = new RegExp(`^\\s*\\d+\\s+(\\d+)\\s+Running\\s+(\\d+\\.\\d)\\s+(\\S+)\\s+1\\s+0\\s+\\S+ GET ${BUSY_URI.replace(/[?]/g, '\\?')}$`);
   let lines = await tmux.waitScreen('the busy worker with a CPU %', (screen) => Boolean(lineWith(screen, busyRow)));
   assert.ok(lineWith(lines, new RegExp(`^poold \\(pid ${first.pid}\\)`)), 'the master named');
   assert.ok(lineWith(lines, /^pool www \(static\)\s+req\/s \S+\s+active 1\s+idle 1\s+total 2\/2\s+queue 0\/\d+\s+5xx 0/), 'the pool line');
-  assert.ok(lineWith(lines, /^SLOT\s+PID STATE\s+CPU%\s+RSS\s+REQS\s+DUR REQUEST$/), 'every column, at 100 columns');
+  assert.ok(lineWith(lines, /^SLOT\s+PID STATE\s+CPU%\s+RSS\s+REQS\s+WS\s+DUR REQUEST$/), 'every column, at 100 columns');
   const [, pid, , rss] = busyRow.exec(lineWith(lines, busyRow)!)!;
   assert.ok(first.liveWorkerPids().includes(Number(pid)), `${pid} is a worker`);
   assert.match(rss!, /^\d+(\.\d)?[MG]$/, 'RSS of the busy worker');

@@ -48,7 +48,7 @@ interface Worker {
 /** The workers of the fixture pool: a slow request, a busy CPU, a big heap, an idle one. */
 const WORKERS: Worker[] = [
   { index: 0, slot: { pid: 1001, state: 'Running', requests: 12, requestStart: T0 - 9_000, uri: LONG_URI }, rssMb: 60, cpuSeconds: 1 },
-  { index: 2, slot: { pid: 1002, state: 'Running', requests: 7, requestStart: T0 - 2_000, method: 'POST', uri: '/upload' }, rssMb: 80, cpuSeconds: 5 },
+  { index: 2, slot: { pid: 1002, state: 'Running', requests: 7, requestStart: T0 - 2_000, method: 'POST', uri: '/upload', upgraded: 3 }, rssMb: 80, cpuSeconds: 5 },
   { index: 3, slot: { pid: 1003, state: 'Idle', requests: 40, requestDuration: 3_000, uri: '/' }, rssMb: 300, cpuSeconds: 2 },
   { index: 5, slot: { pid: 1004, state: 'Running', requests: 1, requestStart: T0 - 500, uri: '/ping' }, rssMb: 50, cpuSeconds: 0.5 },
 ];
@@ -128,13 +128,13 @@ describe('watch view: widths', () => {
   it('at 200 columns every column shows, and the whole URI', () => {
     const lines = view({ width: 200 });
     const titles = lines.find((line) => line.includes('REQUEST'))!;
-    assert.match(titles, /^SLOT\s+PID STATE\s+CPU%\s+RSS\s+REQS\s+DUR REQUEST$/);
+    assert.match(titles, /^SLOT\s+PID STATE\s+CPU%\s+RSS\s+REQS\s+WS\s+DUR REQUEST$/);
     assert.ok(rowOf(lines, 1001).endsWith(`GET ${LONG_URI}`));
   });
 
   it('at 80 columns the URI is cut first: every column still shows', () => {
     const lines = view({ width: 80 });
-    assert.match(lines.find((line) => line.includes('REQUEST'))!, /^SLOT\s+PID STATE\s+CPU%\s+RSS\s+REQS\s+DUR REQUEST$/);
+    assert.match(lines.find((line) => line.includes('REQUEST'))!, /^SLOT\s+PID STATE\s+CPU%\s+RSS\s+REQS\s+WS\s+DUR REQUEST$/);
     const row = rowOf(lines, 1001);
     assert.equal(row.length, 80);
     assert.ok(row.endsWith('…'));
@@ -144,7 +144,7 @@ describe('watch view: widths', () => {
   it('at 40 columns the least needed columns give way; pid, state, duration, CPU and the request stay', () => {
     const lines = view({ width: 40 });
     const titles = lines.find((line) => line.includes('REQUEST'))!;
-    assert.doesNotMatch(titles, /SLOT|REQS/);
+    assert.doesNotMatch(titles, /SLOT|REQS|WS/);
     for (const title of ['PID', 'STATE', 'DUR', 'CPU%']) assert.ok(titles.includes(title), `${title} in '${titles}'`);
     assert.match(rowOf(lines, 1002), /POST \/up…$/);
   });
@@ -156,7 +156,7 @@ describe('watch view: widths', () => {
 
   it('the pool figures flow onto more lines on a narrow terminal instead of being lost', () => {
     const text = view({ width: 50 }).join('\n');
-    for (const figure of ['req/s 30', 'active 3  idle 1  total 4/4', 'queue 3/511', '5xx 5']) assert.ok(text.includes(figure), `${figure} in\n${text}`);
+    for (const figure of ['req/s 30', 'active 3  idle 1  total 4/4', 'queue 3/511', '5xx 5', 'upgraded 3']) assert.ok(text.includes(figure), `${figure} in\n${text}`);
   });
 
   it('a taller list than the terminal is cut, saying how much is left out', () => {
@@ -194,6 +194,8 @@ describe('watch view: figures', () => {
     const lines = view();
     assert.match(rowOf(lines, 1001), /Running .* 60\.0M /);
     assert.match(rowOf(lines, 1003), /Idle .* 300M /);
+    // Its upgraded connections, after its requests.
+    assert.match(rowOf(view({ width: 200 }), 1002), / 7 {4}3 {2}2\.00s POST /);
     // 503 and 504, not the 408s; two of them new.
     assert.match(lines.join('\n'), /\b5xx 5 \(\+2\) {2}/);
     // A crash and a kill; not the reload's nor the idle ones.
