@@ -1,10 +1,11 @@
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EXIT } from '../control/exit-codes.js';
 import { DEFAULT_CONFIG } from './load-config.js';
 import { runControlCommand } from './control-command.js';
 import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
 import { stopCommand } from './stop.js';
+import { SORT_ORDERS } from './watch-view.js';
 import { testCommand } from './test-config.js';
 import { packageVersion } from '../version.js';
 
@@ -72,7 +73,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--pool <name>', 'only this pool')
     .option('--json', 'machine-readable output')
     .option('--full', 'list every worker, even for idle pools')
-    .option('--watch', 'redraw every second until Ctrl-C')
+    .option('--watch', 'a live view, redrawn every interval until q or Ctrl-C; it waits for a master that is not running')
+    .addOption(new Option('--sort <order>', 'the workers\' order while watching (keys s, c, m, d switch it)').choices(SORT_ORDERS).default('slot'))
+    .option('--interval <seconds>', 'seconds between two readings while watching', positiveSeconds, 1)
     .action(async (options) => {
       exitCode = await statusCommand(options);
     });

@@ -1,27 +1,24 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Slot } from '../scoreboard/layout.js';
 import type { ScoreboardSnapshot } from '../scoreboard/file.js';
 import { runControlCommand } from './control-command.js';
 import { EXIT } from '../control/exit-codes.js';
 import type { TargetOptions } from './target.js';
+import { watchCommand } from './watch.js';
+import { requestDurationMs, type SortOrder } from './watch-view.js';
 
 export interface StatusOptions extends TargetOptions {
   pool?: string;
   json?: boolean;
   full?: boolean;
   watch?: boolean;
+  sort: SortOrder;
+  /** Seconds between two readings while watching. */
+  interval: number;
 }
 
 const CONTROL_TIMEOUT_MS = 5000;
-const WATCH_INTERVAL_MS = 1000;
 
 function megabytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)}M`;
-}
-
-function duration(slot: Slot, now: number): number {
-  // A busy worker's slot holds when its request began: the duration grows while it is stuck.
-  return slot.state === 'Running' || slot.state === 'Reading headers' ? now - slot.requestStart : slot.requestDuration / 1000;
 }
 
 function renderTable(snapshots: ScoreboardSnapshot[], full: boolean, now: number): string {
@@ -41,7 +38,7 @@ function renderTable(snapshots: ScoreboardSnapshot[], full: boolean, now: number
       const request = slot.requests > 0 ? `${slot.method} ${slot.uri}` : '-';
       lines.push(
         `  ${String(slot.pid).padEnd(8)}${slot.state.padEnd(17)}${String(slot.requests).padStart(7)}` +
-          `${`${(duration(slot, now) / 1000).toFixed(3)}s`.padStart(11)}  ${megabytes(slot.lastRequestMemory).padStart(8)}  ${request}`,
+          `${`${(requestDurationMs(slot, now) / 1000).toFixed(3)}s`.padStart(11)}  ${megabytes(slot.lastRequestMemory).padStart(8)}  ${request}`,
       );
     }
     lines.push('');
@@ -55,7 +52,7 @@ function asJson(snapshots: ScoreboardSnapshot[], now: number): string {
       ...header,
       processes: slots
         .filter((slot) => slot.state !== 'Free')
-        .map((slot) => ({ ...slot, currentDurationMs: duration(slot, now) })),
+        .map((slot) => ({ ...slot, currentDurationMs: requestDurationMs(slot, now) })),
     })),
     null,
     2,
@@ -63,7 +60,7 @@ function asJson(snapshots: ScoreboardSnapshot[], now: number): string {
 }
 
 /** The pools' scoreboards as the master reads them, or the exit code when it cannot be asked. */
-async function askMaster(options: StatusOptions): Promise<ScoreboardSnapshot[] | number> {
+async function askForStatus(options: StatusOptions): Promise<ScoreboardSnapshot[] | number> {
   const { code, response } = await runControlCommand(options, { cmd: 'status' }, CONTROL_TIMEOUT_MS);
   return response ? (response.data as ScoreboardSnapshot[]) : code;
 }
@@ -74,31 +71,21 @@ async function askMaster(options: StatusOptions): Promise<ScoreboardSnapshot[] |
  * scoreboards itself: it answers while every worker is stuck.
  */
 export async function statusCommand(options: StatusOptions): Promise<number> {
-  const render = async (): Promise<string | number> => {
-    const answer = await askMaster(options);
-    if (typeof answer === 'number') return answer;
-    const snapshots = answer.filter((snapshot) => !options.pool || snapshot.header.pool === options.pool);
-    if (options.pool && snapshots.length === 0) {
-      process.stderr.write(`ERROR: no pool named '${options.pool}'\n`);
+  if (options.watch) {
+    if (options.json) {
+      process.stderr.write('ERROR: --watch draws a view for people; for scripts, run --json at your own interval\n');
       return EXIT.USAGE;
     }
-    const now = Date.now();
-    return options.json ? asJson(snapshots, now) : renderTable(snapshots, options.full ?? false, now);
-  };
-  if (!options.watch) {
-    const shown = await render();
-    if (typeof shown === 'number') return shown;
-    process.stdout.write(`${shown}\n`);
-    return EXIT.OK;
+    return watchCommand({ ...options, intervalMs: options.interval * 1000 });
   }
-  let watching = true;
-  process.once('SIGINT', () => (watching = false));
-  while (watching) {
-    // Asked again each time: a reload may have replaced the scoreboards.
-    const shown = await render();
-    if (typeof shown === 'number') return shown;
-    process.stdout.write(`\x1b[H\x1b[2J${new Date().toISOString()}  (Ctrl-C to quit)\n\n${shown}\n`);
-    await sleep(WATCH_INTERVAL_MS);
+  const answer = await askForStatus(options);
+  if (typeof answer === 'number') return answer;
+  const snapshots = answer.filter((snapshot) => !options.pool || snapshot.header.pool === options.pool);
+  if (options.pool && snapshots.length === 0) {
+    process.stderr.write(`ERROR: no pool named '${options.pool}'\n`);
+    return EXIT.USAGE;
   }
+  const now = Date.now();
+  process.stdout.write(`${options.json ? asJson(snapshots, now) : renderTable(snapshots, options.full ?? false, now)}\n`);
   return EXIT.OK;
 }

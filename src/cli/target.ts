@@ -18,34 +18,42 @@ export interface Target {
   configFile: string | null;
 }
 
-/** Finds the running master through its pid file, or says why not (and returns the exit code). */
-export function findMaster(options: TargetOptions): Target | number {
-  let pidFile = options.pid ? path.resolve(options.pid) : null;
-  let processControlTimeout: number | null = null;
-  let configFile: string | null = null;
+/** What `options` name: the pid file (from --pid, or the config's `pid`), or the exit code after saying why not. */
+export function targetPidFile(options: TargetOptions): Omit<Target, 'pid'> | number {
+  if (options.pid) return { pidFile: path.resolve(options.pid), processControlTimeout: null, configFile: null };
+  const loaded = loadConfigOrReport(path.resolve(options.config));
+  if (!loaded) return EXIT.CONFIG;
+  const pidFile = loaded.config.global.pid;
   if (pidFile === null) {
-    const loaded = loadConfigOrReport(path.resolve(options.config));
-    if (!loaded) return EXIT.CONFIG;
-    configFile = loaded.config.file;
-    pidFile = loaded.config.global.pid;
-    processControlTimeout = loaded.config.global.processControlTimeout;
-    if (pidFile === null) {
-      process.stderr.write(`ERROR: no pid file: set 'pid' in [global] of ${options.config} or pass --pid\n`);
-      return EXIT.USAGE;
-    }
+    process.stderr.write(`ERROR: no pid file: set 'pid' in [global] of ${options.config} or pass --pid\n`);
+    return EXIT.USAGE;
   }
+  return { pidFile, processControlTimeout: loaded.config.global.processControlTimeout, configFile: loaded.config.file };
+}
+
+/** The master behind `pidFile`, or why it cannot be reached (the message, and the exit code it calls for). */
+export function masterOf(pidFile: string): { pid: number } | { code: number; message: string } {
   const state = readPidFile(pidFile);
   switch (state.kind) {
     case 'missing':
-      process.stderr.write(`ERROR: poold is not running (no pid file at ${pidFile})\n`);
-      return EXIT.UNAVAILABLE;
+      return { code: EXIT.UNAVAILABLE, message: `poold is not running (no pid file at ${pidFile})` };
     case 'stale':
-      process.stderr.write(`ERROR: poold is not running (stale pid file ${pidFile}: pid ${state.pid} is gone)\n`);
-      return EXIT.UNAVAILABLE;
+      return { code: EXIT.UNAVAILABLE, message: `poold is not running (stale pid file ${pidFile}: pid ${state.pid} is gone)` };
     case 'unreadable':
-      process.stderr.write(`ERROR: cannot read pid file ${pidFile}: ${state.reason}\n`);
-      return state.denied ? EXIT.NOPERM : EXIT.UNAVAILABLE;
+      return { code: state.denied ? EXIT.NOPERM : EXIT.UNAVAILABLE, message: `cannot read pid file ${pidFile}: ${state.reason}` };
     case 'running':
-      return { pidFile, pid: state.pid, processControlTimeout, configFile };
+      return { pid: state.pid };
   }
+}
+
+/** Finds the running master through its pid file, or says why not (and returns the exit code). */
+export function findMaster(options: TargetOptions): Target | number {
+  const named = targetPidFile(options);
+  if (typeof named === 'number') return named;
+  const master = masterOf(named.pidFile);
+  if ('message' in master) {
+    process.stderr.write(`ERROR: ${master.message}\n`);
+    return master.code;
+  }
+  return { ...named, pid: master.pid };
 }

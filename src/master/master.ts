@@ -21,6 +21,7 @@ import { controlSocketPath } from '../control/control-path.js';
 import { applyMasterLimits, workerLimitProblems } from './limits.js';
 import { identifyMaster, type MasterIdentity } from './master-identity.js';
 import { readPidFile, removePidFile, writePidFile } from '../control/pidfile.js';
+import { readPools } from './status-answer.js';
 import { SignalQueue, type MasterSignal } from './signals.js';
 import { monotonicUsec, SystemdNotifier, watchdogIntervalMs } from './systemd-notify.js';
 
@@ -401,11 +402,7 @@ export class Master {
           ok: true,
           code: EXIT.OK,
           messages: [],
-          // Busy slots only: a Free one says nothing, and a big pool has thousands.
-          data: this.pools.flatMap((pool) => {
-            const snapshot = pool.snapshot();
-            return snapshot ? [{ header: snapshot.header, slots: snapshot.slots.filter((slot) => slot.state !== 'Free') }] : [];
-          }),
+          data: await readPools(this.pools),
         };
       default:
         return { ok: false, code: EXIT.USAGE, messages: [`unknown control command '${String(request.cmd)}'`] };
