@@ -5,6 +5,7 @@
 import type { PoolReading } from '../master/status-answer.js';
 import type { RestartReason } from '../pool/accounting.js';
 import type { Slot } from '../scoreboard/layout.js';
+import { requestDurationUs, requestInFlight } from '../status/in-flight.js';
 
 export const SORT_ORDERS = ['slot', 'cpu', 'rss', 'duration'] as const;
 export type SortOrder = (typeof SORT_ORDERS)[number];
@@ -54,14 +55,9 @@ const SERVER_ERRORS = [502, 503, 504] as const;
 /** Workers retired on purpose, not replaced because something went wrong or a limit was hit. */
 const PLANNED_STOPS: ReadonlySet<string> = new Set<RestartReason>(['reload', 'shutdown', 'idle']);
 
-/** True while the slot's request is under way: its duration is still growing. */
-function inProgress(slot: Slot): boolean {
-  return slot.state === 'Running' || slot.state === 'Reading headers';
-}
-
 /** The duration of the slot's current request (while busy: so far), or of its last one; ms. */
 export function requestDurationMs(slot: Slot, now: number): number {
-  return inProgress(slot) ? now - slot.requestStart : slot.requestDuration / 1000;
+  return requestDurationUs(slot, now) / 1000;
 }
 
 /**
@@ -172,7 +168,7 @@ function workerRows(pool: PoolReading, previous: PoolReading | undefined): Worke
   const cpu = cpuPercents(pool, previous);
   return pool.slots.map((slot, i) => {
     const worker = pool.workers[i]!;
-    const busy = inProgress(slot);
+    const busy = requestInFlight(slot);
     return {
       index: worker.index,
       pid: slot.pid,

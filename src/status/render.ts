@@ -9,6 +9,7 @@
 import type { PoolHeader, Slot, SlotState } from '../scoreboard/layout.js';
 import type { StatusFormat } from './query.js';
 import { strftime } from '../log/strftime.js';
+import { requestDurationUs } from './in-flight.js';
 
 export interface PoolStatusInput {
   header: PoolHeader;
@@ -248,17 +249,6 @@ function processes(slots: readonly Slot[]): Slot[] {
   return slots.filter((slot) => slot.state !== 'Free');
 }
 
-/**
- * µs. Idle: the last request's duration. A request in flight: now − its
- * start. With none in flight (Reading headers: the slot keeps the previous
- * request's start, poold does not record the accept time; Finishing between
- * requests; Starting) the last request's duration too.
- */
-function requestDuration(slot: Slot, now: number): number {
-  const inFlight = slot.state === 'Running' || slot.active > 0;
-  if (inFlight && slot.requestStart > 0) return Math.max(0, Math.round((now - slot.requestStart) * 1000));
-  return Math.max(0, Math.round(slot.requestDuration));
-}
 
 function processFields(slot: Slot, input: PoolStatusInput, format: StatusFormat): Field[] {
   const now = input.now;
@@ -276,7 +266,7 @@ function processFields(slot: Slot, input: PoolStatusInput, format: StatusFormat)
       : num('start time', int(startSeconds)),
     num('start since', uint(epochSeconds(now) - startSeconds)),
     num('requests', uint(slot.requests)),
-    num('request duration', uint(requestDuration(slot, now))),
+    num('request duration', uint(requestDurationUs(slot, now))),
     str('request method', slot.method),
     str(uriLabel, slot.uri),
     num('content length', uint(slot.contentLength)),

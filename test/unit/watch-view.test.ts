@@ -4,7 +4,8 @@ import { readPool, type PoolReading } from '../../src/master/status-answer.js';
 import { newStats } from '../../src/pool/accounting.js';
 import { freeSlot, type PoolHeader, type Slot } from '../../src/scoreboard/layout.js';
 import { cpuSecondsOf, readProcessUsage, rssBytesOf } from '../../src/system/process-usage.js';
-import { acceptRate, cpuPercents, renderView, type SortOrder, type ViewInput } from '../../src/cli/watch-view.js';
+import { acceptRate, cpuPercents, renderView, requestDurationMs, type SortOrder, type ViewInput } from '../../src/cli/watch-view.js';
+import { renderPoolStatus } from '../../src/status/render.js';
 
 const T0 = 1_796_000_000_000;
 const MB = 1024 * 1024;
@@ -284,5 +285,19 @@ describe('/proc parsing', () => {
   it('RSS bytes from /proc/PID/status; none for a zombie', () => {
     assert.equal(rssBytesOf('Name:\tnode\nVmPeak:\t  900 kB\nVmRSS:\t   45120 kB\nThreads:\t11\n'), 45120 * 1024);
     assert.equal(rssBytesOf('Name:\tnode\nState:\tZ (zombie)\n'), null);
+  });
+});
+
+describe('one definition of a request in flight', () => {
+  it('a worker reading headers shows its last request\'s duration, in poold status and on the status page alike', () => {
+    // The slot still holds the previous request's start, a minute ago; that request took 2.5 ms.
+    const reading = slot({ state: 'Reading headers', active: 0, requestStart: T0 - 60_000, requestDuration: 2500, requests: 3 });
+    assert.equal(requestDurationMs(reading, T0), 2.5);
+    const page = JSON.parse(
+      renderPoolStatus({ header: header(), slots: [reading], now: T0, scriptName: '/srv/app.js' }, 'json', true).body,
+    ) as { processes: { 'request duration': number }[] };
+    assert.equal(page.processes[0]!['request duration'], 2500);
+    // A request in flight counts from its start.
+    assert.equal(requestDurationMs(slot({ state: 'Running', active: 1, requestStart: T0 - 1500 }), T0), 1500);
   });
 });
