@@ -5,6 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { execa } from 'execa';
 import type { IdentityContext, RunAs } from '../config/identities.js';
 import { WORKER_SETTINGS_ENV, type WorkerSettings } from '../ipc/protocol.js';
+import { compileCacheDir } from './compile-cache.js';
 import { accountEnv, setprivCredentials } from './run-as.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url));
@@ -39,7 +40,8 @@ export function identityContext(): IdentityContext {
 }
 
 export interface SpawnOptions {
-  settings: WorkerSettings;
+  /** All but compileCache, which is looked up at each start (compile-cache.ts). */
+  settings: Omit<WorkerSettings, 'compileCache'>;
   /** catch_workers_output: pipe stdout/stderr to the master, else discard them. */
   catchOutput: boolean;
   /** The master's descriptors a worker writes logs to (inherited-logs.ts), as its descriptors 6, 7, …. */
@@ -62,10 +64,11 @@ export interface SpawnOptions {
  */
 export function spawnWorker(options: SpawnOptions): ChildProcess {
   const { settings, env, clearEnv, catchOutput, logFds, channelFd, tableFd, scoreboardFd, runAs, cwd } = options;
+  const workerSettings: WorkerSettings = { ...settings, compileCache: compileCacheDir(runAs) };
   const inherited = clearEnv
     ? {}
     : Object.fromEntries(Object.entries(process.env).filter(([name]) => !MASTER_ONLY_ENV.test(name)));
-  const workerEnv = { ...inherited, ...accountEnv(runAs), ...env, [WORKER_SETTINGS_ENV]: JSON.stringify(settings) };
+  const workerEnv = { ...inherited, ...accountEnv(runAs), ...env, [WORKER_SETTINGS_ENV]: JSON.stringify(workerSettings) };
   const [file, args] = SETPRIV
     ? [SETPRIV, ['--pdeathsig', 'SIGKILL', ...setprivCredentials(runAs), '--', process.execPath, WORKER_MAIN]]
     : [process.execPath, [WORKER_MAIN]];
