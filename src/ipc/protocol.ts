@@ -27,6 +27,11 @@ export interface WorkerSettings {
   accessLog: string | null;
   accessFormat: string;
   accessSuppressPath: string[];
+  /**
+   * Where the worker keeps the app's compiled code (Node >= 22.1; null: no
+   * cache). NODE_COMPILE_CACHE in the worker's environment takes precedence.
+   */
+  compileCache: string | null;
 }
 
 export type RetireReason = 'max_requests' | 'max_memory';

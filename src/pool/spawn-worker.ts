@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { IdentityContext, RunAs } from '../config/identities.js';
 import { coreLimit } from '../config/values.js';
 import { WORKER_SETTINGS_ENV, type WorkerSettings } from '../ipc/protocol.js';
+import { compileCacheDir } from './compile-cache.js';
 import { accountEnv, setprivCredentials } from './run-as.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url));
@@ -74,7 +75,8 @@ export function workerEnvironment(env: Record<string, string>, clearEnv: boolean
 }
 
 export interface SpawnOptions {
-  settings: WorkerSettings;
+  /** All but compileCache, which is looked up at each start (compile-cache.ts). */
+  settings: Omit<WorkerSettings, 'compileCache'>;
   limits: WorkerLimits;
   /** catch_workers_output: pipe stdout/stderr to the master, else discard them. */
   catchOutput: boolean;
@@ -101,7 +103,8 @@ export interface SpawnOptions {
  */
 export function spawnWorker(options: SpawnOptions): ChildProcess {
   const { settings, limits, env, clearEnv, catchOutput, logFds, channelFd, tableFd, scoreboardFd, runAs, cwd } = options;
-  const workerEnv = { ...workerEnvironment(env, clearEnv, runAs), [WORKER_SETTINGS_ENV]: JSON.stringify(settings) };
+  const workerSettings: WorkerSettings = { ...settings, compileCache: compileCacheDir(runAs) };
+  const workerEnv = { ...workerEnvironment(env, clearEnv, runAs), [WORKER_SETTINGS_ENV]: JSON.stringify(workerSettings) };
   let [file, args] = SETPRIV
     ? [SETPRIV, ['--pdeathsig', 'SIGKILL', ...setprivCredentials(runAs), '--', process.execPath, WORKER_MAIN]]
     : [process.execPath, [WORKER_MAIN]];

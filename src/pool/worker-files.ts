@@ -3,6 +3,7 @@
 import { closeSync, constants, fchownSync, openSync } from 'node:fs';
 import type { RunAs } from '../config/identities.js';
 import type { PoolConfig } from '../config/types.js';
+import { prepareCompileCache } from './compile-cache.js';
 
 /** Created like a worker creates its access log. */
 const LOG_MODE = 0o640;
@@ -13,14 +14,14 @@ const LOG_MODE = 0o640;
  * scoreboard reaches them as a descriptor), so that the workers can open them
  * (before they start, and after logrotate renamed them). An existing log is
  * left as it is: a file that is someone else's, or a link, is never given
- * away. Returns what failed.
+ * away. And their compile cache directory (compile-cache.ts). Returns what failed.
  */
 export function prepareWorkerFiles(
   config: Pick<PoolConfig, 'accessLog' | 'slowlog'>,
   runAs: RunAs | null,
 ): string[] {
-  if (runAs === null) return [];
-  const problems: string[] = [];
+  const problems = prepareCompileCache(runAs);
+  if (runAs === null) return problems;
   const give = (what: string, change: () => void): void => {
     try {
       change();

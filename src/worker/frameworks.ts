@@ -3,15 +3,16 @@
 // stop steps. An app then needs no wrapper: `export default app` works for
 // Express (a listener already), Koa, Fastify, Hono (or anything with a
 // fetch(request) method), and an http.Server.
-import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { nodeHttp } from './node-http.js';
 
 export interface FrameworkApp {
   /** Named in messages. */
   framework: string;
   handler: RequestListener;
-  init?: (context: { server: http.Server }) => unknown;
+  init?: (context: { server: Server }) => unknown;
   shutdown?: () => unknown;
 }
 
@@ -51,7 +52,7 @@ export function adaptFramework(exported: object): FrameworkApp | null {
       shutdown: () => exported.close(),
     };
   }
-  if (exported instanceof http.Server) {
+  if (exported instanceof nodeHttp.Server) {
     return {
       framework: 'http.Server',
       handler: (req, res) => exported.emit('request', req, res),

@@ -9,6 +9,7 @@ import { mapConnectionTable } from '../ipc/connection-table.js';
 import { WORKER_SETTINGS_ENV, type MasterMessage, type WorkerMessage, type WorkerSettings } from '../ipc/protocol.js';
 import { CHANNEL_FD, MasterRecord, TABLE_FD } from '../ipc/records.js';
 import { findAppMetrics, loadApp, type LoadedApp, type MetricsSource } from './app-loader.js';
+import { enableCompileCache } from './compile-cache.js';
 import { WorkerServer } from './server.js';
 
 /** How long an orphaned worker lets in-flight requests run before it exits. */
@@ -35,6 +36,8 @@ function readSettings(): WorkerSettings {
 
 async function main(): Promise<void> {
   const settings = readSettings();
+  // Before the app loads: its modules are what the cache is for.
+  if (settings.compileCache) enableCompileCache(settings.compileCache);
   // The master drives the lifecycle. Without a listener, SIGUSR1 would open the
   // inspector and SIGINT/SIGHUP from a terminal would kill workers mid-request.
   for (const signal of ['SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const) process.on(signal, () => {});

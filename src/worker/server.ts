@@ -1,5 +1,5 @@
 import { closeSync } from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
 import { Socket } from 'node:net';
 import type { DispatchChannel } from '../ipc/channel.js';
 import type { RetireReason, WorkerSettings, WorkerMessage } from '../ipc/protocol.js';
@@ -9,6 +9,7 @@ import type { ProxiedClient } from '../net/proxy-protocol.js';
 import { SlotWriter, type RequestTrace } from './slot-writer.js';
 import { forwardedClients, showProxiedClient } from './client-address.js';
 import type { LoadedApp } from './app-loader.js';
+import { nodeHttp } from './node-http.js';
 import type { AccessLog } from './access-log.js';
 import type { SlowlogWatchdog } from './slowlog-watchdog.js';
 
@@ -154,7 +155,7 @@ export class WorkerServer {
     };
     this.beat();
     setInterval(() => this.beat(), HEARTBEAT_MS).unref();
-    this.server = http.createServer(
+    this.server = nodeHttp.createServer(
       {
         headersTimeout: settings.headersTimeout,
         requestTimeout: settings.requestTimeout,
