@@ -189,34 +189,40 @@ export class PooldMetrics {
         }
       },
     });
-    new Counter({
-      name: 'poold_worker_restarts_total',
-      help: 'Workers that ended, by reason (a crash is anything poold did not ask for).',
-      labelNames: ['pool', 'reason'],
-      registers,
-      collect() {
-        this.reset();
-        for (const scrape of metrics.scrape) {
-          for (const reason of RESTART_REASONS) {
-            this.inc({ pool: scrape.pool.name, reason }, scrape.pool.stats.restarts[reason]);
+    /** A per-pool counter broken down by one more label, whose values are `keys`. */
+    const perPoolBy = <K extends string | number>(
+      name: string,
+      help: string,
+      label: string,
+      keys: readonly K[],
+      value: (scrape: Scrape, key: K) => number,
+    ) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['pool', label],
+        registers,
+        collect() {
+          this.reset();
+          for (const scrape of metrics.scrape) {
+            for (const key of keys) this.inc({ pool: scrape.pool.name, [label]: String(key) }, value(scrape, key));
           }
-        }
-      },
-    });
-    new Counter({
-      name: 'poold_master_responses_total',
-      help: 'Responses the master sent itself, by status code (408, 431, 502, 503, 504).',
-      labelNames: ['pool', 'code'],
-      registers,
-      collect() {
-        this.reset();
-        for (const scrape of metrics.scrape) {
-          for (const code of MASTER_STATUSES) {
-            this.inc({ pool: scrape.pool.name, code: String(code) }, scrape.pool.stats.masterResponses[code]);
-          }
-        }
-      },
-    });
+        },
+      });
+    perPoolBy(
+      'poold_worker_restarts_total',
+      'Workers that ended, by reason (a crash is anything poold did not ask for).',
+      'reason',
+      RESTART_REASONS,
+      (scrape, reason) => scrape.pool.stats.restarts[reason],
+    );
+    perPoolBy(
+      'poold_master_responses_total',
+      'Responses the master sent itself, by status code (408, 431, 502, 503, 504).',
+      'code',
+      MASTER_STATUSES,
+      (scrape, code) => scrape.pool.stats.masterResponses[code],
+    );
     // `child` is the scoreboard slot, bounded by 2 × pm.max_children: never a pid,
     // which would make a new series for every worker ever started.
     const perSlot = (name: string, help: string, value: (slot: ScoreboardSnapshot['slots'][number]) => number, kind: 'gauge' | 'counter') => {
