@@ -531,7 +531,7 @@ describe('scoreboard', () => {
       board.writeHeader(header(slotCount));
       board.allocate();
       const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-      const writerUrl = pathToFileURL(path.join(distRoot, 'src/scoreboard/slot-writer.js')).href;
+      const writerUrl = pathToFileURL(path.join(distRoot, 'src/worker/slot-writer.js')).href;
       // SlotWriter's own write path: through the shared mapping when the native
       // helper is built, else one positioned write per state change.
       const script = `
