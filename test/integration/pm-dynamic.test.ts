@@ -52,8 +52,10 @@ test('dynamic: starts 2, keeps 2 idle spares under load, then shrinks one per ti
   // No spare and no room: FPM's warning, once for this episode.
   await poold.waitForLine(/\[pool www\] server reached pm\.max_children setting \(6\), consider raising it/, 5000);
 
-  // Watch the scoreboard's worker count (the header is rewritten on every tick)
-  // while the load ends: it must step down 6, 5, 4, 3, never skipping a value.
+  // Watch the scoreboard's worker count (the header is rewritten on every tick,
+  // so it may still show an earlier count for up to one) while the load ends:
+  // from 6 it must step down 6, 5, 4, 3, never skipping a value.
+  await waitFor('the header to count the 6 workers', () => board(poold!)?.header.total === 6, 5000);
   const exitsBefore = poold.lines.filter((line) => exitLine.test(line)).length;
   assert.equal(exitsBefore, 0);
   const totals: number[] = [];
