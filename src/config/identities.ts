@@ -1,5 +1,5 @@
 // Resolves the names a configuration gives to system accounts — `user`,
-// `group`, `listen.owner`, `listen.group` — through NSS, with FPM's rules and
+// `group`, `listen.owner`, `listen.group`, `status.listen.owner`, `status.listen.group` — through NSS, with FPM's rules and
 // messages. Run by `poold test`, at start and at reload: the answer depends on
 // the system and on who runs poold, not on the file alone.
 import { nss, type AccountLookup, type UserEntry } from '../system/nss.js';
@@ -17,16 +17,21 @@ export interface RunAs {
   home: string | null;
 }
 
-export interface PoolIdentities {
-  /** null: the workers run as the master does. */
-  runAs: RunAs | null;
-  /** listen.owner and listen.group as ids; -1 leaves that one unchanged. */
+/** A unix socket's owner and group as ids; -1 leaves that one unchanged. */
+export interface SocketIds {
   socketUid: number;
   socketGid: number;
 }
 
+export interface PoolIdentities extends SocketIds {
+  /** null: the workers run as the master does. */
+  runAs: RunAs | null;
+}
+
 export interface ResolvedIdentities {
   pools: Map<string, PoolIdentities>;
+  /** status.listen.owner and status.listen.group, for a unix status socket. */
+  statusSocket: SocketIds;
   issues: ConfigIssue[];
   warnings: string[];
   notices: string[];
@@ -46,7 +51,14 @@ export async function resolveIdentities(
   context: IdentityContext,
   lookup: AccountLookup = nss,
 ): Promise<ResolvedIdentities> {
-  const resolved: ResolvedIdentities = { pools: new Map(), issues: [], warnings: [], notices: [] };
+  const issues: ConfigIssue[] = [];
+  const statusSocket = await socketOwner(
+    lookup,
+    (key, message) => void issues.push({ file: config.file, key, message }),
+    ['status.listen.owner', config.global.statusListenOwner],
+    ['status.listen.group', config.global.statusListenGroup],
+  );
+  const resolved: ResolvedIdentities = { pools: new Map(), statusSocket, issues, warnings: [], notices: [] };
   const results = await Promise.all(config.pools.map((pool) => resolvePool(pool, context, lookup)));
   for (const [index, pool] of config.pools.entries()) {
     const result = results[index]!;
@@ -71,31 +83,6 @@ async function resolvePool(pool: PoolConfig, context: IdentityContext, lookup: A
   const at = (key: string, message: string): ConfigIssue => ({ ...pool.sources[key], pool: pool.name, key, message });
   const problem = (key: string, message: string): void => void result.issues.push(at(key, message));
 
-  /** The passwd entry of `name`; reports it when `required` and missing. */
-  const findUser = async (key: string, name: string, required: boolean): Promise<UserEntry | null> => {
-    try {
-      const entry = await lookup.user(name);
-      if (entry === null && required) problem(key, `cannot get uid for user '${name}'`);
-      return entry;
-    } catch (err) {
-      problem(key, `cannot get uid for user '${name}': ${(err as Error).message}`);
-      return null;
-    }
-  };
-  const findGid = async (key: string, name: string): Promise<number | null> => {
-    if (isNumeric(name)) return Number(name);
-    try {
-      const entry = await lookup.group(name);
-      if (entry === null) problem(key, `cannot get gid for group '${name}'`);
-      return entry?.gid ?? null;
-    } catch (err) {
-      problem(key, `cannot get gid for group '${name}': ${(err as Error).message}`);
-      return null;
-    }
-  };
-  const findUid = async (key: string, name: string): Promise<number | null> =>
-    isNumeric(name) ? Number(name) : ((await findUser(key, name, true))?.uid ?? null);
-
   let runAs: RunAs | null = null;
   if (!context.isRoot) {
     for (const key of ['user', 'group'] as const) {
@@ -106,9 +93,9 @@ async function resolvePool(pool: PoolConfig, context: IdentityContext, lookup: A
   } else {
     // FPM's rules: a user's primary group unless `group` says otherwise; a bare
     // uid may have no passwd entry, and then no groups to initialise.
-    const gid = pool.group === null ? null : await findGid('group', pool.group);
+    const gid = pool.group === null ? null : await gidOf(lookup, problem, 'group', pool.group);
     if (pool.user !== null) {
-      const entry = await findUser('user', pool.user, !isNumeric(pool.user));
+      const entry = await userEntry(lookup, problem, 'user', pool.user, !isNumeric(pool.user));
       if (entry !== null) {
         runAs = { uid: entry.uid, gid: gid ?? entry.gid, groups: 'init', user: entry.name, home: entry.home };
       } else if (isNumeric(pool.user) && gid !== null) {
@@ -128,8 +115,46 @@ async function resolvePool(pool: PoolConfig, context: IdentityContext, lookup: A
       result.warnings.push(formatIssue(at('user', `the workers of this pool run as root${unset}`)));
     }
   }
-  const socketUid = pool.listenOwner === null ? -1 : await findUid('listen.owner', pool.listenOwner);
-  const socketGid = pool.listenGroup === null ? -1 : await findGid('listen.group', pool.listenGroup);
-  if (result.issues.length === 0) result.identities = { runAs, socketUid: socketUid!, socketGid: socketGid! };
+  const socket = await socketOwner(lookup, problem, ['listen.owner', pool.listenOwner], ['listen.group', pool.listenGroup]);
+  if (result.issues.length === 0) result.identities = { runAs, ...socket };
   return result;
+}
+
+type Report = (key: string, message: string) => void;
+
+/** The passwd entry of `name`; reported when `required` and missing. */
+async function userEntry(lookup: AccountLookup, report: Report, key: string, name: string, required: boolean): Promise<UserEntry | null> {
+  try {
+    const entry = await lookup.user(name);
+    if (entry === null && required) report(key, `cannot get uid for user '${name}'`);
+    return entry;
+  } catch (err) {
+    report(key, `cannot get uid for user '${name}': ${(err as Error).message}`);
+    return null;
+  }
+}
+
+/** A group's id: as written when numeric, else through NSS; reported when unknown. */
+async function gidOf(lookup: AccountLookup, report: Report, key: string, name: string): Promise<number | null> {
+  if (isNumeric(name)) return Number(name);
+  try {
+    const entry = await lookup.group(name);
+    if (entry === null) report(key, `cannot get gid for group '${name}'`);
+    return entry?.gid ?? null;
+  } catch (err) {
+    report(key, `cannot get gid for group '${name}': ${(err as Error).message}`);
+    return null;
+  }
+}
+
+/** A unix socket's owner and group, each a [directive, name] (null name: unchanged, -1). */
+async function socketOwner(
+  lookup: AccountLookup,
+  report: Report,
+  [ownerKey, owner]: [string, string | null],
+  [groupKey, group]: [string, string | null],
+): Promise<SocketIds> {
+  const uid = owner === null ? -1 : isNumeric(owner) ? Number(owner) : (await userEntry(lookup, report, ownerKey, owner, true))?.uid;
+  const gid = group === null ? -1 : await gidOf(lookup, report, groupKey, group);
+  return { socketUid: uid ?? -1, socketGid: gid ?? -1 };
 }

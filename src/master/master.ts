@@ -3,15 +3,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { onExit } from 'signal-exit';
 import { EXIT } from '../control/exit-codes.js';
 import { ConfigError, formatIssue, loadConfig, type GlobalConfig, type PoolConfig, type PooldConfig } from '../config/index.js';
-import { resolveIdentities, type PoolIdentities } from '../config/identities.js';
+import { resolveIdentities, type PoolIdentities, type ResolvedIdentities, type SocketIds } from '../config/identities.js';
 import { forPool, reopenLogger, type Logger } from '../log/logger.js';
 import { ThrottledLog } from '../log/throttle.js';
-import { applyUnixSocketPermissions, bindListener, describeAddress, listenOn, type SocketOwner } from '../pool/listener.js';
+import { applyUnixSocketPermissions, bindListener, describeAddress, listenOn } from '../pool/listener.js';
 import { atOpenFileLimit, describeError, describeOpenFiles } from '../pool/open-files.js';
 import { Pool } from '../pool/pool.js';
 import { setProcessPriority } from '../pool/process-priority.js';
 import { hasParentDeathSignal, identityContext } from '../pool/spawn-worker.js';
-import { nss } from '../system/nss.js';
 import { CrashWindow } from './emergency-restart.js';
 import { PooldMetrics } from '../status/metrics.js';
 import { StatusServer } from '../status/server.js';
@@ -29,24 +28,6 @@ import { monotonicUsec, SystemdNotifier, watchdogIntervalMs } from './systemd-no
 const TICK_MS = 1000;
 /** At exit, how long a reload in progress gets to answer its `poold reload --wait`. */
 const RELOAD_ANSWER_GRACE_MS = 2000;
-
-/** status.listen.owner and status.listen.group as ids, through NSS (-1: unchanged). */
-async function statusSocketOwner({ statusListenOwner: user, statusListenGroup: group }: GlobalConfig): Promise<SocketOwner> {
-  const numeric = (name: string): boolean => /^\d+$/.test(name);
-  let socketUid = -1;
-  let socketGid = -1;
-  if (user !== null) {
-    const entry = numeric(user) ? null : await nss.user(user);
-    if (!numeric(user) && !entry) throw new Error(`[global] status.listen.owner: cannot get uid for user '${user}'`);
-    socketUid = entry?.uid ?? Number(user);
-  }
-  if (group !== null) {
-    const entry = numeric(group) ? null : await nss.group(group);
-    if (!numeric(group) && !entry) throw new Error(`[global] status.listen.group: cannot get gid for group '${group}'`);
-    socketGid = entry?.gid ?? Number(group);
-  }
-  return { socketUid, socketGid };
-}
 
 function crashWindow(global: GlobalConfig): CrashWindow {
   return new CrashWindow(global.emergencyRestartThreshold, global.emergencyRestartInterval);
@@ -143,9 +124,9 @@ export class Master {
     }
     const limitProblems = workerLimitProblems(this.config.pools);
     if (limitProblems.length > 0) throw new StartError(limitProblems.join('\n'), EXIT.UNAVAILABLE);
-    const listeners = await this.bindAll(this.config.pools, identities);
+    const listeners = await this.bindAll(this.config.pools, identities.pools);
     try {
-      await this.startStatusListener();
+      await this.startStatusListener(identities.statusSocket);
       if (pidFile) {
         this.writePid(pidFile);
         this.control = new ControlServer(controlSocketPath(pidFile), (request) => this.onControl(request));
@@ -171,7 +152,7 @@ export class Master {
     }
     this.signals.install();
     for (const [index, poolConfig] of this.config.pools.entries()) {
-      this.addPool(new Pool(poolConfig, listeners[index]!, this.log, identities.get(poolConfig.name)!.runAs));
+      this.addPool(new Pool(poolConfig, listeners[index]!, this.log, identities.pools.get(poolConfig.name)!.runAs));
     }
     this.phase = 'running';
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
@@ -242,7 +223,7 @@ export class Master {
   }
 
   /** The status listener is bound with the pools' sockets, before any worker starts. */
-  private async startStatusListener(): Promise<void> {
+  private async startStatusListener(owner: SocketIds): Promise<void> {
     const address = this.config.global.statusListen;
     if (address === null) return;
     this.status = new StatusServer(() => this.config.global, () => this.pools, this.metrics, (message) =>
@@ -254,7 +235,7 @@ export class Master {
         label: '[global] status.listen:',
         listenBacklog: 511,
         listenMode: this.config.global.statusListenMode,
-        owner: await statusSocketOwner(this.config.global),
+        owner,
       });
     } catch (err) {
       throw new StartError((err as Error).message, EXIT.UNAVAILABLE);
@@ -326,11 +307,11 @@ export class Master {
    * user, group, listen.owner and listen.group, looked up now (through NSS):
    * a name that does not resolve is a configuration error, as in `poold test`.
    */
-  private async resolveIdentities(config: PooldConfig): Promise<Map<string, PoolIdentities> | ConfigError> {
+  private async resolveIdentities(config: PooldConfig): Promise<ResolvedIdentities | ConfigError> {
     const resolved = await resolveIdentities(config, identityContext());
     for (const warning of resolved.warnings) this.log.warning(warning);
     for (const notice of resolved.notices) this.log.notice(notice);
-    return resolved.issues.length > 0 ? new ConfigError(resolved.issues) : resolved.pools;
+    return resolved.issues.length > 0 ? new ConfigError(resolved.issues) : resolved;
   }
 
   /** Every pool's socket is bound before any worker starts; one failure undoes them all. */
@@ -461,7 +442,7 @@ export class Master {
       for (const warning of loaded.warnings) this.log.warning(warning);
       const resolved = await this.resolveIdentities(next);
       if (resolved instanceof ConfigError) throw resolved;
-      identities = resolved;
+      identities = resolved.pools;
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       for (const warning of err.warnings) this.log.warning(warning);
@@ -575,7 +556,7 @@ export class Master {
    * needs a restart for them); a new backlog needs a new socket, which an
    * unchanged address cannot get without a restart.
    */
-  private applySocketSettings(current: PoolConfig, next: PoolConfig, owner: SocketOwner): void {
+  private applySocketSettings(current: PoolConfig, next: PoolConfig, owner: SocketIds): void {
     const changed =
       next.listenMode !== current.listenMode ||
       next.listenOwner !== current.listenOwner ||

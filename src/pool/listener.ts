@@ -1,10 +1,9 @@
 import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
-import type { PoolIdentities } from '../config/identities.js';
+import type { SocketIds } from '../config/identities.js';
 import { effectiveBacklog } from '../config/system-limits.js';
 import type { ListenAddress, PoolConfig } from '../config/types.js';
 import { nativeBinding } from '../native/binding.js';
-
 
 export class ListenError extends Error {}
 
@@ -13,11 +12,9 @@ export function describeAddress(address: ListenAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
 
-/** listen.owner and listen.group, resolved (identities.ts); -1 leaves one unchanged. */
-export type SocketOwner = Pick<PoolIdentities, 'socketUid' | 'socketGid'>;
 
 /** listen.mode, listen.owner and listen.group, on a bound unix socket. */
-export function applyUnixSocketPermissions(path: string, mode: number, owner: SocketOwner): void {
+export function applyUnixSocketPermissions(path: string, mode: number, owner: SocketIds): void {
   chmodSync(path, mode);
   if (owner.socketUid !== -1 || owner.socketGid !== -1) chownSync(path, owner.socketUid, owner.socketGid);
 }
@@ -60,7 +57,7 @@ function listen(server: net.Server, options: net.ListenOptions): Promise<void> {
 
 /** How a socket is bound: its address and, for unix sockets, its permissions. */
 export interface BindOptions extends Pick<PoolConfig, 'listenBacklog' | 'listenMode'> {
-  owner: SocketOwner;
+  owner: SocketIds;
   address: ListenAddress;
   /** Prefix of error messages, e.g. "[pool www]". */
   label: string;
@@ -106,7 +103,7 @@ export async function listenOn(server: net.Server, options: BindOptions): Promis
  * paused: the master first looks whether their request head is there, and
  * reads from them only when it is not.
  */
-export async function bindListener(pool: PoolConfig, owner: SocketOwner): Promise<net.Server> {
+export async function bindListener(pool: PoolConfig, owner: SocketIds): Promise<net.Server> {
   // noDelay: Node sets TCP_NODELAY only on connections its own http server accepts;
   // these are accepted here and handed over, so without it a response written in
   // several chunks stalls on Nagle's algorithm (~40 ms per exchange).

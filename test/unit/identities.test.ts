@@ -29,13 +29,28 @@ function config(directives: Partial<Record<'user' | 'group' | 'listen.owner' | '
     (pool as unknown as Record<string, string>)[fields[key as keyof typeof fields]] = value;
     pool.sources[key] = { file: FILE, line: index + 2 };
   });
-  return { file: FILE, global: {} as PooldConfig['global'], pools: [pool] };
+  const global = { statusListenOwner: null, statusListenGroup: null } as unknown as PooldConfig['global'];
+  return { file: FILE, global, pools: [pool] };
 }
 
 async function resolve(directives: Parameters<typeof config>[0], context = ROOT) {
   const result = await resolveIdentities(config(directives), context, lookup);
   return { ...result, identities: result.pools.get('www') };
 }
+
+describe('the status socket\'s owner and group', () => {
+  it('resolves names through NSS, numbers as they are, and reports unknown names under their directive', async () => {
+    const named = config({});
+    Object.assign(named.global, { statusListenOwner: 'www-data', statusListenGroup: '4242' });
+    assert.deepEqual((await resolveIdentities(named, ROOT, lookup)).statusSocket, { socketUid: 33, socketGid: 4242 });
+    const unknown = config({});
+    Object.assign(unknown.global, { statusListenOwner: 'nobody-here', statusListenGroup: 'no-group' });
+    assert.deepEqual((await resolveIdentities(unknown, ROOT, lookup)).issues, [
+      { file: FILE, key: 'status.listen.owner', message: "cannot get uid for user 'nobody-here'" },
+      { file: FILE, key: 'status.listen.group', message: "cannot get gid for group 'no-group'" },
+    ]);
+  });
+});
 
 describe('resolveIdentities as root', () => {
   it("runs the workers as the user, in its primary group, with its groups initialised", async () => {
