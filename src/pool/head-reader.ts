@@ -164,9 +164,7 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
   private takeProxyHeader(connection: ClientConnection): boolean {
     const fd = connection.fd;
     if (fd < 0) return true;
-    if (this.peekBuffer.length !== this.limits.maxHeaderSize) this.peekBuffer = Buffer.alloc(this.limits.maxHeaderSize);
-    const waiting = nativeBinding().peek(fd, this.peekBuffer);
-    const header = parseProxyHeader(this.peekBuffer.subarray(0, Math.max(0, waiting)));
+    const header = parseProxyHeader(this.peek(fd));
     if (header.kind === 'incomplete') connection.proxyPending = true;
     else if (header.kind === 'header') readSync(fd, Buffer.alloc(header.length), 0, header.length, null);
     return this.accept(connection, header);
@@ -195,9 +193,14 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
   private headWaiting(connection: ClientConnection): boolean {
     const fd = connection.fd;
     if (fd < 0) return false;
+    const waiting = this.peek(fd);
+    return waiting.length > 0 && headComplete(waiting, 0);
+  }
+
+  /** What waits unread in the kernel for `fd`, http.max_header_size of it at most, without reading it. */
+  private peek(fd: number): Buffer {
     if (this.peekBuffer.length !== this.limits.maxHeaderSize) this.peekBuffer = Buffer.alloc(this.limits.maxHeaderSize);
-    const waiting = nativeBinding().peek(fd, this.peekBuffer);
-    return waiting > 0 && headComplete(this.peekBuffer.subarray(0, waiting), 0);
+    return this.peekBuffer.subarray(0, Math.max(0, nativeBinding().peek(fd, this.peekBuffer)));
   }
 
   private wait(connection: ClientConnection, waiting: Waiting): void {

@@ -1,17 +1,13 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import type { IncomingMessage, RequestListener, Server } from 'node:http';
+import type { IncomingMessage, RequestListener } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { adaptFramework } from './frameworks.js';
+import { adaptFramework, type FrameworkApp } from './frameworks.js';
 
 /** What a pool's app module provides, normalised from the shapes the contract allows. */
-export interface LoadedApp {
+export interface LoadedApp extends FrameworkApp {
   /** The module's default export as it is (it may also carry `metrics`). */
   exports: unknown;
-  handler: RequestListener;
-  /** `server`: the worker's http.Server, for the app's WebSocket server to attach to. It never listens. */
-  init?: (context: { server: Server }) => unknown;
-  shutdown?: () => unknown;
   /** An Upgrade request (a WebSocket handshake): the connection is the app's from then on. */
   upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => unknown;
 }
@@ -58,7 +54,7 @@ export async function loadApp(modulePath: string): Promise<LoadedApp> {
     const { handler, init, shutdown, upgrade } = exported as Record<string, unknown>;
     if (handler === undefined) {
       const app = adaptFramework(exported);
-      if (app) return { exports: exported, handler: app.handler, init: app.init, shutdown: app.shutdown };
+      if (app) return { exports: exported, ...app };
     }
     if (typeof handler !== 'function') {
       throw new TypeError(`${modulePath}: the default export has no 'handler' function. ${EXPORT_SHAPES}`);

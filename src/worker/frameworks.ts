@@ -8,10 +8,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { nodeHttp } from './node-http.js';
 
+/** What serves an app's requests, and its start and stop steps (app-loader.ts's LoadedApp adds the rest). */
 export interface FrameworkApp {
-  /** Named in messages. */
-  framework: string;
   handler: RequestListener;
+  /** `server`: the worker's http.Server, for the app's WebSocket server to attach to. It never listens. */
   init?: (context: { server: Server }) => unknown;
   shutdown?: () => unknown;
 }
@@ -42,10 +42,9 @@ function isFastify(value: object): value is FastifyLike {
 
 /** The export as a framework app poold can run, or null when it is none of those it knows. */
 export function adaptFramework(exported: object): FrameworkApp | null {
-  if (isKoa(exported)) return { framework: 'Koa', handler: exported.callback() };
+  if (isKoa(exported)) return { handler: exported.callback() };
   if (isFastify(exported)) {
     return {
-      framework: 'Fastify',
       // Fastify's own server never listens: its router serves the requests of the worker's.
       handler: (req, res) => exported.routing(req, res),
       init: () => exported.ready(),
@@ -54,7 +53,6 @@ export function adaptFramework(exported: object): FrameworkApp | null {
   }
   if (exported instanceof nodeHttp.Server) {
     return {
-      framework: 'http.Server',
       handler: (req, res) => exported.emit('request', req, res),
       // A WebSocket server attached to it (ws, socket.io) listens there: the worker's upgrades go to it.
       init: ({ server }) => {
@@ -65,7 +63,7 @@ export function adaptFramework(exported: object): FrameworkApp | null {
     };
   }
   const { fetch } = exported as { fetch?: unknown };
-  if (typeof fetch === 'function') return { framework: 'fetch', handler: fetchListener((fetch as Fetch).bind(exported)) };
+  if (typeof fetch === 'function') return { handler: fetchListener((fetch as Fetch).bind(exported)) };
   return null;
 }
 
