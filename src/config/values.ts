@@ -234,33 +234,36 @@ export const optionalListen: ValueType<ListenAddress | null> = {
 };
 
 /** A comma-separated list of IP addresses (FPM's listen.allowed_clients syntax). */
-/** A comma-separated client list (net/client-list.ts): addresses, address/prefix subnets, or `any`. */
-export const clientList: ValueType<string[]> = {
-  parse(raw) {
-    const entries = raw.split(',').map((item) => item.trim()).filter(Boolean);
-    if (entries.length === 0) throw new InvalidValue("no client given: list addresses, subnets (address/prefix) or 'any'");
-    for (const entry of entries) {
-      const problem = clientEntryProblem(entry);
-      if (problem) throw new InvalidValue(problem);
-    }
-    return entries;
-  },
-  format: (value) => value.join(','),
-};
+/**
+ * A comma-separated list whose entries `problem` checks (null: fine);
+ * `whenEmpty` refuses an empty list, or null accepts it.
+ */
+function checkedList(problem: (entry: string) => string | null, whenEmpty: string | null): ValueType<string[]> {
+  return {
+    parse(raw) {
+      const entries = raw.split(',').map((item) => item.trim()).filter(Boolean);
+      if (entries.length === 0 && whenEmpty !== null) throw new InvalidValue(whenEmpty);
+      for (const entry of entries) {
+        const why = problem(entry);
+        if (why) throw new InvalidValue(why);
+      }
+      return entries;
+    },
+    format: (value) => value.join(','),
+  };
+}
+
+/** A client list (net/client-list.ts): addresses, address/prefix subnets, or `any`. */
+export const clientList = checkedList(
+  clientEntryProblem,
+  "no client given: list addresses, subnets (address/prefix) or 'any'",
+);
 
 /** listen.trusted_proxies: client-list entries (`any` aside) and `unix:`; empty: no proxy is trusted. */
-export const proxyList: ValueType<string[]> = {
-  parse(raw) {
-    const entries = raw.split(',').map((item) => item.trim()).filter(Boolean);
-    for (const entry of entries) {
-      if (entry === UNIX_PEERS) continue;
-      const problem = entry === ANY_CLIENT ? `'any' would let every client choose its own address` : clientEntryProblem(entry);
-      if (problem) throw new InvalidValue(problem);
-    }
-    return entries;
-  },
-  format: (value) => value.join(','),
-};
+export const proxyList = checkedList((entry) => {
+  if (entry === UNIX_PEERS) return null;
+  return entry === ANY_CLIENT ? "'any' would let every client choose its own address" : clientEntryProblem(entry);
+}, null);
 
 /** A URL path for pm.status_path or ping.path, with FPM's rules; empty means "not set". */
 export function urlPath(label: string): ValueType<string | null> {
