@@ -41,6 +41,16 @@ export interface Draft {
   warnings: string[];
 }
 
+/** An issue about a pool's directive: at the line that set it, else at the pool's section header. */
+export function poolIssue(draft: PoolDraft, key: string, message: string): ConfigIssue {
+  return { ...(draft.sources[key] ?? { file: draft.file, line: draft.line }), pool: draft.name, key, message };
+}
+
+/** An issue about a global directive: at the line that set it, else at the main file. */
+export function globalIssue(draft: Pick<Draft, 'globalSources'>, mainFile: string, key: string, message: string): ConfigIssue {
+  return { ...(draft.globalSources[key] ?? { file: mainFile }), key, message };
+}
+
 export function assemble(doc: IniDocument, env: NodeJS.ProcessEnv): Draft {
   const issues: ConfigIssue[] = [];
   const warnings: string[] = [];

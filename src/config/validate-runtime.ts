@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { controlSocketPath } from '../control/control-path.js';
 import { inheritedDescriptor } from '../log/inherited-fd.js';
-import type { PoolDraft } from './assemble.js';
+import { globalIssue, poolIssue, type PoolDraft } from './assemble.js';
 import { SYSLOG, SYSLOG_SOCKET } from '../log/levels.js';
 import { UNIX_PATH_MAX, fitsUnixSocket } from './system-limits.js';
 import type { ConfigIssue, GlobalConfig, ListenAddress, SourceLocation } from './types.js';
@@ -27,12 +27,10 @@ export function runtimeIssues(
   mainFile: string,
 ): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  const reportGlobal: Report = (key, message) =>
-    issues.push({ ...(globalSources[key] ?? { file: mainFile }), key, message });
+  const reportGlobal: Report = (key, message) => issues.push(globalIssue({ globalSources }, mainFile, key, message));
   checkGlobal(global, reportGlobal);
   for (const draft of drafts) {
-    const report: Report = (key, message) =>
-      issues.push({ ...(draft.sources[key] ?? { file: draft.file, line: draft.line }), pool: draft.name, key, message });
+    const report: Report = (key, message) => issues.push(poolIssue(draft, key, message));
     checkPool(draft, report);
   }
   return issues;

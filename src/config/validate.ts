@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { PoolDraft } from './assemble.js';
+import { globalIssue, poolIssue, type PoolDraft } from './assemble.js';
 import { controlSocketPath } from '../control/control-path.js';
 import { defaultsOf, POOL_DIRECTIVES, type PoolScalars } from './schema.js';
 import { effectiveBacklog } from './system-limits.js';
@@ -54,12 +54,11 @@ function statusPathConflicts(drafts: PoolDraft[]): ConfigIssue[] {
     for (const key of ['pm.status_path', 'ping.path'] as const) {
       const value = key === 'pm.status_path' ? draft.values.statusPath : draft.values.pingPath;
       if (!value) continue;
-      const where = { ...(draft.sources[key] ?? { file: draft.file, line: draft.line }), pool: draft.name, key };
       const owner = taken.get(value);
       if (RESERVED_STATUS_PATHS.has(value)) {
-        issues.push({ ...where, message: `the path '${value}' is reserved by the status listener` });
+        issues.push(poolIssue(draft, key, `the path '${value}' is reserved by the status listener`));
       } else if (owner !== undefined) {
-        issues.push({ ...where, message: `the path '${value}' is already used by ${owner}` });
+        issues.push(poolIssue(draft, key, `the path '${value}' is already used by ${owner}`));
       } else {
         taken.set(value, `${key} of pool '${draft.name}'`);
       }
@@ -70,10 +69,7 @@ function statusPathConflicts(drafts: PoolDraft[]): ConfigIssue[] {
 
 function validatePool(draft: PoolDraft): { pool: PoolConfig | null; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
-  const report = (key: string, message: string): void => {
-    const where = draft.sources[key] ?? { file: draft.file, line: draft.line };
-    issues.push({ ...where, pool: draft.name, key, message });
-  };
+  const report = (key: string, message: string): void => void issues.push(poolIssue(draft, key, message));
   // A directive whose value failed to parse was reported already; rules about it would only add noise.
   const parsed = (...keys: string[]): boolean => keys.every((key) => !draft.invalid.has(key));
   const v: Partial<PoolScalars> = { ...POOL_DEFAULTS, ...draft.values };
@@ -239,17 +235,13 @@ export function pathCollisions(
     const at = where.line ? ` (${where.file}:${where.line})` : '';
     uses.push({ address, isLog, what: `${label}${at}`, where: { ...where, key } });
   };
-  const globalAt = (key: string): ConfigIssue => ({ ...(globalSources[key] ?? { file: mainFile }), message: '' });
+  const globalAt = (key: string): ConfigIssue => globalIssue({ globalSources }, mainFile, key, '');
   add(global.pid, 'pid', false, globalAt('pid'));
   if (global.pid) add(controlSocketPath(global.pid), 'pid', false, globalAt('pid'), "the control socket next to 'pid'");
   add(global.errorLog, 'error_log', true, globalAt('error_log'));
   add(global.statusListen, 'status.listen', false, globalAt('status.listen'));
   for (const draft of drafts) {
-    const poolAt = (key: string): ConfigIssue => ({
-      ...(draft.sources[key] ?? { file: draft.file, line: draft.line }),
-      pool: draft.name,
-      message: '',
-    });
+    const poolAt = (key: string): ConfigIssue => poolIssue(draft, key, '');
     const ofPool = (key: string): string => `'${key}' of pool '${draft.name}'`;
     add(draft.values.listen, 'listen', false, poolAt('listen'), ofPool('listen'));
     add(draft.values.accessLog, 'access.log', true, poolAt('access.log'), ofPool('access.log'));
