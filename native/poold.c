@@ -28,7 +28,7 @@ int poold_export(napi_env env, napi_value exports, const char *name, napi_callba
 NAPI_MODULE_INIT() {
   if (!poold_register_map(env, exports) || !poold_register_channel(env, exports) ||
       !poold_register_listener(env, exports) ||
-      !poold_register_limits(env, exports)) {
+      !poold_register_limits(env, exports) || !poold_register_parking(env, exports)) {
     return NULL;
   }
   return exports;

@@ -12,4 +12,5 @@ int poold_register_map(napi_env env, napi_value exports);
 int poold_register_channel(napi_env env, napi_value exports);
 int poold_register_listener(napi_env env, napi_value exports);
 int poold_register_limits(napi_env env, napi_value exports);
+int poold_register_parking(napi_env env, napi_value exports);
 #endif

@@ -20,6 +20,18 @@ export interface NativeBinding {
   peek(fd: number, into: Buffer): number;
   /** From now on, new connections to the listening TCP socket `fd` are dropped (native/listener.c); queued ones are not touched. */
   dropNewConnections(fd: number): void;
+  /**
+   * Starts the parking thread (native/parking.c) of a worker: a connection
+   * parked for `graceMs` with a request waiting on it is taken, and the master
+   * told on the channel `channelFd`. Entries below `capacity`.
+   */
+  openParking(channelFd: number, capacity: number, graceMs: number): Parking;
+  /** The thread may take this connection from now on, and then sends a record of `recordType` (its entry as id). */
+  park(parking: Parking, entry: number, fd: number, recordType: number): void;
+  /** True: the caller has the connection again; false: the thread handed it back to the master. */
+  unpark(parking: Parking, entry: number): boolean;
+  /** Stops the thread and closes its duplicates. */
+  closeParking(parking: Parking): void;
   /** This process's limit of a resource (Infinity: unlimited). */
   getrlimit(resource: LimitedResource): ResourceLimit;
   /** Sets this process's limit of a resource (raising `hard` needs CAP_SYS_RESOURCE). */
@@ -36,6 +48,9 @@ export interface ResourceLimit {
 
 /** An open channel, as the helper knows it. */
 export type Channel = { readonly __channel: unique symbol };
+
+/** A worker's parking thread, as the helper knows it. */
+export type Parking = { readonly __parking: unique symbol };
 
 // dist/src/<dir>/<file>.js, bundled or not: the package root is three levels up.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

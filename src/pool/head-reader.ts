@@ -108,9 +108,16 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
       this.wait(connection, { deadline: connection.since + this.limits.headersTimeout, answer: 408 });
       return;
     }
-    // Emitted after this turn's reads: a connection accepted earlier whose
-    // bytes arrived earlier too may be read in this same turn, after this
-    // accept, and its request must not be overtaken.
+    this.arrive(connection);
+  }
+
+  /**
+   * A connection whose whole head waits in the kernel, to hand on unread.
+   * Emitted after this turn's reads: a connection accepted earlier whose
+   * bytes arrived earlier too may be read in this same turn, after this one,
+   * and its request must not be overtaken.
+   */
+  private arrive(connection: ClientConnection): void {
     if (this.arrived.push(connection) === 1) {
       setImmediate(() => {
         const arrived = this.arrived;
@@ -130,10 +137,18 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
     else connection.answer(502);
   }
 
-  /** A kept-alive connection back from a worker, between two requests. */
+  /**
+   * A kept-alive connection back from a worker, between two requests. One
+   * its worker parked comes back because its next request is arriving: when
+   * that head is whole already, it is handed on unread.
+   */
   readAgain(connection: ClientConnection): void {
     connection.buffered = null;
     connection.since = Date.now();
+    if (this.headWaiting(connection)) {
+      this.arrive(connection);
+      return;
+    }
     this.wait(connection, { deadline: connection.since + (this.idleLimit ?? this.limits.keepAliveTimeout), answer: null });
   }
 

@@ -12,6 +12,7 @@ import type { LoadedApp } from './app-loader.js';
 import { nodeHttp } from './node-http.js';
 import type { AccessLog } from './access-log.js';
 import type { SlowlogWatchdog } from './slowlog-watchdog.js';
+import { ParkedConnections } from './parking.js';
 
 /** How long a stopping worker keeps idle kept-alive connections open for a last request. */
 const STOP_IDLE_GRACE_MS = 1000;
@@ -43,9 +44,10 @@ function connectionsList(server: http.Server): ConnectionsList {
  * with its request head already read. It never listens itself. Its load
  * (requests in flight) is in its scoreboard slot, where the master reads it
  * when it picks a worker; only while requests are queued does it also report
- * room. A kept-alive connection stays here between requests, unless this
- * worker begins as many requests as it may run while holding it: then it
- * goes back to the master, which hands its next request to a worker with room.
+ * room. A kept-alive connection stays here between requests; while this
+ * worker runs as many requests as it may, its idle ones are parked
+ * (parking.ts), so that a next request arriving on one goes back to the
+ * master, which hands it to a worker with room.
  */
 export class WorkerServer {
   private readonly server: http.Server;
@@ -56,6 +58,8 @@ export class WorkerServer {
   private readonly held = new Map<Socket, number>();
   /** Kept-alive connections between two requests. */
   private readonly idle = new Set<Socket>();
+  /** Connections not read while this worker has no room for their requests (parking.ts). */
+  private readonly parked = new ParkedConnections();
   /** Connections upgraded to another protocol (WebSockets): held, but no request and no load. */
   private readonly upgraded = new Set<Socket>();
   /** Set while the master has requests queued and wants to hear of room. */
@@ -235,9 +239,11 @@ export class WorkerServer {
   receive(fd: number, entry: number, head: Buffer | undefined, client: ProxiedClient | null = null): void {
     this.received++;
     if (fd < 0) return;
-    if (this.slot.load() >= this.settings.maxConcurrency) {
-      // Handed over on a reading of its slot that a kept-alive request has
-      // since made stale: it would wait here behind that request.
+    // Handed over on a reading of its slot that a kept-alive request has since
+    // made stale: it would wait here behind that request. Unread, it is parked;
+    // read by the master, it goes back now.
+    const full = this.slot.load() >= this.settings.maxConcurrency;
+    if (full && head) {
       closeSync(fd);
       this.channel.send(WorkerRecord.returned, entry);
       return;
@@ -251,9 +257,20 @@ export class WorkerServer {
     socket.once('close', () => this.connectionClosed(socket));
     this.server.emit('connection', socket);
     if (head) socket.emit('data', head);
+    if (full) this.parkReturnable(socket, entry);
+    // The master chose this worker for this request, and it fills the worker:
+    // it goes before the worker's own kept-alive connections, which wait
+    // parked until a request ends.
+    else if (this.slot.load() >= this.settings.maxConcurrency) this.parkIdle();
   }
 
   private connectionClosed(socket: Socket): void {
+    // Taken by the parking thread: its entry is the master's again.
+    if (!this.parked.unpark(socket)) {
+      this.release(socket);
+      if (this.stopping) this.checkDrained();
+      return;
+    }
     const entry = this.held.get(socket);
     if (entry !== undefined) {
       this.held.delete(socket);
@@ -266,6 +283,8 @@ export class WorkerServer {
     }
     if (this.awaitingFirstRequest.delete(socket)) {
       this.slot.connectionAbandoned();
+      // Its request will not come: the connections parked for it are read again.
+      if (this.responses.size < this.settings.maxConcurrency) this.unparkAll();
       this.loadEnded();
     }
     if (this.stopping) this.checkDrained();
@@ -342,8 +361,7 @@ export class WorkerServer {
    */
   private takeOffers(): void {
     const deadline = Date.now() + OFFER_WAIT_MS;
-    do this.channel.readWaiting();
-    while (this.header.offered() > this.received && Date.now() < deadline);
+    while (this.header.offered() > this.received && Date.now() < deadline) this.channel.readWaiting();
   }
 
   /**
@@ -374,21 +392,60 @@ export class WorkerServer {
     this.slowlog?.track(this.slot.oldestStart());
     res.on('close', this.onResponseClose);
     if (this.responses.size >= this.settings.maxConcurrency) {
-      // At its limit, nothing may wait behind this request: neither a request
-      // the master handed over meanwhile (its record is read now, and given
-      // back; so is one received whose head is still unread in the kernel),
-      // nor an idle connection of its own.
+      // At its limit, nothing may wait behind this request for long: neither
+      // a request the master handed over meanwhile (its record is read now),
+      // nor one received whose head is still unread in the kernel, nor an idle
+      // connection of its own. All are parked: the parking thread gives the
+      // master those whose request waits longer than PARKED_GRACE_MS.
       this.header.setFull(true);
       this.takeOffers();
-      for (const waiting of this.awaitingFirstRequest) if (waiting.bytesRead === 0) this.giveBack(waiting);
-      if (this.idle.size > 0) this.handBackIdle(this.idle);
+      for (const waiting of this.awaitingFirstRequest) {
+        const waitingEntry = this.held.get(waiting);
+        if (waiting.bytesRead === 0 && waitingEntry !== undefined) this.parkReturnable(waiting, waitingEntry);
+      }
+      if (this.idle.size > 0) this.parkIdle();
     }
+  }
+
+  /** Parks a connection received whose request has not been read; if it cannot be, it goes back now. */
+  private parkReturnable(socket: Socket, entry: number): void {
+    if (!this.parked.has(socket) && !this.parked.park(socket, entry, WorkerRecord.returned)) this.giveBack(socket);
+  }
+
+  /** Parks the idle connections at a request boundary; one that cannot be parked (no descriptor left) goes back now. */
+  private parkIdle(): void {
+    for (const { socket } of this.boundaries.idle()) {
+      const entry = this.held.get(socket);
+      if (entry === undefined || !this.idle.has(socket) || this.parked.has(socket)) continue;
+      if (!this.parked.park(socket, entry, WorkerRecord.handBack)) this.handBack(socket);
+    }
+  }
+
+  /** Room again: the parked connections are read here again, but those the parking thread gave the master. */
+  private unparkAll(): void {
+    for (const socket of this.parked.unparkAll()) this.forget(socket);
+  }
+
+  /** A connection that is the master's now: this process closes its descriptor and leaves the connection open. */
+  private forget(socket: Socket): void {
+    this.release(socket);
+    socket.destroy();
+  }
+
+  /** Drops a connection given to the master from this worker's books. */
+  private release(socket: Socket): void {
+    this.held.delete(socket);
+    this.idle.delete(socket);
+    if (this.awaitingFirstRequest.delete(socket)) this.slot.connectionReturned();
   }
 
   private requestEnded(res: http.ServerResponse): void {
     const trace = this.responses.get(res)!;
     this.responses.delete(res);
-    if (this.responses.size < this.settings.maxConcurrency) this.header.setFull(false);
+    if (this.responses.size < this.settings.maxConcurrency) {
+      this.unparkAll();
+      this.header.setFull(false);
+    }
     const socket = res.req.socket;
     const entry = this.held.get(socket);
     if (entry !== undefined && !socket.destroyed && !socket.writableEnded) {
@@ -493,6 +550,10 @@ export class WorkerServer {
    * descriptor, which leaves the connection open in the master.
    */
   private handBack(socket: Socket): void {
+    if (!this.parked.unpark(socket)) {
+      this.forget(socket);
+      return;
+    }
     const entry = this.held.get(socket);
     const handle = (socket as unknown as { _handle?: { readStop(): number; readStart(): number } })._handle;
     if (entry === undefined || !handle || socket.destroyed || socket.writableEnded) return;
@@ -507,9 +568,7 @@ export class WorkerServer {
       handle.readStart();
       return;
     }
-    this.held.delete(socket);
-    this.idle.delete(socket);
-    socket.destroy();
+    this.forget(socket);
   }
 
   /** Past a recycling limit, ask the master for a replacement; it then stops this worker gracefully. */

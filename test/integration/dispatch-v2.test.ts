@@ -311,24 +311,50 @@ async function masterReadsA(poold: RunningPoold): Promise<Record<string, unknown
   );
 }
 
-test('hand-back: an idle kept-alive connection goes back to the master when its worker is at its limit; its next head (in two pieces) is served once, after', async (t) => {
+test('parking: an idle kept-alive connection stays with its worker at its limit until its next head begins arriving; then the master reads it (in two pieces), served once, after', async (t) => {
   const { poold, port } = await daemon(t, 1, LONG_KEEPALIVE);
   const a = await RawConnection.open(port);
   const b = await RawConnection.open(port);
   t.after(() => [a, b].forEach((connection) => connection.destroy()));
   assert.equal((await a.request('/echo?v=a1')).body, 'a1');
-  // A is idle, held by the only worker. B's request makes the worker reach its limit: A comes back to the master.
+  // A is idle, held by the only worker. B's request makes the worker reach its limit: A is parked there, quiet.
   await b.write(RawConnection.get(B_URL));
   const bResponse = b.response(15_000);
   await waitFor('B to reach the worker', () => loggedUrls(poold).includes(B_URL));
+  const parked = await poolStatus(poold);
+  assert.equal(parked['reading headers'], 0, 'a quiet parked connection stays with its worker');
+  // Its next head begins arriving while B runs: the parking thread gives A to the master.
+  await a.write(A2[0]!);
   const status = await masterReadsA(poold);
   assert.equal(status['listen queue'], 0);
-
-  await a.write(A2[0]!);
-  await sleep(300);
   await a.write(A2[1]!);
   const a2 = await a.response(15_000);
   await checkServedOnce(poold, a, '/echo?v=a1', { a2, b: await bResponse });
+});
+
+/** How many requests the master has handed to a worker (each observes its wait in the queue, 0 when there was none). */
+async function handOvers(poold: RunningPoold): Promise<number> {
+  const response = await request({ socketPath: path.join(poold.dir, 'status.sock') }, '/metrics', { timeoutMs: 5000 });
+  const count = /^poold_queue_wait_seconds_count\{pool="www"\} (\d+)$/m.exec(response.body);
+  assert.ok(count, response.body);
+  return Number(count[1]);
+}
+
+test('parking: a quiet kept-alive connection parked while its worker was full stays there, and its next request costs no hand-over', async (t) => {
+  const { poold, port } = await daemon(t, 1, LONG_KEEPALIVE);
+  const a = await RawConnection.open(port);
+  const b = await RawConnection.open(port);
+  t.after(() => [a, b].forEach((connection) => connection.destroy()));
+  assert.equal((await a.request('/echo?v=a1')).body, 'a1');
+  await b.write(RawConnection.get(B_URL));
+  const bResponse = b.response(15_000);
+  await waitFor('B to reach the worker', () => loggedUrls(poold).includes(B_URL));
+  const before = await handOvers(poold);
+  assert.equal((await bResponse).status, 200);
+  const a2 = await a.request('/echo?v=a2');
+  assert.equal(a2.body, 'a2');
+  assert.equal(await handOvers(poold), before, "A's next request went to its worker directly");
+  assert.deepEqual(loggedUrls(poold), ['/echo?v=a1', B_URL, '/echo?v=a2']);
 });
 
 test('hand-back: the first half of the next head, sent before B, parsed by the worker: it keeps A; served once', async (t) => {
@@ -383,8 +409,9 @@ test('hand-back: the first half of the next head arrives while the worker is stu
   // Behind B's record, A's half. When the worker wakes, B's request begins a
   // turn later (its head is read from its socket) and the worker may read A's
   // half in between: then A, mid-request, stays with it; otherwise A, still at
-  // a request boundary when B fills the worker, goes back with its bytes
-  // unread and the master reads them. Either way each byte is read once.
+  // a request boundary when B fills the worker, is parked there, and the
+  // parking thread gives it to the master, which reads its bytes. Either way
+  // each byte is read once.
   await a.write(A2[0]!);
   await waitFor('B to reach the worker', () => loggedUrls(poold).includes(B_URL), 15_000);
   const status = await poolStatus(poold);
