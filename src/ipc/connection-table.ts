@@ -5,6 +5,14 @@ import { CONNECTION_TABLE_SIZE } from './records.js';
 /** Int32 words of the header, after the float64 at bytes 0–7. */
 const OFFERED = 0;
 const FULL = 1;
+/**
+ * An atomic read-modify-write on a header word is a full memory barrier
+ * (x86: a locked instruction): no load after it is done before a store
+ * before it, which a plain write then read of shared memory would allow.
+ */
+function fence(words: Int32Array): void {
+  Atomics.add(words, OFFERED, 0);
+}
 
 /**
  * The heartbeat's clock: CLOCK_MONOTONIC (what process.hrtime reads), one
@@ -66,8 +74,21 @@ export class TableHeader {
     return this.since[0]!;
   }
 
+  /**
+   * The master: tells the wait of the oldest queued request. Fenced: the
+   * master reads the workers' slots after it, and a worker reads it after
+   * writing its slot (queueWaits), so that a worker freed while a request was
+   * being queued is either seen free by the master or sees the queue.
+   */
   set queueSince(epochMs: number) {
     this.since[0] = epochMs;
+    fence(this.words);
+  }
+
+  /** The worker, once its slot shows its room: whether requests wait in the master's queue. */
+  queueWaits(): boolean {
+    fence(this.words);
+    return this.since[0] !== 0;
   }
 
   /** The master: counts a hand-over it is about to send; false (given up) when the worker is full. */

@@ -115,6 +115,11 @@ export class Dispatcher<C extends Waiter, W extends DispatchTarget<C>> extends E
     this.queue.push(connection);
     this.armQueueTimeout();
     this.syncWatch();
+    // The workers were told of the queue only now: one that freed up since
+    // their loads were read may have ended its request without reporting room
+    // (it saw no queue). Its slot shows the room, read again here.
+    if (this.queue.length === 1) this.drain();
+    if (this.queue.length === 0) return;
     this.emit('queued', this.queue.length);
   }
 

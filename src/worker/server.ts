@@ -294,7 +294,7 @@ export class WorkerServer {
   watch(on: boolean): void {
     this.watched = on;
     // It may have freed up before the master asked: say so now, or the queue would wait.
-    if (on) this.loadEnded();
+    if (on) this.reportRoom();
   }
 
   reopenLogs(): void {
@@ -497,8 +497,19 @@ export class WorkerServer {
     if (stalled) this.loadEnded();
   }
 
-  /** While watched, tells the master it can take one more request. */
+  /**
+   * Its load went down: tells the master, if it watches and requests wait in
+   * its queue now. The watch lingers after the queue empties, and kept-alive
+   * requests that move now and then queue for a moment: a report per request
+   * while it lingers would wake the master for nothing. A request queued
+   * while this one ended is not missed: see TableHeader.queueWaits.
+   */
   private loadEnded(): void {
+    if (this.watched && this.header.queueWaits()) this.reportRoom();
+  }
+
+  /** While watched, tells the master it can take one more request. */
+  private reportRoom(): void {
     if (this.watched && !this.stopping && !this.retiring && this.slot.load() < this.settings.maxConcurrency) {
       this.channel.send(WorkerRecord.room, 0);
     }

@@ -44,4 +44,15 @@ describe('connection table header', () => {
     master.queueSince = 0;
     assert.equal(worker.queueSince, 0);
   });
+
+  it('the worker asks whether requests wait in the queue; the question leaves the offers as they are', () => {
+    const { master, worker } = twoSides();
+    assert.equal(worker.queueWaits(), false);
+    master.offer();
+    master.queueSince = 1_765_000_000_000;
+    assert.equal(worker.queueWaits(), true);
+    assert.equal(worker.offered(), 1);
+    master.queueSince = 0;
+    assert.equal(worker.queueWaits(), false);
+  });
 });

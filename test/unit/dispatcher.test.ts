@@ -193,12 +193,30 @@ describe('Dispatcher: a request with a worker free', () => {
     h.dispatcher.offer(h.conn('c1'));
     assert.deepEqual(h.journal, ['refresh', 'hand:a:c1']);
     assert.deepEqual(h.refreshes, [['a']]);
-    // Its last reading says free; its slot says busy: the request waits.
+    // Its last reading says free; its slot says busy: the request waits. The
+    // loads are read once more after the workers are told of the queue.
     a.load = 0;
     a.slotLoad = 1;
     h.dispatcher.offer(h.conn('c2'));
-    assert.deepEqual(h.journal, ['refresh', 'hand:a:c1', 'refresh']);
+    assert.deepEqual(h.journal, ['refresh', 'hand:a:c1', 'refresh', 'refresh']);
     assert.equal(h.dispatcher.queued, 1);
+  });
+
+  it('a worker freed while a request was being queued gets it: the loads are read again once the queue is told', (t) => {
+    const h = harness(t, ['a']);
+    const [a] = h.workers as [FakeWorker];
+    a.slotLoad = 1;
+    // The worker ends its request between the dispatcher's first reading and
+    // the queue's news (it saw no queue, and sent no room report).
+    const queueWaitingSince = a.queueWaitingSince.bind(a);
+    a.queueWaitingSince = (since: number) => {
+      queueWaitingSince(since);
+      if (since !== 0) a.slotLoad = 0;
+    };
+    h.dispatcher.offer(h.conn('c1'));
+    assert.deepEqual(h.journal, ['refresh', 'refresh', 'hand:a:c1']);
+    assert.equal(h.dispatcher.queued, 0);
+    assert.deepEqual(h.queuedEvents, [], 'never counted as queued');
   });
 
   it('a request whose worker cannot take it (hand() false) is queued, not lost', (t) => {
