@@ -1,11 +1,12 @@
-// Parking: a worker's kept-alive connections that wait between two requests
-// while the worker has no room. The request that filled the worker may block
-// its event loop, so the worker cannot see a next request arrive on them; a
-// thread of this helper does. A connection parked for `grace` whose next
-// request has begun arriving is handed back to the master with a record on
-// the dispatch channel, and the master dispatches it to a worker with room.
-// One the worker unparks first (room came back: most requests are short) is
-// read by the worker as before, and parking it cost no system call.
+// Parking: connections a worker holds while it has no room for their
+// requests (its idle kept-alive ones, and one the master handed over just as
+// it filled up). The request that filled the worker may block its event loop,
+// so the worker cannot see a request arrive on them; a thread of this helper
+// does. A connection parked for `grace` whose request has begun arriving is
+// given to the master with a record on the dispatch channel, and the master
+// dispatches it to a worker with room. One the worker unparks first (room
+// came back: most requests are short) is read by the worker as before, and
+// parking it cost this helper no system call.
 //
 // The thread does not wait on the connections: a parked one is most often
 // readable already (clients keep their connections busy), so watching it

@@ -79,12 +79,12 @@ export const FIRST_CONNECTION_ENTRY = 24;
  */
 export const FAIR_WAIT_MS = 10;
 /**
- * A kept-alive connection parked in a full worker (src/worker/parking.ts)
- * goes back to the master once its next request has been arriving this long
- * and the worker is still full: a request that filled the worker and takes
- * less (most do) is followed by the parked one in the same worker, without a
- * move, whose cost (a read in the master, a new socket in another worker) is
- * many times such a request's.
+ * A connection parked in a full worker (src/worker/parking.ts) goes back to
+ * the master if, parked this long with the worker still full, it has a
+ * request waiting; the parking thread looks this often. A request that filled
+ * the worker and takes less (most do) is followed by the parked one in the
+ * same worker, without a move, whose cost (the master's peek and hand-over, a
+ * new socket in another worker) is many times such a request's.
  */
 export const PARKED_GRACE_MS = 5;
 export const SLOW_REQUEST_MS = 50;

@@ -30,7 +30,7 @@ export interface NativeBinding {
   park(parking: Parking, entry: number, fd: number, recordType: number): void;
   /** True: the caller has the connection again; false: the thread handed it back to the master. */
   unpark(parking: Parking, entry: number): boolean;
-  /** Stops the thread and closes its duplicates. */
+  /** Stops the thread; parked connections stay as they are, the caller's. */
   closeParking(parking: Parking): void;
   /** This process's limit of a resource (Infinity: unlimited). */
   getrlimit(resource: LimitedResource): ResourceLimit;
