@@ -18,6 +18,8 @@
 #include "poold.h"
 
 #define RECORD_HEADER 8
+/** Tells a channel from any other external (a parking passed by mistake). */
+static const napi_type_tag CHANNEL_TAG = {0x706f6f6c642e6368ULL, 0x616e6e656c000001ULL};
 /** Records read per wake-up before the loop gets a turn. */
 #define READS_PER_WAKE 64
 
@@ -224,22 +226,16 @@ static napi_value open_channel(napi_env env, napi_callback_info info) {
     return NULL;
   }
   uv_unref((uv_handle_t *)&channel->poll);
-  napi_value name, external;
+  napi_value name;
   napi_create_string_utf8(env, "poold.channel", NAPI_AUTO_LENGTH, &name);
   napi_create_reference(env, argv[2], 1, &channel->callback);
   napi_async_init(env, NULL, name, &channel->context);
-  napi_create_external(env, channel, finalize_channel, NULL, &external);
-  return external;
+  // Without an external (no memory left), the channel polls on, unreachable: as before any failure here.
+  return poold_tagged_external(env, channel, finalize_channel, &CHANNEL_TAG);
 }
 
 static channel_t *channel_arg(napi_env env, napi_value value) {
-  void *data = NULL;
-  napi_valuetype type;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external ||
-      napi_get_value_external(env, value, &data) != napi_ok) {
-    return NULL;
-  }
-  return data;
+  return poold_external_arg(env, value, &CHANNEL_TAG);
 }
 
 // send(channel, type, id, fd, payload?) -> true, or false when the channel is

@@ -27,6 +27,8 @@
 #include "poold.h"
 
 #define NONE UINT32_MAX
+/** Tells a parking from any other external (a channel passed by mistake). */
+static const napi_type_tag PARKING_TAG = {0x706f6f6c642e7061ULL, 0x726b696e67000001ULL};
 /** After its last parking, the thread goes on looking this long before it sleeps (a wake-up costs more than a look). */
 #define LINGER_NS 1000000000LL
 /** How long a record the channel had no room for waits before it is sent again. */
@@ -223,13 +225,7 @@ static void finalize_parking(napi_env env, void *data, void *hint) {
 }
 
 static parking_t *parking_arg(napi_env env, napi_value value) {
-  void *data = NULL;
-  napi_valuetype type;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external ||
-      napi_get_value_external(env, value, &data) != napi_ok) {
-    return NULL;
-  }
-  return data;
+  return poold_external_arg(env, value, &PARKING_TAG);
 }
 
 // openParking(channelFd, capacity, graceMs) -> parking: entries
@@ -276,11 +272,8 @@ static napi_value open_parking(napi_env env, napi_callback_info info) {
     poold_throw_errno(env, failed, err);
     return NULL;
   }
-  napi_value external;
-  if (napi_create_external(env, parking, finalize_parking, NULL, &external) != napi_ok) {
-    finalize_parking(env, parking, NULL);
-    return NULL;
-  }
+  napi_value external = poold_tagged_external(env, parking, finalize_parking, &PARKING_TAG);
+  if (!external) finalize_parking(env, parking, NULL);
   return external;
 }
 

@@ -25,6 +25,27 @@ int poold_export(napi_env env, napi_value exports, const char *name, napi_callba
          napi_set_named_property(env, exports, name, value) == napi_ok;
 }
 
+napi_value poold_tagged_external(napi_env env, void *data, napi_finalize finalize, const napi_type_tag *tag) {
+  napi_value external;
+  if (napi_create_external(env, data, finalize, NULL, &external) != napi_ok) return NULL;
+  // Tagging a new object cannot fail but for bad arguments; if it did, the
+  // untagged external would be refused at its first use (poold_external_arg).
+  napi_type_tag_object(env, external, tag);
+  return external;
+}
+
+void *poold_external_arg(napi_env env, napi_value value, const napi_type_tag *tag) {
+  void *data = NULL;
+  napi_valuetype type;
+  bool tagged = false;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external ||
+      napi_check_object_type_tag(env, value, tag, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, value, &data) != napi_ok) {
+    return NULL;
+  }
+  return data;
+}
+
 NAPI_MODULE_INIT() {
   if (!poold_register_map(env, exports) || !poold_register_channel(env, exports) ||
       !poold_register_listener(env, exports) ||

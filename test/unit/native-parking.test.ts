@@ -27,14 +27,15 @@ describe('native parking', () => {
   });
 
   /** A parking whose records arrive in `records` (type and id). */
-  function parkingWithChannel(graceMs: number): { parking: Parking; records: { type: number; id: number }[] } {
+  function parkingWithChannel(graceMs: number): { parking: Parking; channel: Channel; records: { type: number; id: number }[] } {
     const [workerEnd, masterEnd] = native.socketpair();
     fds.push(workerEnd);
     const records: { type: number; id: number }[] = [];
-    channels.push(native.open(masterEnd, 64, (type, id) => records.push({ type, id })));
+    const channel = native.open(masterEnd, 64, (type, id) => records.push({ type, id }));
+    channels.push(channel);
     const parking = native.openParking(workerEnd, 64, graceMs);
     parkings.push(parking);
-    return { parking, records };
+    return { parking, channel, records };
   }
 
   /** A connection: [the worker's end, the client's end]. */
@@ -116,13 +117,16 @@ describe('native parking', () => {
   });
 
   it('refuses what is not a parking or an entry, parking twice, unparking what is not parked, and use after close', () => {
-    const { parking } = parkingWithChannel(5);
+    const { parking, channel } = parkingWithChannel(5);
     const [worker] = connection();
     assert.throws(() => native.openParking(-1, 64, 5), TypeError);
     assert.throws(() => native.openParking(worker, 64, 0), TypeError);
     assert.throws(() => native.park(parking, 64, worker, TAKEN), TypeError);
     assert.throws(() => native.park(parking, 0, worker, 0), TypeError);
     assert.throws(() => native.park({} as Parking, 0, worker, TAKEN), TypeError);
+    // The helper's objects are tagged: one is never taken for the other.
+    assert.throws(() => native.park(channel as unknown as Parking, 0, worker, TAKEN), TypeError);
+    assert.throws(() => native.send(parking as unknown as Channel, 1, 0, -1), TypeError);
     native.park(parking, 0, worker, TAKEN);
     assert.throws(() => native.park(parking, 0, worker, TAKEN), { code: 'EEXIST' });
     assert.equal(native.unpark(parking, 0), true);
