@@ -351,6 +351,9 @@ test('parking: a quiet kept-alive connection parked while its worker was full st
   await waitFor('B to reach the worker', () => loggedUrls(poold).includes(B_URL));
   const before = await handOvers(poold);
   assert.equal((await bResponse).status, 200);
+  // B's response leaves before the worker counts B as ended: a request on A
+  // sent in between would find the worker still full, and could move.
+  await pollUntil('the worker to count B as ended', async () => (await poolStatus(poold))['active processes'] === 0);
   const a2 = await a.request('/echo?v=a2');
   assert.equal(a2.body, 'a2');
   assert.equal(await handOvers(poold), before, "A's next request went to its worker directly");
