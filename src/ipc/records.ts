@@ -87,6 +87,15 @@ export const FAIR_WAIT_MS = 10;
  * new socket in another worker) is many times such a request's.
  */
 export const PARKED_GRACE_MS = 5;
+/**
+ * The most connections a full worker parks. Parking and unparking cost a few
+ * calls per connection and per request, against a move's many times that
+ * for the one request that moves: beyond this many idle connections (clients
+ * that keep theirs open long, browsers served directly), those idle longest
+ * go back to the master, which waits for their next request at no worker's
+ * cost.
+ */
+export const PARKED_MAX = 16;
 export const SLOW_REQUEST_MS = 50;
 /**
  * A worker's event loop beats in its table header this often (a timer, which

@@ -4,7 +4,7 @@ import { Socket } from 'node:net';
 import type { DispatchChannel } from '../ipc/channel.js';
 import type { RetireReason, WorkerSettings, WorkerMessage } from '../ipc/protocol.js';
 import { TableHeader, monotonicMs } from '../ipc/connection-table.js';
-import { ConnectionState, FAIR_WAIT_MS, HEARTBEAT_MS, LOOP_STALL_MS, SCOREBOARD_FD, SLOW_REQUEST_MS, WorkerRecord } from '../ipc/records.js';
+import { ConnectionState, FAIR_WAIT_MS, HEARTBEAT_MS, LOOP_STALL_MS, PARKED_MAX, SCOREBOARD_FD, SLOW_REQUEST_MS, WorkerRecord } from '../ipc/records.js';
 import type { ProxiedClient } from '../net/proxy-protocol.js';
 import { SlotWriter, type RequestTrace } from './slot-writer.js';
 import { forwardedClients, showProxiedClient } from './client-address.js';
@@ -412,12 +412,20 @@ export class WorkerServer {
     if (!this.parked.has(socket) && !this.parked.park(socket, entry, WorkerRecord.returned)) this.giveBack(socket);
   }
 
-  /** Parks the idle connections at a request boundary; one that cannot be parked (no descriptor left) goes back now. */
+  /**
+   * Parks the idle connections at a request boundary, PARKED_MAX at most: the
+   * rest, those idle longest, go back to the master now, as does one that
+   * cannot be parked (no descriptor left).
+   */
   private parkIdle(): void {
-    for (const { socket } of this.boundaries.idle()) {
+    const atBoundary = new Set(this.boundaries.idle().map((connection) => connection.socket));
+    // this.idle keeps the order in which they became idle: the oldest first.
+    const candidates = [...this.idle].filter((socket) => atBoundary.has(socket) && !this.parked.has(socket));
+    let over = candidates.length - (PARKED_MAX - this.parked.size);
+    for (const socket of candidates) {
       const entry = this.held.get(socket);
-      if (entry === undefined || !this.idle.has(socket) || this.parked.has(socket)) continue;
-      if (!this.parked.park(socket, entry, WorkerRecord.handBack)) this.handBack(socket);
+      if (entry === undefined) continue;
+      if (over-- > 0 || !this.parked.park(socket, entry, WorkerRecord.handBack)) this.handBack(socket);
     }
   }
 

@@ -360,6 +360,31 @@ test('parking: a quiet kept-alive connection parked while its worker was full st
   assert.deepEqual(loggedUrls(poold), ['/echo?v=a1', B_URL, '/echo?v=a2']);
 });
 
+test('parking: a full worker parks 16 idle kept-alive connections at most; the master waits on the others, and every one is served after', async (t) => {
+  const { poold, port } = await daemon(t, 1, LONG_KEEPALIVE);
+  const clients = await Promise.all(Array.from({ length: 20 }, () => RawConnection.open(port)));
+  const b = await RawConnection.open(port);
+  t.after(() => [...clients, b].forEach((connection) => connection.destroy()));
+  // One after another, so that all 20 end idle in the only worker.
+  for (const [i, client] of clients.entries()) assert.equal((await client.request(`/echo?v=c${i}`)).body, `c${i}`);
+  await b.write(RawConnection.get(B_URL));
+  const bResponse = b.response(15_000);
+  await waitFor('B to reach the worker', () => loggedUrls(poold).includes(B_URL));
+  const status = await pollUntil('4 connections back in the master', async () => {
+    const s = await poolStatus(poold);
+    return s['reading headers'] === 4 && s;
+  });
+  assert.equal(status['listen queue'], 0);
+  const again = await Promise.all(clients.map((client, i) => client.request(`/echo?v=d${i}`, 15_000)));
+  assert.deepEqual(
+    again.map((response) => response.body),
+    clients.map((_, i) => `d${i}`),
+  );
+  assert.equal((await bResponse).status, 200);
+  const served = loggedUrls(poold).filter((url) => url.startsWith('/echo?v=d'));
+  assert.equal(served.length, 20, 'each served once');
+});
+
 test('hand-back: the first half of the next head, sent before B, parsed by the worker: it keeps A; served once', async (t) => {
   const { poold, port } = await daemon(t, 1, LONG_KEEPALIVE);
   const a = await RawConnection.open(port);
