@@ -16,6 +16,11 @@ export interface PoolStats {
   maxActive: number;
   maxChildrenReached: number;
   slowRequests: number;
+  /**
+   * Connections a worker gave back for another to serve their next request
+   * (it was full, or stopping): each costs about a new connection's dispatch.
+   */
+  moves: number;
   restarts: Record<RestartReason, number>;
   /** Responses the master sent itself, by status. */
   masterResponses: Record<MasterStatus, number>;
@@ -29,6 +34,7 @@ export function newStats(): PoolStats {
     maxActive: 0,
     maxChildrenReached: 0,
     slowRequests: 0,
+    moves: 0,
     restarts: {
       crash: 0,
       max_requests: 0,

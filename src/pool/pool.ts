@@ -650,9 +650,15 @@ export class Pool {
       this.drainQueue();
     });
     worker.on('free', () => this.drainQueue());
-    worker.on('handBack', (connection) => this.heads.readAgain(connection));
+    worker.on('handBack', (connection) => {
+      this.stats.moves++;
+      this.heads.readAgain(connection);
+    });
     worker.on('unserved', (connection) => this.heads.resubmit(connection));
-    worker.on('returned', (connection) => this.dispatcher.retry(connection));
+    worker.on('returned', (connection) => {
+      this.stats.moves++;
+      this.dispatcher.retry(connection);
+    });
     worker.on('retire', (reason) => {
       const limit = reason === 'max_requests' ? 'pm.max_requests' : 'pm.max_memory';
       this.log.notice(`${prefix} reached ${limit}, replacing it`);

@@ -157,6 +157,12 @@ export class PooldMetrics {
     perPool('poold_max_active_processes', 'Most workers ever busy at once.', (s) => s.pool.stats.maxActive);
     perPool('poold_max_children_reached_total', 'Times pm.max_children stopped the process manager from starting a worker.', (s) => s.pool.stats.maxChildrenReached, 'counter');
     perPool('poold_slow_requests_total', 'Requests that ran past request_slowlog_timeout.', (s) => s.pool.stats.slowRequests, 'counter');
+    perPool(
+      'poold_moved_connections_total',
+      'Connections a worker gave back for another to serve their next request (it was full, or stopping).',
+      (s) => s.pool.stats.moves,
+      'counter',
+    );
     perPool('poold_max_children', 'The configured pm.max_children.', (s) => s.pool.config.maxChildren);
     perPool('poold_min_spare_servers', 'The configured pm.min_spare_servers (dynamic).', (s) => s.pool.config.minSpareServers);
     perPool('poold_max_spare_servers', 'The configured pm.max_spare_servers (dynamic).', (s) => s.pool.config.maxSpareServers);

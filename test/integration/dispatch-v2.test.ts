@@ -327,18 +327,23 @@ test('parking: an idle kept-alive connection stays with its worker at its limit 
   await a.write(A2[0]!);
   const status = await masterReadsA(poold);
   assert.equal(status['listen queue'], 0);
+  assert.equal(await moves(poold), 1);
   await a.write(A2[1]!);
   const a2 = await a.response(15_000);
   await checkServedOnce(poold, a, '/echo?v=a1', { a2, b: await bResponse });
 });
 
-/** How many requests the master has handed to a worker (each observes its wait in the queue, 0 when there was none). */
-async function handOvers(poold: RunningPoold): Promise<number> {
+/** www's value of a /metrics series. */
+async function metric(poold: RunningPoold, series: string): Promise<number> {
   const response = await request({ socketPath: path.join(poold.dir, 'status.sock') }, '/metrics', { timeoutMs: 5000 });
-  const count = /^poold_queue_wait_seconds_count\{pool="www"\} (\d+)$/m.exec(response.body);
-  assert.ok(count, response.body);
-  return Number(count[1]);
+  const value = new RegExp(`^${series}\\{pool="www"\\} (\\d+)$`, 'm').exec(response.body);
+  assert.ok(value, response.body);
+  return Number(value[1]);
 }
+
+/** How many requests the master has handed to a worker (each observes its wait in the queue, 0 when there was none). */
+const handOvers = (poold: RunningPoold) => metric(poold, 'poold_queue_wait_seconds_count');
+const moves = (poold: RunningPoold) => metric(poold, 'poold_moved_connections_total');
 
 test('parking: a quiet kept-alive connection parked while its worker was full stays there, and its next request costs no hand-over', async (t) => {
   const { poold, port } = await daemon(t, 1, LONG_KEEPALIVE);
@@ -357,6 +362,7 @@ test('parking: a quiet kept-alive connection parked while its worker was full st
   const a2 = await a.request('/echo?v=a2');
   assert.equal(a2.body, 'a2');
   assert.equal(await handOvers(poold), before, "A's next request went to its worker directly");
+  assert.equal(await moves(poold), 0);
   assert.deepEqual(loggedUrls(poold), ['/echo?v=a1', B_URL, '/echo?v=a2']);
 });
 
@@ -375,6 +381,7 @@ test('parking: a full worker parks 16 idle kept-alive connections at most; the m
     return s['reading headers'] === 4 && s;
   });
   assert.equal(status['listen queue'], 0);
+  assert.equal(await moves(poold), 4, 'the 4 idle longest went back to the master');
   const again = await Promise.all(clients.map((client, i) => client.request(`/echo?v=d${i}`, 15_000)));
   assert.deepEqual(
     again.map((response) => response.body),
