@@ -371,8 +371,14 @@ test('parking: a full worker parks 16 idle kept-alive connections at most; the m
   const clients = await Promise.all(Array.from({ length: 20 }, () => RawConnection.open(port)));
   const b = await RawConnection.open(port);
   t.after(() => [...clients, b].forEach((connection) => connection.destroy()));
-  // One after another, so that all 20 end idle in the only worker.
-  for (const [i, client] of clients.entries()) assert.equal((await client.request(`/echo?v=c${i}`)).body, `c${i}`);
+  // One after another, so that all 20 end idle in the only worker. Each waits
+  // until the worker counts the one before as ended: sent earlier, it would
+  // queue, and the connection before it could go back to the master for
+  // fairness (queued requests keep their turn).
+  for (const [i, client] of clients.entries()) {
+    assert.equal((await client.request(`/echo?v=c${i}`)).body, `c${i}`);
+    await pollUntil(`c${i} to end`, async () => (await poolStatus(poold))['active processes'] === 0);
+  }
   await b.write(RawConnection.get(B_URL));
   const bResponse = b.response(15_000);
   await waitFor('B to reach the worker', () => loggedUrls(poold).includes(B_URL));
