@@ -311,28 +311,6 @@ async function masterReadsA(poold: RunningPoold): Promise<Record<string, unknown
   );
 }
 
-test('parking: an idle kept-alive connection stays with its worker at its limit until its next head begins arriving; then the master reads it (in two pieces), served once, after', async (t) => {
-  const { poold, port } = await daemon(t, 1, LONG_KEEPALIVE);
-  const a = await RawConnection.open(port);
-  const b = await RawConnection.open(port);
-  t.after(() => [a, b].forEach((connection) => connection.destroy()));
-  assert.equal((await a.request('/echo?v=a1')).body, 'a1');
-  // A is idle, held by the only worker. B's request makes the worker reach its limit: A is parked there, quiet.
-  await b.write(RawConnection.get(B_URL));
-  const bResponse = b.response(15_000);
-  await waitFor('B to reach the worker', () => loggedUrls(poold).includes(B_URL));
-  const parked = await poolStatus(poold);
-  assert.equal(parked['reading headers'], 0, 'a quiet parked connection stays with its worker');
-  // Its next head begins arriving while B runs: the parking thread gives A to the master.
-  await a.write(A2[0]!);
-  const status = await masterReadsA(poold);
-  assert.equal(status['listen queue'], 0);
-  assert.equal(await moves(poold), 1);
-  await a.write(A2[1]!);
-  const a2 = await a.response(15_000);
-  await checkServedOnce(poold, a, '/echo?v=a1', { a2, b: await bResponse });
-});
-
 /** www's value of a /metrics series. */
 async function metric(poold: RunningPoold, series: string): Promise<number> {
   const response = await request({ socketPath: path.join(poold.dir, 'status.sock') }, '/metrics', { timeoutMs: 5000 });
@@ -345,7 +323,11 @@ async function metric(poold: RunningPoold, series: string): Promise<number> {
 const handOvers = (poold: RunningPoold) => metric(poold, 'poold_queue_wait_seconds_count');
 const moves = (poold: RunningPoold) => metric(poold, 'poold_moved_connections_total');
 
-test('parking: a quiet kept-alive connection parked while its worker was full stays there, and its next request costs no hand-over', async (t) => {
+/**
+ * One worker: A's first request served, then B's blocking request running,
+ * which fills the worker while A is idle there (parked).
+ */
+async function aIdleWhileBRuns(t: TestContext): Promise<{ poold: RunningPoold; a: RawConnection; bResponse: Promise<RawResponse> }> {
   const { poold, port } = await daemon(t, 1, LONG_KEEPALIVE);
   const a = await RawConnection.open(port);
   const b = await RawConnection.open(port);
@@ -354,6 +336,25 @@ test('parking: a quiet kept-alive connection parked while its worker was full st
   await b.write(RawConnection.get(B_URL));
   const bResponse = b.response(15_000);
   await waitFor('B to reach the worker', () => loggedUrls(poold).includes(B_URL));
+  return { poold, a, bResponse };
+}
+
+test('parking: an idle kept-alive connection stays with its worker at its limit until its next head begins arriving; then the master reads it (in two pieces), served once, after', async (t) => {
+  const { poold, a, bResponse } = await aIdleWhileBRuns(t);
+  const parked = await poolStatus(poold);
+  assert.equal(parked['reading headers'], 0, 'a quiet parked connection stays with its worker');
+  // Its next head begins arriving while B runs: the parking thread gives A to the master.
+  await a.write(A2[0]!);
+  const status = await masterReadsA(poold);
+  assert.equal(status['listen queue'], 0);
+  assert.equal(await moves(poold), 1);
+  await a.write(A2[1]!);
+  const a2 = await a.response(15_000);
+  await checkServedOnce(poold, a, '/echo?v=a1', { a2, b: await bResponse });
+});
+
+test('parking: a quiet kept-alive connection parked while its worker was full stays there, and its next request costs no hand-over', async (t) => {
+  const { poold, a, bResponse } = await aIdleWhileBRuns(t);
   const before = await handOvers(poold);
   assert.equal((await bResponse).status, 200);
   // B's response leaves before the worker counts B as ended: a request on A
