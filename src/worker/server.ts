@@ -547,11 +547,8 @@ export class WorkerServer {
     const handle = (socket as unknown as { _handle?: { readStop(): number } })._handle;
     if (entry === undefined || !handle) return;
     handle.readStop();
-    this.held.delete(socket);
-    this.awaitingFirstRequest.delete(socket);
     this.channel.send(WorkerRecord.returned, entry);
-    this.slot.connectionReturned();
-    socket.destroy();
+    this.forget(socket);
   }
 
   /**
