@@ -6,7 +6,7 @@
 import { PM_MODES, type PmMode } from '../config/types.js';
 
 // Bumped whenever the layout changes, so that a reader of another version refuses the file.
-export const MAGIC = 'POOLDSB4';
+export const MAGIC = 'POOLDSB5';
 // 512 divides the 4 KiB page, so no record straddles two pages: a copy racing
 // a write then tears far less often (page by page copies are what tear).
 export const HEADER_SIZE = 512;
@@ -240,13 +240,52 @@ export function decodeHeader(bytes: Buffer): PoolHeader | null {
 const SLOT_WORDS = SLOT_SIZE / 4;
 const CHECKSUM_WORD = S.checksum / 4;
 
-/** The slot checksum: FNV-1a over the native 32-bit words before it. */
-function slotChecksum(words: Uint32Array): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < CHECKSUM_WORD; i++) {
-    hash ^= words[i]!;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+/** The text fields (method, user, uri) are one run of words, and change far less often than the numbers around them. */
+const TEXT_FIRST_WORD = S.method / 4;
+const TEXT_END_WORD = (S.uri + URI_WIDTH) / 4;
+/** Where the numbers after the text end in whole groups of four words; the last few go one by one. */
+const NUMBERS_END_WORD = CHECKSUM_WORD - (CHECKSUM_WORD % 4);
+
+/**
+ * FNV-1a over words [from, to) (a multiple of four words) in four lanes, one
+ * each for words i, i+1, i+2, i+3, then folded into `seed`. One lane is a
+ * chain of dependent multiplications; four let the CPU run them side by side.
+ * A torn copy changes the words of at least one lane, which changes its hash.
+ */
+function foldWords(seed: number, words: Uint32Array, from: number, to: number): number {
+  let a = FNV_OFFSET;
+  let b = FNV_OFFSET ^ 1;
+  let c = FNV_OFFSET ^ 2;
+  let d = FNV_OFFSET ^ 3;
+  for (let i = from; i < to; i += 4) {
+    a = Math.imul(a ^ words[i]!, FNV_PRIME);
+    b = Math.imul(b ^ words[i + 1]!, FNV_PRIME);
+    c = Math.imul(c ^ words[i + 2]!, FNV_PRIME);
+    d = Math.imul(d ^ words[i + 3]!, FNV_PRIME);
   }
+  let hash = Math.imul(seed ^ a, FNV_PRIME);
+  hash = Math.imul(hash ^ b, FNV_PRIME);
+  hash = Math.imul(hash ^ c, FNV_PRIME);
+  return Math.imul(hash ^ d, FNV_PRIME);
+}
+
+/** The part of the slot checksum that covers the text fields: a writer keeps it while they do not change. */
+function textChecksum(words: Uint32Array): number {
+  return foldWords(FNV_OFFSET, words, TEXT_FIRST_WORD, TEXT_END_WORD);
+}
+
+/**
+ * The slot checksum, over every word before it: the numbers before and after
+ * the text fields, then the text fields' own hash, which the worker's
+ * encoder computes only when a text field changed (`text`).
+ */
+function slotChecksum(words: Uint32Array, text = textChecksum(words)): number {
+  let hash = foldWords(FNV_OFFSET, words, 0, TEXT_FIRST_WORD);
+  hash = foldWords(hash, words, TEXT_END_WORD, NUMBERS_END_WORD);
+  for (let i = NUMBERS_END_WORD; i < CHECKSUM_WORD; i++) hash = Math.imul(hash ^ words[i]!, FNV_PRIME);
+  hash = Math.imul(hash ^ text, FNV_PRIME) >>> 0;
   return hash || 1;
 }
 
@@ -311,28 +350,52 @@ export function encodeSlot(slot: Slot, into: Buffer, offset = 0): void {
   sealSlot(view);
 }
 
+/** What a text field of the encoder's buffer holds, and how many bytes it took. */
+class EncodedText {
+  private value = '';
+  private length = 0;
+
+  constructor(
+    private readonly at: number,
+    private readonly width: number,
+  ) {}
+
+  /**
+   * Copies `value` in only when it changed, and clears only the stale tail of
+   * a longer previous one; true when it changed.
+   */
+  write(bytes: Buffer, value: string): boolean {
+    if (value === this.value) return false;
+    const length = bytes.write(value, this.at, this.width - 1, 'utf8');
+    if (this.length > length) bytes.fill(0, this.at + length, this.at + this.length);
+    this.value = value;
+    this.length = length;
+    return true;
+  }
+}
+
 /**
  * A worker's slot encoder, for the hot path (two writes per request): text
- * fields are copied only when they change, and only the stale tail of a
- * longer previous value is cleared — the text copies are most of the cost.
+ * fields are copied, and their part of the checksum computed, only when they
+ * change (the text copies are most of the cost); each through its own object,
+ * so that no field is looked up by a variable key.
  */
 export class SlotEncoder {
   readonly bytes = Buffer.alloc(SLOT_SIZE);
   private readonly view = new SlotView(this.bytes, 0);
-  /** What each text field holds now, and how many bytes it took (the buffer starts zeroed). */
-  private readonly written = { method: { value: '', length: 0 }, user: { value: '', length: 0 }, uri: { value: '', length: 0 } };
+  private readonly method = new EncodedText(S.method, METHOD_WIDTH);
+  private readonly user = new EncodedText(S.user, USER_WIDTH);
+  private readonly uri = new EncodedText(S.uri, URI_WIDTH);
+  /** textChecksum() of the text fields as they are in the buffer. */
+  private text = textChecksum(this.view.u32);
 
   encode(slot: Slot): Buffer {
     writeSlotNumbers(slot, this.view);
-    for (const [field, at, width] of TEXT_FIELDS) {
-      const previous = this.written[field];
-      const value = slot[field];
-      if (previous.value === value) continue;
-      const length = this.bytes.write(value, at, width - 1, 'utf8');
-      if (previous.length > length) this.bytes.fill(0, at + length, at + previous.length);
-      this.written[field] = { value, length };
-    }
-    sealSlot(this.view);
+    const methodChanged = this.method.write(this.bytes, slot.method);
+    const userChanged = this.user.write(this.bytes, slot.user);
+    if (this.uri.write(this.bytes, slot.uri) || methodChanged || userChanged) this.text = textChecksum(this.view.u32);
+    const { u32 } = this.view;
+    u32[CHECKSUM_WORD] = slotChecksum(u32, this.text);
     return this.bytes;
   }
 }
