@@ -53,6 +53,8 @@ export class TableHeader {
   private readonly since: Float64Array;
   private readonly words: Int32Array;
   private readonly heartbeat: Float64Array;
+  /** The worker's side: what it last stored in `full`, which only it writes (an atomic store costs a locked instruction). */
+  private full = false;
 
   constructor(table: Uint8Array) {
     this.since = new Float64Array(table.buffer, table.byteOffset, 1);
@@ -106,6 +108,8 @@ export class TableHeader {
 
   /** The worker: whether it runs as many requests as it may. */
   setFull(full: boolean): void {
+    if (full === this.full) return;
+    this.full = full;
     Atomics.store(this.words, FULL, full ? 1 : 0);
   }
 

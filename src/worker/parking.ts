@@ -74,6 +74,7 @@ export class ParkedConnections {
   /** Unparks every parked connection; returns those the thread handed back. */
   unparkAll(): Socket[] {
     const handedBack: Socket[] = [];
+    if (this.parked.size === 0) return handedBack;
     for (const socket of [...this.parked.keys()]) if (!this.unpark(socket)) handedBack.push(socket);
     return handedBack;
   }

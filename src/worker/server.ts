@@ -195,10 +195,12 @@ export class WorkerServer {
   private observeEmits(): void {
     const worker = this;
     const emit = this.server.emit;
-    this.server.emit = function (this: http.Server, event: string | symbol, ...args: unknown[]): boolean {
-      if (event === 'request') worker.requestBegins(args[0] as http.IncomingMessage, args[1] as http.ServerResponse);
-      else if (event === 'upgrade') worker.connectionUpgraded(args[1] as Socket);
-      return emit.apply(this, [event, ...args] as Parameters<http.Server['emit']>);
+    // `arguments` passes the emit on as it came, without building an array per event.
+    this.server.emit = function (this: http.Server, event: string | symbol, first?: unknown, second?: unknown): boolean {
+      if (event === 'request') worker.requestBegins(first as http.IncomingMessage, second as http.ServerResponse);
+      else if (event === 'upgrade') worker.connectionUpgraded(second as Socket);
+      // biome-ignore lint/complexity/noArguments: as the comment above says
+      return emit.apply(this, arguments as unknown as Parameters<http.Server['emit']>);
     } as http.Server['emit'];
   }
 
@@ -466,13 +468,16 @@ export class WorkerServer {
     this.checkRecycling();
     this.slot.end(trace);
     this.slowlog?.track(this.slot.oldestStart());
-    const cpuAtStart = this.cpuAtStart.get(res);
-    if (this.accessLog && cpuAtStart) {
-      this.cpuAtStart.delete(res);
-      this.accessLog.write(res.req, res, { startedAt: trace.startedAt, cpuAtStart, user: trace.user, rss: this.slot.sampleRss() });
-    }
+    if (this.accessLog) this.logAccess(res, trace);
     this.loadEnded();
     if (this.stopping) this.checkDrained();
+  }
+
+  private logAccess(res: http.ServerResponse, trace: RequestTrace): void {
+    const cpuAtStart = this.cpuAtStart.get(res);
+    if (!this.accessLog || !cpuAtStart) return;
+    this.cpuAtStart.delete(res);
+    this.accessLog.write(res.req, res, { startedAt: trace.startedAt, cpuAtStart, user: trace.user, rss: this.slot.sampleRss() });
   }
 
   private invokeHandler(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -532,9 +537,10 @@ export class WorkerServer {
   private markFirstWrites(socket: Socket, entry: number): void {
     const table = this.table;
     const ownWrite = socket.write;
-    socket.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+    socket.write = function (this: Socket) {
       if (table[entry] === ConnectionState.unanswered) table[entry] = ConnectionState.answering;
-      return ownWrite.apply(this, args);
+      // biome-ignore lint/complexity/noArguments: the write goes on as it came, without an array per write
+      return ownWrite.apply(this, arguments as unknown as Parameters<Socket['write']>);
     } as Socket['write'];
   }
 

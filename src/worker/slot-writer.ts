@@ -86,7 +86,8 @@ export class SlotWriter {
   private readonly offset: number;
   private readonly encoder = new SlotEncoder();
   private rss = 0;
-  private rssSampledAt = 0;
+  /** monotonicMs() of the last RSS reading. */
+  private rssSampledAt = -Infinity;
   /** The last Authorization header seen and its user: clients repeat it on every request. */
   private authHeader: string | undefined = undefined;
   private authUser = '-';
@@ -217,7 +218,7 @@ export class SlotWriter {
     if (this.inFlight.size === 0 && slot.waiting === 0) slot.freeSince = Date.now();
     slot.requestDuration = elapsedMs * 1000;
     countDuration(slot, elapsedMs / 1000);
-    slot.lastRequestMemory = this.sampleRss();
+    slot.lastRequestMemory = this.sampleRss(now);
     // Still busy: show the oldest request left. Idle: the one that just ended, as FPM does.
     this.show(this.oldest() ?? trace);
   }
@@ -246,6 +247,7 @@ export class SlotWriter {
    * > 1 several run). Timeouts and "what is it stuck on" are about that one.
    */
   private oldest(): RequestTrace | undefined {
+    if (this.inFlight.size === 0) return undefined;
     return this.inFlight.values().next().value;
   }
 
@@ -260,9 +262,8 @@ export class SlotWriter {
     this.flush();
   }
 
-  /** The worker's RSS, at most RSS_SAMPLE_MS old (reading it costs a /proc read). */
-  sampleRss(): number {
-    const now = Date.now();
+  /** The worker's RSS, at most RSS_SAMPLE_MS old (reading it costs a /proc read); `now`: monotonicMs(). */
+  sampleRss(now = monotonicMs()): number {
     if (now - this.rssSampledAt >= RSS_SAMPLE_MS) return this.currentRss();
     return this.rss;
   }
@@ -270,7 +271,7 @@ export class SlotWriter {
   /** The worker's RSS now, for decisions that must not use a stale value. */
   currentRss(): number {
     this.rss = process.memoryUsage.rss();
-    this.rssSampledAt = Date.now();
+    this.rssSampledAt = monotonicMs();
     return this.rss;
   }
 
