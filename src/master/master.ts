@@ -180,7 +180,6 @@ export class Master {
   }
 
   private addPool(pool: Pool): void {
-    this.metrics.observe(pool);
     pool.onCrash = () => this.onWorkerCrash();
     pool.processRoom = () => this.processRoom();
     this.pools.push(pool);

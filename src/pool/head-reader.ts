@@ -31,6 +31,11 @@ interface Waiting {
 
 /** listen.trusted_proxies and listen.allowed_clients, as predicates over addresses. */
 export interface ClientPolicy {
+  /**
+   * Whether either predicate can say no: a peer's address costs a system
+   * call and an object per connection, and is not read when nothing filters.
+   */
+  filters: boolean;
   /** Whether the peer may send a PROXY header (undefined: a unix socket peer). */
   trustedProxy(peer: string | undefined): boolean;
   allowed(address: string): boolean;
@@ -103,7 +108,7 @@ export class HeadReader extends EventEmitter<HeadReaderEvents> {
     socket.on('data', (chunk: Buffer) => this.onData(connection, chunk));
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.waiting.delete(connection) && this.emit('settled'));
-    if (this.policy.trustedProxy(socket.remoteAddress) && !this.takeProxyHeader(connection)) return;
+    if (this.policy.filters && this.policy.trustedProxy(socket.remoteAddress) && !this.takeProxyHeader(connection)) return;
     if (connection.proxyPending || !this.headWaiting(connection)) {
       this.wait(connection, { deadline: connection.since + this.limits.headersTimeout, answer: 408 });
       return;

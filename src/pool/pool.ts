@@ -4,13 +4,13 @@ import type { PoolConfig } from '../config/types.js';
 import { monotonicMs } from '../ipc/connection-table.js';
 import { forPool, type Logger } from '../log/logger.js';
 import { ThrottledLog } from '../log/throttle.js';
-import { clientFilter, proxyFilter } from '../net/client-list.js';
+import { ANY_CLIENT, clientFilter, proxyFilter } from '../net/client-list.js';
 import { setProcessPriority } from './process-priority.js';
 import { PROCESS_MANAGERS } from '../pm/index.js';
 import { INITIAL_PM_STATE, type PmState, type WorkerView } from '../pm/types.js';
 import { Scoreboard, type ScoreboardSnapshot } from '../scoreboard/file.js';
 import { addDurations, emptyDurations, freeSlot, type DurationHistogram, type PoolHeader } from '../scoreboard/layout.js';
-import { newStats, poolHeader, type RestartReason } from './accounting.js';
+import { countQueueWait, newStats, poolHeader, type RestartReason } from './accounting.js';
 import { restartDelay, START_FAILURE_LIMIT } from './backoff.js';
 import { ClientConnection } from './client-connection.js';
 import { Dispatcher, type DispatchSettings } from './dispatcher.js';
@@ -37,11 +37,6 @@ import { prepareWorkerFiles } from './worker-files.js';
 
 export type { PoolStats, RestartReason } from './accounting.js';
 
-/** Set by the master to feed metrics: the pool itself knows nothing of prom-client. */
-export interface PoolObserver {
-  queueWaited(seconds: number): void;
-}
-
 /** Set by the master: a worker that had started died without being asked to (emergency_restart_*). */
 export type CrashListener = (pool: Pool) => void;
 
@@ -62,7 +57,11 @@ function headLimits(config: PoolConfig): HeadLimits {
 }
 
 function clientPolicy(config: PoolConfig): ClientPolicy {
-  return { trustedProxy: proxyFilter(config.listenTrustedProxies), allowed: clientFilter(config.listenAllowedClients) };
+  return {
+    filters: config.listenTrustedProxies.length > 0 || !config.listenAllowedClients.includes(ANY_CLIENT),
+    trustedProxy: proxyFilter(config.listenTrustedProxies),
+    allowed: clientFilter(config.listenAllowedClients),
+  };
 }
 
 /** How often an accept error on a pool's socket may be logged. */
@@ -137,7 +136,6 @@ export class Pool {
   private listenerClosing = false;
   /** Listeners still accepting what the kernel had queued before they close: their connections are served. */
   private readonly draining = new Set<ClosingListener>();
-  observer: PoolObserver | null = null;
   onCrash: CrashListener | null = null;
   /** Set by the master: how many more workers process.max lets all pools start. */
   processRoom: () => number = () => Infinity;
@@ -183,7 +181,7 @@ export class Pool {
       refuse,
     });
     this.dispatcher.on('handed', (waited) => {
-      this.observer?.queueWaited(waited);
+      countQueueWait(this.stats.queueWaits, waited);
       this.noteActive();
     });
     this.dispatcher.on('queued', (length) => {
@@ -198,7 +196,7 @@ export class Pool {
   private listen(listener: Server): void {
     listener.on('connection', (socket: Socket) => {
       // A trusted proxy's client is checked once its PROXY header is read.
-      const peer = socket.remoteAddress;
+      const peer = this.clients.filters ? socket.remoteAddress : undefined;
       if (peer !== undefined && !this.clients.trustedProxy(peer) && !this.clients.allowed(peer)) {
         // FPM's words; like FPM, the client gets no response and the connection is not counted.
         this.log.error(`Connection disallowed: IP address '${peer}' has been dropped.`);

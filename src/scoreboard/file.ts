@@ -6,6 +6,7 @@ import {
   SLOT_SIZE,
   decodeSlot,
   decodeSlotLoad,
+  slotLoadReader,
   readWhole,
   encodeHeader,
   encodeSlot,
@@ -67,8 +68,9 @@ export class Scoreboard {
   private readonly region: ScoreboardRegion;
   private readonly headerBytes = Buffer.alloc(HEADER_SIZE);
   private readonly slotBytes = Buffer.alloc(SLOT_SIZE);
-  /** Scratch space for loads(), grown to the span of slots asked for. */
-  private loadBytes = Buffer.alloc(SLOT_SIZE);
+  /** Where loads() copies the slots it reads, each at its place in the file's slot area, and their readers. */
+  private readonly loadBytes: Buffer;
+  private readonly loadReaders: (() => SlotLoad | null)[];
   private readonly used: boolean[];
   /** The header as last written: what the master reports, whatever a worker may have written over it. */
   private header: PoolHeader | null = null;
@@ -80,6 +82,8 @@ export class Scoreboard {
     this.fd = nativeBinding().anonymousMemory(fileSize(slotCount), `poold-scoreboard:${pool}`);
     this.region = new ScoreboardRegion(this.fd, fileSize(slotCount));
     this.used = new Array(slotCount).fill(false);
+    this.loadBytes = Buffer.alloc(slotCount * SLOT_SIZE);
+    this.loadReaders = this.used.map((_, index) => slotLoadReader(this.loadBytes, index * SLOT_SIZE));
   }
 
   writeHeader(header: PoolHeader): void {
@@ -115,11 +119,10 @@ export class Scoreboard {
     if (indices.length === 0) return [];
     const first = Math.min(...indices);
     const size = (Math.max(...indices) - first + 1) * SLOT_SIZE;
-    if (this.loadBytes.length < size) this.loadBytes = Buffer.alloc(size);
-    this.region.read(this.loadBytes, size, slotOffset(first));
+    this.region.read(this.loadBytes.subarray(first * SLOT_SIZE), size, slotOffset(first));
     return indices.map(
       (index) =>
-        decodeSlotLoad(this.loadBytes, (index - first) * SLOT_SIZE) ??
+        this.loadReaders[index]!() ??
         readWhole(LOAD_READ_ATTEMPTS, () => {
           this.region.read(this.slotBytes, SLOT_SIZE, slotOffset(index));
           return decodeSlotLoad(this.slotBytes, 0);

@@ -446,7 +446,22 @@ export interface SlotLoad {
 
 /** Null when the slot is torn; a never-written slot has pid 0. */
 export function decodeSlotLoad(bytes: Buffer, offset: number): SlotLoad | null {
-  const { f64, u16, u32, i32 } = viewOf(bytes, offset);
+  return decodeLoad(viewOf(bytes, offset));
+}
+
+/**
+ * Decodes the load of the slot at `offset` in `bytes` (8-byte aligned)
+ * whenever called, through views made once: dispatch reads the loads for
+ * every new connection, and four typed arrays per slot and read were a
+ * tenth of its cost.
+ */
+export function slotLoadReader(bytes: Buffer, offset: number): () => SlotLoad | null {
+  const view = new SlotView(bytes, offset);
+  return () => decodeLoad(view);
+}
+
+function decodeLoad(view: SlotView): SlotLoad | null {
+  const { f64, u16, u32, i32 } = view;
   if (u32[CHECKSUM_WORD] === 0) return { pid: 0, load: 0, accepted: 0, freeSince: 0, finishing: false, upgraded: 0 };
   if (u32[CHECKSUM_WORD] !== slotChecksum(u32)) return null;
   return {

@@ -1,11 +1,12 @@
 import client from 'prom-client';
 import type { Pool, RestartReason } from '../pool/pool.js';
+import { QUEUE_WAIT_BUCKETS } from '../pool/accounting.js';
 import { MASTER_STATUSES } from '../pool/raw-response.js';
 import { packageVersion } from '../version.js';
 import type { ScoreboardSnapshot } from '../scoreboard/file.js';
 import { DURATION_BUCKETS } from '../scoreboard/layout.js';
 
-const { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = client;
+const { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } = client;
 
 /** How long a scrape waits for each worker's app metrics before using its last answer. */
 const APP_METRICS_TIMEOUT_MS = 500;
@@ -60,33 +61,42 @@ export interface RenderedMetrics {
   body: string;
 }
 
-type QueueWait = client.Histogram<'pool'>;
+/** What a pool histogram exposes: its counts by bucket (the last: above every bound) and their sum. */
+interface BucketCounts {
+  sum: number;
+  counts: readonly number[];
+}
 
 /**
- * poold_request_duration_seconds. Workers count their requests' durations in
- * their scoreboard slots, so that no request costs an IPC message; this
- * exposes those counts through the interface prom-client's registries call
- * (name, help, type, get()).
+ * A histogram per pool whose counts the pool keeps (read at scrape time),
+ * exposed through the interface prom-client's registries call (name, help,
+ * type, get()): poold_request_duration_seconds, counted by workers in their
+ * scoreboard slots so that no request costs an IPC message, and
+ * poold_queue_wait_seconds, counted by the pool at each dispatch.
  */
-class RequestDurationHistogram {
-  readonly name = 'poold_request_duration_seconds';
-  readonly help = 'Time workers took to answer requests.';
+class PoolHistogram {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
 
-  constructor(private readonly scrape: () => readonly Scrape[]) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+    private readonly read: (pool: Pool) => BucketCounts,
+    private readonly scrape: () => readonly Scrape[],
+  ) {}
 
   get(): { name: string; help: string; type: string; aggregator: string; values: client.MetricValueWithName<string>[] } {
     const values: client.MetricValueWithName<string>[] = [];
     for (const { pool } of this.scrape()) {
-      const { counts, sum } = pool.requestDurations();
+      const { counts, sum } = this.read(pool);
       let cumulative = 0;
       const bucket = (le: number | string, count: number) => {
         cumulative += count;
         values.push({ metricName: `${this.name}_bucket`, labels: { le, pool: pool.name }, value: cumulative });
       };
-      DURATION_BUCKETS.forEach((le, i) => bucket(le, counts[i]!));
-      bucket('+Inf', counts[DURATION_BUCKETS.length]!);
+      this.bounds.forEach((le, i) => bucket(le, counts[i]!));
+      bucket('+Inf', counts[this.bounds.length]!);
       values.push({ metricName: `${this.name}_sum`, labels: { pool: pool.name }, value: sum });
       values.push({ metricName: `${this.name}_count`, labels: { pool: pool.name }, value: cumulative });
     }
@@ -103,7 +113,6 @@ class RequestDurationHistogram {
 export class PooldMetrics {
   private readonly prometheus = new Registry();
   private readonly openMetrics = new Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>();
-  private readonly queueWaits: QueueWait[];
   private scrape: Scrape[] = [];
 
   constructor(
@@ -111,23 +120,34 @@ export class PooldMetrics {
     private readonly onAppMetricsError: (message: string) => void,
   ) {
     this.openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-    this.queueWaits = [this.define(this.prometheus), this.define(this.openMetrics as unknown as client.Registry)];
+    this.define(this.prometheus);
+    this.define(this.openMetrics as unknown as client.Registry);
   }
 
-  private define(register: client.Registry): QueueWait {
+  private define(register: client.Registry): void {
     const registers = [register];
     collectDefaultMetrics({ register });
     // prom-client names these gauges *_total, which Prometheus reserves for
     // counters (promtool check metrics rejects them).
     for (const name of MISNAMED_DEFAULT_METRICS) register.removeSingleMetric(name);
-    register.registerMetric(new RequestDurationHistogram(() => this.scrape) as unknown as client.Metric);
-    const queueWait = new Histogram({
-      name: 'poold_queue_wait_seconds',
-      help: 'Time connections waited in the master queue for a free worker.',
-      labelNames: ['pool'],
-      buckets: [0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
-      registers,
-    });
+    const scrape = () => this.scrape;
+    const histograms = [
+      new PoolHistogram(
+        'poold_request_duration_seconds',
+        'Time workers took to answer requests.',
+        DURATION_BUCKETS,
+        (pool) => pool.requestDurations(),
+        scrape,
+      ),
+      new PoolHistogram(
+        'poold_queue_wait_seconds',
+        'Time connections waited in the master queue for a free worker.',
+        QUEUE_WAIT_BUCKETS,
+        (pool) => pool.stats.queueWaits,
+        scrape,
+      ),
+    ];
+    for (const histogram of histograms) register.registerMetric(histogram as unknown as client.Metric);
     const perPool = (name: string, help: string, value: (scrape: Scrape) => number, kind: 'gauge' | 'counter' = 'gauge') => {
       const metrics = this;
       const Metric = kind === 'gauge' ? Gauge : Counter;
@@ -255,17 +275,6 @@ export class PooldMetrics {
     perSlot('poold_worker_rss_bytes', 'Resident memory of the worker in this slot after its last request.', (slot) => slot.lastRequestMemory, 'gauge');
     perSlot('poold_worker_upgraded_connections', 'Upgraded connections (WebSockets) the worker in this slot holds open.', (slot) => slot.upgraded, 'gauge');
     perSlot('poold_worker_last_request_cpu_ratio', 'CPU share of the last request (1 = one core); on a busy worker, of its last 10 ms or so of work.', (slot) => slot.lastRequestCpu / 100, 'gauge');
-    return queueWait;
-  }
-
-  /** Feeds the queue-wait histograms from a pool's dispatches. */
-  observe(pool: Pool): void {
-    const children = this.queueWaits.map((queueWait) => queueWait.labels({ pool: pool.name }));
-    pool.observer = {
-      queueWaited: (seconds) => {
-        for (const child of children) child.observe(seconds);
-      },
-    };
   }
 
   /** The exposition: OpenMetrics when the scraper asks for it, with the apps' metrics summed across workers. */

@@ -214,6 +214,20 @@ test("poold's series, each with a pool label: connections, queue, processes by s
   const buckets = samplesOf(m, 'poold_request_duration_seconds_bucket', { pool: 'www' }).map((s) => s.value);
   assert.deepEqual(buckets, [...buckets].sort((a, b) => a - b), 'cumulative buckets');
   assert.equal(sumOf(m, 'poold_request_duration_seconds_count', { pool: 'two' }), 0);
+  // The queue-wait histogram counts every hand-over, each in one bucket from le="0" up.
+  assert.equal(valueOf(m, 'poold_queue_wait_seconds_count', { pool: 'www' }), N);
+  const waits = samplesOf(m, 'poold_queue_wait_seconds_bucket', { pool: 'www' });
+  assert.deepEqual(
+    waits.map((s) => s.labels.le),
+    ['0', '0.001', '0.005', '0.01', '0.05', '0.1', '0.5', '1', '5', '10', '+Inf'],
+  );
+  assert.equal(waits.at(-1)!.value, N);
+  assert.deepEqual(
+    waits.map((s) => s.value),
+    [...waits.map((s) => s.value)].sort((a, b) => a - b),
+    'cumulative buckets',
+  );
+  assert.equal(valueOf(m, 'poold_queue_wait_seconds_count', { pool: 'two' }), 0);
 
   // Per worker: `child` is a slot index (at most 2 × pm.max_children), never a pid.
   const perChild = samplesOf(m, 'poold_worker_requests_total', { pool: 'www' });
