@@ -452,8 +452,8 @@ export function decodeSlotLoad(bytes: Buffer, offset: number): SlotLoad | null {
 /**
  * Decodes the load of the slot at `offset` in `bytes` (8-byte aligned)
  * whenever called, through views made once: dispatch reads the loads for
- * every new connection, and four typed arrays per slot and read were a
- * tenth of its cost.
+ * every new connection, and four typed arrays made per slot and read showed
+ * in the master's profile.
  */
 export function slotLoadReader(bytes: Buffer, offset: number): () => SlotLoad | null {
   const view = new SlotView(bytes, offset);

@@ -420,6 +420,8 @@ export class WorkerServer {
    * cannot be parked (no descriptor left).
    */
   private parkIdle(): void {
+    // Every new connection fills a worker with pm.max_concurrency = 1: most find no idle one to park.
+    if (this.idle.size === 0) return;
     const atBoundary = new Set(this.boundaries.idle().map((connection) => connection.socket));
     // this.idle keeps the order in which they became idle: the oldest first.
     const candidates = [...this.idle].filter((socket) => atBoundary.has(socket) && !this.parked.has(socket));
