@@ -10,7 +10,7 @@ export const USAGE =
   '                              [--no-cgroup]\n' +
   `  scenarios: ${SCENARIO_NAMES.join(', ')} (default: all)\n` +
   '  --rounds N        rounds per scenario, the systems\' order rotating each round (3)\n' +
-  '  --duration S      measured window of each run (10); --warmup S before it (2)\n' +
+  '  --duration S      measured window of each run (10); --warmup S before it (10)\n' +
   '  --workers N       workers in poold and in cluster (8)\n' +
   '  --connections N   connections of the hello scenarios, newconn and keepalive (32)\n' +
   '  --block-ms MS     time the blocking route blocks its worker (200)\n' +
@@ -57,7 +57,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
         only: { type: 'string' },
         rounds: { type: 'string', default: '3' },
         duration: { type: 'string', default: '10' },
-        warmup: { type: 'string', default: '2' },
+        warmup: { type: 'string', default: '10' },
         workers: { type: 'string', default: '8' },
         connections: { type: 'string', default: '32' },
         'block-ms': { type: 'string', default: '200' },

@@ -1,8 +1,8 @@
 // poold against Node's cluster module in both of its scheduling policies
 // (round-robin and SCHED_NONE): same app, same worker count, side by side.
 //
-//   npm run bench                                     every scenario, 3 rounds (~11 minutes)
-//   npm run bench -- --only newconn --rounds 1 --duration 3    a quick smoke run
+//   npm run bench                                     every scenario, 3 rounds (~18 minutes)
+//   npm run bench -- --only newconn --rounds 1 --duration 3 --warmup 1    a quick smoke run
 //   node dist/bench/run.js --help                     every option
 //
 // Prints a table and writes bench/results/latest.json. The scenarios and their
