@@ -15,9 +15,12 @@ function fence(words: Int32Array): void {
 }
 
 /**
- * The heartbeat's clock: CLOCK_MONOTONIC (what process.hrtime reads), one
- * clock for every process of the machine, and not moved by a change of the
- * wall clock.
+ * The heartbeat's clock, and the slot writer's for request durations:
+ * CLOCK_MONOTONIC (what process.hrtime reads), one clock for every process of
+ * the machine, and not moved by a change of the wall clock. Not
+ * performance.now(): the global `performance` loads node:perf_hooks on first
+ * use, which costs a worker's first request 1–2 ms (and ondemand's cold start
+ * waits for that request).
  */
 export function monotonicMs(): number {
   const [seconds, nanoseconds] = process.hrtime();

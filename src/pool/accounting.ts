@@ -2,7 +2,7 @@
 // fields, which outlive its workers and its reloads.
 import { effectiveBacklog } from '../config/system-limits.js';
 import type { PoolConfig } from '../config/types.js';
-import type { PoolHeader } from '../scoreboard/layout.js';
+import { countInto, emptyHistogram, type DurationHistogram, type PoolHeader } from '../scoreboard/layout.js';
 import { MASTER_STATUSES, type MasterStatus } from './raw-response.js';
 import type { StopReason, WorkerPhase } from './worker-process.js';
 
@@ -11,23 +11,13 @@ export type RestartReason = StopReason | 'crash';
 /** Upper bounds, in seconds, of poold_queue_wait_seconds (one more bucket counts everything slower). */
 export const QUEUE_WAIT_BUCKETS = [0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] as const;
 
-/** Connections by their wait in the master's queue: `counts[i]` those ≤ QUEUE_WAIT_BUCKETS[i] and above the bound before. */
-export interface QueueWaits {
-  /** Seconds. */
-  sum: number;
-  counts: number[];
-}
-
 /**
  * Counts one dispatch's wait. The pool keeps the counts and metrics read them
  * when scraped: a prom-client histogram's observe() hashes its labels on
  * every call, which cost a fiftieth of the master's time per connection.
  */
-export function countQueueWait(waits: QueueWaits, seconds: number): void {
-  let bucket = 0;
-  while (bucket < QUEUE_WAIT_BUCKETS.length && seconds > QUEUE_WAIT_BUCKETS[bucket]!) bucket++;
-  waits.counts[bucket]!++;
-  waits.sum += seconds;
+export function countQueueWait(waits: DurationHistogram, seconds: number): void {
+  countInto(waits, QUEUE_WAIT_BUCKETS, seconds);
 }
 
 /** FPM's pool counters, plus poold's own; they live as long as the pool, across reloads. */
@@ -46,7 +36,8 @@ export interface PoolStats {
   restarts: Record<RestartReason, number>;
   /** Responses the master sent itself, by status. */
   masterResponses: Record<MasterStatus, number>;
-  queueWaits: QueueWaits;
+  /** Connections by their wait in the master's queue, over QUEUE_WAIT_BUCKETS. */
+  queueWaits: DurationHistogram;
 }
 
 export function newStats(): PoolStats {
@@ -69,7 +60,7 @@ export function newStats(): PoolStats {
       shutdown: 0,
     },
     masterResponses: Object.fromEntries(MASTER_STATUSES.map((status) => [status, 0])) as Record<MasterStatus, number>,
-    queueWaits: { sum: 0, counts: new Array<number>(QUEUE_WAIT_BUCKETS.length + 1).fill(0) },
+    queueWaits: emptyHistogram(QUEUE_WAIT_BUCKETS),
   };
 }
 

@@ -56,8 +56,21 @@ export interface DurationHistogram {
   counts: number[];
 }
 
+/** An empty histogram over `bounds` (its counts: one per bound, and one for the rest). */
+export function emptyHistogram(bounds: readonly number[]): DurationHistogram {
+  return { sum: 0, counts: new Array<number>(bounds.length + 1).fill(0) };
+}
+
 export function emptyDurations(): DurationHistogram {
-  return { sum: 0, counts: new Array<number>(DURATION_BUCKETS.length + 1).fill(0) };
+  return emptyHistogram(DURATION_BUCKETS);
+}
+
+/** Counts `seconds` into a histogram over `bounds`: in the first bucket whose bound it does not exceed, else the last. */
+export function countInto(histogram: DurationHistogram, bounds: readonly number[], seconds: number): void {
+  let bucket = 0;
+  while (bucket < bounds.length && seconds > bounds[bucket]!) bucket++;
+  histogram.counts[bucket]!++;
+  histogram.sum += seconds;
 }
 
 /** Adds `more` into `into`. */

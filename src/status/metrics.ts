@@ -4,7 +4,7 @@ import { QUEUE_WAIT_BUCKETS } from '../pool/accounting.js';
 import { MASTER_STATUSES } from '../pool/raw-response.js';
 import { packageVersion } from '../version.js';
 import type { ScoreboardSnapshot } from '../scoreboard/file.js';
-import { DURATION_BUCKETS } from '../scoreboard/layout.js';
+import { DURATION_BUCKETS, type DurationHistogram } from '../scoreboard/layout.js';
 
 const { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } = client;
 
@@ -61,12 +61,6 @@ export interface RenderedMetrics {
   body: string;
 }
 
-/** What a pool histogram exposes: its counts by bucket (the last: above every bound) and their sum. */
-interface BucketCounts {
-  sum: number;
-  counts: readonly number[];
-}
-
 /**
  * A histogram per pool whose counts the pool keeps (read at scrape time),
  * exposed through the interface prom-client's registries call (name, help,
@@ -82,7 +76,7 @@ class PoolHistogram {
     readonly name: string,
     readonly help: string,
     private readonly bounds: readonly number[],
-    private readonly read: (pool: Pool) => BucketCounts,
+    private readonly read: (pool: Pool) => DurationHistogram,
     private readonly scrape: () => readonly Scrape[],
   ) {}
 

@@ -2,7 +2,8 @@ import { fstatSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import os from 'node:os';
 import { ScoreboardRegion } from '../scoreboard/region.js';
-import { DURATION_BUCKETS, SLOT_SIZE, SlotEncoder, freeSlot, slotOffset, type Slot } from '../scoreboard/layout.js';
+import { monotonicMs } from '../ipc/connection-table.js';
+import { DURATION_BUCKETS, SLOT_SIZE, SlotEncoder, countInto, freeSlot, slotOffset, type Slot } from '../scoreboard/layout.js';
 
 /** RSS is read from /proc: sample it at most this often, not on every request. */
 const RSS_SAMPLE_MS = 250;
@@ -37,24 +38,6 @@ function basicAuthUser(header: string | undefined): string {
   const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   return colon > 0 ? decoded.slice(0, colon) : '-';
-}
-
-/**
- * Milliseconds on the monotonic clock. Not performance.now(): the global
- * `performance` loads node:perf_hooks on first use, which costs a worker's
- * first request 1–2 ms (and ondemand's cold start waits for that request).
- */
-function monotonicMs(): number {
-  const [seconds, nanoseconds] = process.hrtime();
-  return seconds * 1e3 + nanoseconds / 1e6;
-}
-
-/** Adds one request to the slot's duration histogram. */
-function countDuration(slot: Slot, seconds: number): void {
-  let bucket = 0;
-  while (bucket < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[bucket]!) bucket++;
-  slot.durations.counts[bucket]!++;
-  slot.durations.sum += seconds;
 }
 
 /** A request in progress, as the slot shows it and as the writer needs to close it. */
@@ -217,7 +200,7 @@ export class SlotWriter {
     else slot.state = 'Idle';
     if (this.inFlight.size === 0 && slot.waiting === 0) slot.freeSince = Date.now();
     slot.requestDuration = elapsedMs * 1000;
-    countDuration(slot, elapsedMs / 1000);
+    countInto(slot.durations, DURATION_BUCKETS, elapsedMs / 1000);
     slot.lastRequestMemory = this.sampleRss(now);
     // Still busy: show the oldest request left. Idle: the one that just ended, as FPM does.
     this.show(this.oldest() ?? trace);
